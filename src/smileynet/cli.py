@@ -1,0 +1,58 @@
+"""The `smileynet` command. Each command lives in its stage's `cli.py`; this file only lists them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from smileynet.errors import UserError
+
+PIPELINE = """Pipeline: collect -> sample -> download -> train -> evaluate -> predict/embed/export/serve
+-> transfer -> report. `smileynet demo` runs all of it on a generated world."""
+
+app = typer.Typer(
+    name="smileynet",
+    help="SmileyNet: emoji embedding for visual sentiment analysis.\n\n" + PIPELINE,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+STUB = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _register() -> None:
+    from smileynet.dataset import cli as dataset
+    from smileynet.demo import cli as demo
+    from smileynet.download import cli as download
+    from smileynet.inference import cli as inference
+    from smileynet.report import cli as report
+    from smileynet.serve import cli as serve
+    from smileynet.sources import cli as sources
+    from smileynet.train import cli as train
+    from smileynet.transfer import cli as transfer
+
+    for function in (
+        sources.collect, dataset.sample, download.download, train.train, train.evaluate,
+        inference.predict, inference.embed, inference.export, transfer.transfer,
+        report.report, serve.serve, demo.demo,
+    ):
+        settings = STUB if (function.__doc__ or "").startswith("(not built yet)") else {}
+        app.command(context_settings=settings)(function)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: bad input ends in one line on stderr and exit status 1, never a traceback."""
+    try:
+        app()
+    except UserError as err:
+        print(f"smileynet: error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("smileynet: interrupted", file=sys.stderr)
+        sys.exit(130)

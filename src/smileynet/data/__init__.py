@@ -1,0 +1,1 @@
+"""Streaming readers of training data: WebDataset shards, CSV/folder of local images."""

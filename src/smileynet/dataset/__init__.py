@@ -1,0 +1,1 @@
+"""sample: temporal sampling and splits -> manifest.parquet + release CSVs."""

@@ -1,0 +1,1 @@
+"""demo: the whole pipeline on a generated world."""

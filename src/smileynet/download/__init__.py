@@ -1,0 +1,1 @@
+"""download: images into WebDataset shards with img2dataset."""

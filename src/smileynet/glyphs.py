@@ -1,0 +1,135 @@
+"""Colour emoji glyphs as images, for figures, reports, demo images and the web page.
+
+Uses the Noto Color Emoji font (Debian `fonts-noto-color-emoji`, installed by the project's
+setup) through Pillow: the font holds bitmaps at size 109, drawn once and scaled. Without the
+font, `emoji_image` returns None (after one warning) and callers write the emoji's name instead,
+so nothing shows as tofu boxes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from smileynet.vocab import display_emoji, emoji_name
+
+FONT_SIZE = 109
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+    "/usr/share/fonts/noto/NotoColorEmoji.ttf",
+    "/usr/share/fonts/google-noto-emoji/NotoColorEmoji.ttf",
+    "/Library/Fonts/NotoColorEmoji.ttf",
+)
+
+
+@lru_cache(maxsize=1)
+def emoji_font_path() -> Path | None:
+    """The colour emoji font: $SMILEYNET_EMOJI_FONT, else the usual install places."""
+    override = os.environ.get("SMILEYNET_EMOJI_FONT")
+    for candidate in ([override] if override else []) + list(FONT_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    warnings.warn(
+        "no colour emoji font found (install fonts-noto-color-emoji or set SMILEYNET_EMOJI_FONT); "
+        "emojis are shown by name",
+        stacklevel=2,
+    )
+    return None
+
+
+@lru_cache(maxsize=1)
+def _font() -> ImageFont.FreeTypeFont | None:
+    path = emoji_font_path()
+    return ImageFont.truetype(str(path), FONT_SIZE) if path else None
+
+
+@lru_cache(maxsize=512)
+def _glyph(key: str) -> Image.Image | None:
+    font = _font()
+    if font is None:
+        return None
+    text = display_emoji(key)
+    canvas = Image.new("RGBA", (FONT_SIZE * 2, FONT_SIZE * 2), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).text((0, 0), text, font=font, embedded_color=True)
+    box = canvas.getbbox()
+    if box is None:
+        return None
+    glyph = canvas.crop(box)
+    side = max(glyph.size)
+    square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
+    return square
+
+
+def emoji_image(key: str, size: int = 64) -> Image.Image | None:
+    """The emoji as a square RGBA image of `size` pixels, or None without a colour font."""
+    glyph = _glyph(key)
+    if glyph is None:
+        return None
+    return glyph.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def emoji_data_uri(key: str, size: int = 32) -> str | None:
+    """A PNG data URI of the glyph, for self-contained HTML."""
+    image = emoji_image(key, size)
+    if image is None:
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def emoji_label(key: str) -> str:
+    """Text to use where no glyph can be drawn."""
+    return emoji_name(key)
+
+
+def set_emoji_ticks(ax, keys: list[str], axis: str = "x", size: int = 64, zoom: float = 0.22) -> None:
+    """Replace a matplotlib axis' tick labels by emoji glyph images (names without the font).
+
+    Ticks are assumed at positions 0..len(keys)-1, as bar charts and matrices have them.
+    """
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    ticks = list(range(len(keys)))
+    if axis == "x":
+        ax.set_xticks(ticks)
+    else:
+        ax.set_yticks(ticks)
+    images = [emoji_image(k, size) for k in keys]
+    if any(img is None for img in images):
+        labels = [emoji_label(k) for k in keys]
+        if axis == "x":
+            ax.set_xticklabels(labels, rotation=90, fontsize=6)
+        else:
+            ax.set_yticklabels(labels, fontsize=6)
+        return
+    if axis == "x":
+        ax.set_xticklabels([])
+    else:
+        ax.set_yticklabels([])
+    for tick, image in zip(ticks, images):
+        box = OffsetImage(image, zoom=zoom)
+        if axis == "x":
+            xy, xycoords, offset = (tick, 0), ("data", "axes fraction"), (0, -8)
+        else:
+            xy, xycoords, offset = (0, tick), ("axes fraction", "data"), (-8, 0)
+        ab = AnnotationBbox(box, xy, xycoords=xycoords, xybox=offset, boxcoords="offset points", frameon=False, pad=0)
+        ax.add_artist(ab)
+
+
+def annotate_emoji(ax, key: str, xy: tuple[float, float], size: int = 64, zoom: float = 0.3) -> None:
+    """Draw one emoji glyph at data coordinates `xy` (its name without the font)."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    image = emoji_image(key, size)
+    if image is None:
+        ax.annotate(emoji_label(key), xy, fontsize=6, ha="center", va="center")
+        return
+    ax.add_artist(AnnotationBbox(OffsetImage(image, zoom=zoom), xy, frameon=False, pad=0))

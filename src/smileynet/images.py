@@ -1,0 +1,109 @@
+"""Opening images safely: one function for every stage that reads user images.
+
+Handles what real archives hold: EXIF rotation, CMYK, palette and alpha images, 16-bit PNGs,
+animated GIFs (first frame). Rejects, with a one-line reason, what must not be decoded: empty
+files, non-images, truncated files, and decompression bombs (checked from the header, before
+any pixel is decoded).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import IO, Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from smileynet.errors import UserError
+
+MAX_PIXELS = 50_000_000
+ImageSource = Union[str, Path, bytes, IO[bytes], Image.Image, np.ndarray]
+
+
+class BadImage(UserError):
+    """An input that is not a usable image; the message is the reason."""
+
+
+def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode `source` to an upright 8-bit RGB image, or raise BadImage with the reason."""
+    if isinstance(source, Image.Image):
+        return _to_rgb(source)
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, bytes):
+        if not source:
+            raise BadImage("empty file (0 bytes)")
+        stream: IO[bytes] = io.BytesIO(source)
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        try:
+            if path.stat().st_size == 0:
+                raise BadImage("empty file (0 bytes)")
+        except OSError as err:
+            raise BadImage(f"cannot read: {err.strerror or err}") from None
+        stream = open(path, "rb")
+    else:
+        stream = source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                image = Image.open(stream)
+            except UnidentifiedImageError:
+                raise BadImage("not an image") from None
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise BadImage(f"too many pixels (limit {max_pixels:,})") from None
+            except (OSError, SyntaxError, ValueError) as err:
+                raise BadImage(f"truncated or corrupt image ({err})") from None
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadImage(f"too many pixels: {width}x{height} (limit {max_pixels:,})")
+            if width == 0 or height == 0:
+                raise BadImage("image has no pixels")
+            try:
+                image.seek(0)
+                image.load()
+            except (OSError, SyntaxError, ValueError) as err:
+                raise BadImage(f"truncated or corrupt image ({err})") from None
+            return _to_rgb(image)
+    finally:
+        if isinstance(source, (str, Path)):
+            stream.close()
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block must not lose an otherwise good image
+        pass
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        scale = 255.0 / 65535.0 if array.max(initial=0) > 255 else 1.0
+        image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.clip(array * (255.0 if array.max(initial=0) <= 1 else 1), 0, 255).astype(np.uint8))
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        rgba = image.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    """HWC or HW arrays, uint8 0-255 or float 0-1."""
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3, 4):
+        array = np.transpose(array, (1, 2, 0))
+    if array.dtype != np.uint8:
+        array = np.clip(array * (255.0 if array.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return _to_rgb(Image.fromarray(array))
+
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False

@@ -1,0 +1,1 @@
+"""predict, embed, export: inference on a trained model."""

@@ -1,0 +1,200 @@
+"""`create_model(arch, num_classes, pretrained)`: timm's shape for every backbone.
+
+`forward_features(x)` gives the backbone's pooled pre-logit features (2048-d for ResNet50: the
+paper's "ObjectNet" baseline features); `forward_head(f)` maps them to the emoji logits, the
+emoji embedding (`pre_logits=True` returns the features unchanged). `model(x)` is both.
+
+Backbones: any torchvision classifier by name (its last linear layer becomes the head), timm
+models as `timm/NAME` when timm is installed, and `tiny`, a small CNN for CPU tests and demos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from smileynet.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """What a model dir's `config.json` holds; enough to rebuild the model without its trainer."""
+
+    arch: str
+    num_classes: int
+    vocab: list[str] = field(default_factory=list)
+    image_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["mean"], data["std"] = list(self.mean), list(self.std)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        missing = {"arch", "num_classes"} - known.keys()
+        if missing:
+            raise UserError(f"model config lacks {', '.join(sorted(missing))}")
+        known["mean"] = tuple(known.get("mean", IMAGENET_MEAN))
+        known["std"] = tuple(known.get("std", IMAGENET_STD))
+        return cls(**known)
+
+
+class TinyBackbone(nn.Sequential):
+    """Four conv blocks, ~0.1 M parameters: trains in minutes on a laptop CPU."""
+
+    def __init__(self, width: int = 32) -> None:
+        layers: list[nn.Module] = []
+        channels = 3
+        for i in range(4):
+            out = width * 2 ** min(i, 2)
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            channels = out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        super().__init__(*layers)
+        self.num_features = channels
+
+
+def _replace_last_linear(model: nn.Module) -> tuple[nn.Module, int]:
+    """Swap a torchvision classifier's final nn.Linear for Identity; return its input width."""
+    last_name, last = None, None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last_name, last = name, module
+    if last is None or last_name is None:
+        raise UserError("backbone has no final linear layer to replace")
+    parent = model
+    *path, leaf = last_name.split(".")
+    for part in path:
+        parent = getattr(parent, part)
+    setattr(parent, leaf, nn.Identity())
+    return model, last.in_features
+
+
+def list_archs() -> list[str]:
+    import torchvision
+
+    return ["tiny"] + sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
+    if arch == "tiny":
+        if imagenet:
+            raise UserError("arch 'tiny' has no ImageNet weights")
+        backbone = TinyBackbone()
+        return backbone, backbone.num_features
+    if arch.startswith("timm/"):
+        try:
+            import timm
+        except ImportError:
+            raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
+        try:
+            backbone = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
+        except RuntimeError as err:
+            raise UserError(f"timm model {arch[5:]!r}: {err}") from None
+        return backbone, backbone.num_features
+    import torchvision
+
+    if arch not in torchvision.models.list_models(module=torchvision.models):
+        raise UserError(f"unknown arch {arch!r}: use 'tiny', a torchvision classifier (e.g. resnet50) or timm/NAME")
+    weights = "DEFAULT" if imagenet else None
+    try:
+        model = torchvision.models.get_model(arch, weights=weights)
+    except Exception as err:  # the download fails offline: say so in one line
+        raise UserError(f"cannot get ImageNet weights for {arch} ({err}); pass a local file with --pretrained PATH") from None
+    return _replace_last_linear(model)
+
+
+class SmileyNet(nn.Module):
+    """Backbone + linear head to the emoji vocabulary; outputs pre-sigmoid logits."""
+
+    def __init__(self, config: ModelConfig, imagenet: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone, self.num_features = _build_backbone(config.arch, imagenet)
+        self.head = nn.Linear(self.num_features, config.num_classes)
+
+    @property
+    def vocab(self) -> list[str]:
+        return list(self.config.vocab)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.head = nn.Linear(self.num_features, num_classes)
+        self.config.num_classes = num_classes
+
+
+def create_model(
+    arch: str = "resnet50",
+    num_classes: int = 92,
+    pretrained: str | Path | None = "none",
+    vocab: list[str] | None = None,
+    image_size: int = 224,
+) -> SmileyNet:
+    """Build a SmileyNet. `pretrained`: "none", "imagenet" (downloads where reachable), or a local
+    state-dict file (.safetensors, or .pt/.pth read with weights_only=True) for the backbone."""
+    if vocab is not None and len(vocab) != num_classes:
+        raise UserError(f"vocab has {len(vocab)} emojis but num_classes is {num_classes}")
+    pretrained = "none" if pretrained in (None, "", False) else str(pretrained)
+    config = ModelConfig(arch=arch, num_classes=num_classes, vocab=list(vocab or []), image_size=image_size)
+    model = SmileyNet(config, imagenet=pretrained == "imagenet")
+    if pretrained not in ("none", "imagenet"):
+        load_backbone_weights(model, Path(pretrained))
+    return model
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors file or a plain state dict; never unpickles arbitrary objects."""
+    if not path.is_file():
+        raise UserError(f"weights file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"{path}: not a weights file loadable with weights_only=True ({type(err).__name__})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: expected a state dict")
+    return state
+
+
+def load_backbone_weights(model: SmileyNet, path: Path) -> None:
+    """Initialise the backbone from a local file: a torchvision/timm classifier state dict (its
+    classifier is ignored) or a SmileyNet state dict (its head too, when the shapes match)."""
+    state = read_state_dict(path)
+    own = model.state_dict()
+    remapped: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for candidate in (key, f"backbone.{key}", key.removeprefix("module.")):
+            if candidate in own and own[candidate].shape == value.shape:
+                remapped[candidate] = value
+                break
+    backbone_keys = [k for k in own if k.startswith("backbone.")]
+    loaded = sum(k in remapped for k in backbone_keys)
+    if loaded == 0:
+        raise UserError(f"{path}: none of its tensors fit the {model.config.arch} backbone")
+    model.load_state_dict(remapped, strict=False)

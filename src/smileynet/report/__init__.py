@@ -1,0 +1,1 @@
+"""report: one self-contained HTML page of every result."""

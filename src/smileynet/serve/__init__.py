@@ -1,0 +1,1 @@
+"""serve: web page and REST API for a trained model."""

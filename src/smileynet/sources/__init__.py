@@ -1,0 +1,1 @@
+"""collect: read post archives, apply the paper's filter -> posts.parquet."""

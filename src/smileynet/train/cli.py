@@ -1,0 +1,15 @@
+"""CLI commands of this stage (thin: parse flags, call one function of the stage)."""
+
+import typer
+
+from smileynet.cli_common import not_built
+
+
+def train(ctx: typer.Context) -> None:
+    """(not built yet)"""
+    not_built("train")
+
+
+def evaluate(ctx: typer.Context) -> None:
+    """(not built yet)"""
+    not_built("evaluate")

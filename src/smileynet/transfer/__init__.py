@@ -1,0 +1,1 @@
+"""transfer: sentiment and emotion benchmarks on the emoji embedding."""

@@ -1,0 +1,211 @@
+"""The emoji vocabulary and emoji extraction from text.
+
+A category is an emoji in its *normalised* form: variation selectors (U+FE0F emoji style,
+U+FE0E text style) removed, so that "☺️", "☺︎" and "☺" are one category. Everything else of a
+sequence is kept whole: a ZWJ family, a flag, a keycap or a face with a skin tone is one emoji,
+never split into its parts. Segmentation comes from the maintained `emoji` package (Unicode's
+emoji data), not from a hand-made regex of code-point ranges.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import emoji as emoji_data
+
+from smileynet.errors import UserError
+
+VARIATION_SELECTORS = "\ufe0f\ufe0e"
+DEFAULT_VOCAB_FILE = "vocab_default.tsv"
+_VS_TABLE = str.maketrans("", "", VARIATION_SELECTORS)
+
+
+def normalize_emoji(text: str) -> str:
+    """The category key of an emoji: the sequence without variation selectors."""
+    return text.translate(_VS_TABLE)
+
+
+def display_emoji(key: str) -> str:
+    """The fully qualified form to show a category (adds U+FE0F where Unicode wants it)."""
+    qualified = key + "\ufe0f"
+    if len(key) == 1 and qualified in emoji_data.EMOJI_DATA:
+        return qualified
+    return key
+
+
+def emoji_name(key: str) -> str:
+    """CLDR short name ("face with tears of joy"), or the code points when unknown."""
+    for form in (display_emoji(key), key):
+        data = emoji_data.EMOJI_DATA.get(form)
+        if data:
+            return data["en"].strip(":").replace("_", " ")
+    return codepoints(key)
+
+
+def codepoints(key: str) -> str:
+    return " ".join(f"U+{ord(ch):04X}" for ch in key)
+
+
+def extract_emojis(text: str) -> list[str]:
+    """Every emoji in `text`, in order, normalised; a multi-code-point sequence counts as one."""
+    keys = []
+    for match in emoji_data.emoji_list(text):
+        key = normalize_emoji(match["emoji"])
+        if key:
+            keys.append(key)
+    return keys
+
+
+def distinct_emojis(text: str) -> list[str]:
+    """The distinct emojis of `text` in order of first appearance."""
+    return list(dict.fromkeys(extract_emojis(text)))
+
+
+_CODEPOINT = re.compile(r"(?:U\+|\\U0*|\\u|0x)?([0-9A-Fa-f]{4,6})")
+
+
+def parse_unicode_field(value: str) -> str:
+    """An emoji written as a glyph or as code points ("U+1F602", "1f602", "0x1f602 0xfe0f")."""
+    value = value.strip()
+    if not value:
+        raise UserError("empty emoji field")
+    if emoji_data.emoji_list(value):
+        return normalize_emoji(value)
+    parts = [p for p in re.split(r"[\s_\-,]+", value) if p]
+    chars = []
+    for part in parts:
+        match = _CODEPOINT.fullmatch(part)
+        if not match:
+            raise UserError(f"not an emoji or code point: {value!r}")
+        chars.append(chr(int(match.group(1), 16)))
+    return normalize_emoji("".join(chars))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """An ordered list of emoji categories; index i is output i of the model."""
+
+    emojis: tuple[str, ...]
+    names: tuple[str, ...]
+    subgroups: tuple[str, ...] = ()
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = [normalize_emoji(e) for e in self.emojis]
+        if keys != list(self.emojis):
+            raise ValueError("vocabulary emojis must be normalised (no variation selectors)")
+        if len(set(keys)) != len(keys):
+            dupes = [k for k, n in Counter(keys).items() if n > 1]
+            raise UserError(f"vocabulary lists an emoji twice: {' '.join(dupes)}")
+        if not keys:
+            raise UserError("vocabulary is empty")
+        self._index.update({k: i for i, k in enumerate(keys)})
+
+    @classmethod
+    def from_emojis(cls, emojis: Iterable[str]) -> Vocabulary:
+        keys = tuple(normalize_emoji(e) for e in emojis)
+        return cls(keys, tuple(emoji_name(k) for k in keys))
+
+    def __len__(self) -> int:
+        return len(self.emojis)
+
+    def __iter__(self):
+        return iter(self.emojis)
+
+    def __contains__(self, key: str) -> bool:
+        return normalize_emoji(key) in self._index
+
+    def index(self, key: str) -> int:
+        return self._index[normalize_emoji(key)]
+
+    def labels(self, text: str) -> list[int]:
+        """Indices of the distinct vocabulary emojis of `text`, in order of first appearance."""
+        return [self._index[k] for k in distinct_emojis(text) if k in self._index]
+
+    def display(self, i: int) -> str:
+        return display_emoji(self.emojis[i])
+
+    def to_categories(self) -> list[dict[str, str]]:
+        """Rows of the official release's `categories.csv` (`category`, `unicode`)."""
+        return [{"category": n, "unicode": codepoints(e)} for e, n in zip(self.emojis, self.names)]
+
+    def write_categories_csv(self, path: Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["category", "unicode"])
+            writer.writeheader()
+            writer.writerows(self.to_categories())
+
+    @classmethod
+    def from_categories_csv(cls, path: Path) -> Vocabulary:
+        """Read a release-layout `categories.csv` (`unicode` as glyph or code points)."""
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "unicode" not in rows[0]:
+            raise UserError(f"{path}: expected a categories.csv with a 'unicode' column")
+        keys = tuple(parse_unicode_field(r["unicode"]) for r in rows)
+        names = tuple((r.get("category") or emoji_name(k)).strip() for r, k in zip(rows, keys))
+        return cls(keys, names)
+
+    @classmethod
+    def top_n(cls, counts: Counter[str] | dict[str, int], n: int) -> Vocabulary:
+        """The `n` most frequent emojis of `counts` (ties broken by emoji, for reproducibility)."""
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return cls.from_emojis(k for k, _ in ranked[:n])
+
+
+def default_vocabulary() -> Vocabulary:
+    """The 92 smileys shipped with the package (see the data file's header for why these)."""
+    text = resources.files("smileynet.assets").joinpath(DEFAULT_VOCAB_FILE).read_text("utf-8")
+    return _parse_vocab_text(text, DEFAULT_VOCAB_FILE)
+
+
+def _parse_vocab_text(text: str, origin: str) -> Vocabulary:
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines and lines[0].split("\t")[0].strip().lower() == "emoji":
+        header = lines[0].split("\t")
+        rows = [dict(zip(header, ln.split("\t"))) for ln in lines[1:]]
+        keys = tuple(parse_unicode_field(r["emoji"]) for r in rows)
+        names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, keys))
+        return Vocabulary(keys, names, tuple(r.get("subgroup", "") for r in rows))
+    keys = []
+    for number, line in enumerate(lines, 1):
+        try:
+            keys.append(parse_unicode_field(line.split("\t")[0]))
+        except UserError as err:
+            raise UserError(f"{origin}: line {number}: {err}") from None
+    return Vocabulary.from_emojis(keys)
+
+
+def load_vocabulary(spec: str | Path | None = None) -> Vocabulary:
+    """`None`/"default" -> the 92 smileys; a path -> a list file (one emoji per line, or a TSV
+    with an `emoji` header, or a release `categories.csv`). `top:N` needs counts: see `top_n`."""
+    if spec is None or str(spec) == "default":
+        return default_vocabulary()
+    if str(spec).startswith("top:"):
+        raise UserError("'top:N' is chosen from collected data; pass counts to Vocabulary.top_n")
+    path = Path(spec)
+    if not path.is_file():
+        raise UserError(f"vocabulary file not found: {path}")
+    if path.suffix == ".csv":
+        return Vocabulary.from_categories_csv(path)
+    return _parse_vocab_text(path.read_text("utf-8-sig"), str(path))
+
+
+def parse_top_spec(spec: str | None) -> int | None:
+    """N for a `top:N` vocabulary spec, else None."""
+    if spec is None or not str(spec).startswith("top:"):
+        return None
+    try:
+        n = int(str(spec)[4:])
+    except ValueError:
+        raise UserError(f"bad vocabulary spec {spec!r}: expected top:N with N a whole number") from None
+    if n < 1:
+        raise UserError(f"bad vocabulary spec {spec!r}: N must be >= 1")
+    return n
+

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import smileynet
+from smileynet.errors import UserError
+from smileynet.model import create_model, load, save
+
+
+def test_timm_shaped_api_and_embedding_is_one_call():
+    model = create_model("tiny", num_classes=5, vocab=list("😂😍😭😡👻"), image_size=32).eval()
+    x = torch.rand(2, 3, 32, 32)
+    features = model.forward_features(x)
+    assert features.shape == (2, model.num_features)
+    assert torch.equal(model.forward_head(features, pre_logits=True), features)
+    assert torch.allclose(model(x), model.forward_head(features))
+    assert model(x).shape == (2, 5)
+
+
+def test_torchvision_backbone_head_is_replaced():
+    model = create_model("resnet18", num_classes=7)
+    assert model.num_features == 512 and model.head.out_features == 7
+    assert isinstance(model.backbone.fc, torch.nn.Identity)
+
+
+def test_model_dir_round_trip_is_exact(tmp_path):
+    model = create_model("tiny", num_classes=3, vocab=["😂", "😍", "😭"], image_size=32).eval()
+    save(model, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert {"arch", "num_classes", "vocab", "image_size", "mean", "std", "version"} <= config.keys()
+    loaded = smileynet.load(tmp_path / "m")
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x)) and loaded.vocab == ["😂", "😍", "😭"]
+
+
+def test_pretrained_from_local_files(tmp_path):
+    source = create_model("resnet18", num_classes=4)
+    # a torchvision classifier state dict (with its 1000-way fc) initialises the backbone
+    import torchvision
+
+    classifier = torchvision.models.resnet18()
+    torch.save(classifier.state_dict(), tmp_path / "r18.pth")
+    model = create_model("resnet18", num_classes=4, pretrained=tmp_path / "r18.pth")
+    assert torch.equal(model.backbone.conv1.weight, classifier.conv1.weight)
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(tmp_path / "s.safetensors"))
+    model = create_model("resnet18", num_classes=4, pretrained=tmp_path / "s.safetensors")
+    assert torch.equal(model.head.weight, source.head.weight)
+    with pytest.raises(UserError):
+        create_model("resnet18", num_classes=4, pretrained=tmp_path / "missing.pth")
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    import fractions
+
+    torch.save({"x": fractions.Fraction(1, 3)}, tmp_path / "evil.pt")  # any non-tensor class
+    with pytest.raises(UserError, match="weights_only"):
+        create_model("tiny", num_classes=2, pretrained=tmp_path / "evil.pt")
+
+
+def test_not_a_model_dir(tmp_path):
+    with pytest.raises(UserError, match="not a model dir"):
+        load(tmp_path)

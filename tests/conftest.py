@@ -1,0 +1,48 @@
+"""Shared test fixtures: the real payloads in ../shared/fixtures and a headless Chromium page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = Path(os.environ.get("SMILEYNET_SHARED", REPO.parent / "shared")) / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """`../shared/fixtures` beside the repository (CI lays a copy of shared/ there)."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.fail(f"shared fixtures not found at {SHARED_FIXTURES} (set SMILEYNET_SHARED)")
+    return SHARED_FIXTURES
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium_page():
+    """A Playwright page in Debian's headless Chromium; `page.console_errors` collects errors.
+
+    Playwright's own browser download is not reachable here, so the system Chromium is used."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.console_errors = []
+        page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+        page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+        try:
+            yield page
+        finally:
+            browser.close()

@@ -1,10 +1,39 @@
 """CLI commands of this stage (thin: parse flags, call one function of the stage)."""
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
 import typer
 
-from smileynet.cli_common import not_built
+from smileynet.cli_common import QUIET, WORKERS
 
 
-def download(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("download")
+def download(
+    source: Path = typer.Argument(..., help="A `smileynet sample` output folder (manifest.parquet), or release CSVs (train/valid/test.csv + categories.csv)."),
+    out: Path = typer.Option(..., "--out", help="Shards folder: OUT/{train,valid,test}/NNNNN.tar, categories.csv, download_summary.json."),
+    image_size: int = typer.Option(256, "--image-size", help="Short side of the stored images (keep-ratio resize)."),
+    jpeg_quality: int = typer.Option(95, "--jpeg-quality", help="JPEG quality of the stored images."),
+    processes: int = typer.Option(None, "--processes", help="Download processes (default: --workers, else all cores)."),
+    threads: int = typer.Option(32, "--threads", help="Download threads per process."),
+    shard_size: int = typer.Option(10_000, "--shard-size", help="Samples per shard."),
+    retries: int = typer.Option(2, "--retries", help="Retries per url after a failed download."),
+    timeout: int = typer.Option(10, "--timeout", help="Seconds before a download gives up."),
+    max_pixels: int = typer.Option(50_000_000, "--max-pixels", help="Refuse larger images (decompression bombs), from the header."),
+    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine), pyspark or ray (a cluster; install it first)."),
+    splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
+    workers: int = WORKERS,
+    quiet: bool = QUIET,
+) -> None:
+    """Download the images into WebDataset shards with img2dataset; rerun to resume after a kill."""
+    from smileynet.download.run import DownloadConfig, download as run_download, format_summary
+
+    summary = run_download(DownloadConfig(
+        source=source, out=out, image_size=image_size, jpeg_quality=jpeg_quality,
+        processes=processes or workers or os.cpu_count() or 1, threads=threads, shard_size=shard_size,
+        retries=retries, timeout=timeout, max_pixels=max_pixels, distributor=distributor,
+        splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet,
+    ))
+    print(format_summary(summary))
+    print(f"summary: {out / 'download_summary.json'}")

@@ -1,20 +1,80 @@
 """CLI commands of this stage (thin: parse flags, call one function of the stage)."""
 
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
 import typer
 
-from smileynet.cli_common import not_built
+from smileynet.cli_common import QUIET, SEED, WORKERS
+from smileynet.errors import UserError
+
+BACKEND_HELP = "torch, onnx (ONNX Runtime) or auto (ONNX Runtime on CPU when installed, torch on GPU)."
 
 
-def predict(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("predict")
+def predict(
+    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    images: list[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
+    top_k: int = typer.Option(5, "--top-k", help="Emojis to show per image."),
+    json_lines: bool = typer.Option(False, "--json", help="JSON lines ({path, top: [{emoji, name, prob}]}) instead of a table."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
+    backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
+    workers: int = WORKERS,
+) -> None:
+    """Top emojis of each image; unreadable images are listed on stderr with the reason and skipped."""
+    from smileynet.inference.predict import predict_files, render_table
+
+    if top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    rows, failures = predict_files(model, images, top_k, batch_size=batch_size, backend=backend, workers=2 if workers is None else workers)
+    for path, reason in failures:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if json_lines:
+        for path, top in rows:
+            print(json.dumps({"path": path, "top": top}, ensure_ascii=False))
+    elif rows:
+        from rich.console import Console
+
+        Console().print(render_table(rows))
+    if not rows:
+        raise UserError(f"none of the {len(failures)} images could be read")
 
 
-def embed(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("embed")
+def embed(
+    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    input: Path = typer.Argument(..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."),
+    out: Path = typer.Option(..., "--out", help="Output FILE.parquet: id, path, embedding (logits), probs."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (under torchrun: one GPU per rank)."),
+    split: str = typer.Option(None, "--split", help="Dataset split to embed (default: all present)."),
+    part_rows: int = typer.Option(2048, "--part-rows", help="Rows per part file: what a killed run can lose at most."),
+    workers: int = WORKERS,
+    quiet: bool = QUIET,
+) -> None:
+    """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware."""
+    from smileynet.inference.embed import EmbedConfig, embed as run_embed
+
+    summary = run_embed(EmbedConfig(
+        model=model, input=input, out=out, batch_size=batch_size, backend=backend, device=device, split=split,
+        workers=2 if workers is None else workers, part_rows=part_rows, quiet=quiet,
+    ))
+    if summary["rows"] is not None:
+        print(json.dumps(summary, ensure_ascii=False))
 
 
-def export(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("export")
+def export(
+    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    onnx: Path = typer.Option(..., "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare with PyTorch (max abs prob diff < 1e-4, same top-5) before writing."),
+    int8: Path = typer.Option(None, "--int8-calibration", help="Image folder: write an int8-quantised graph calibrated on these images (lossy, faster on CPU)."),
+    calibration_images: int = typer.Option(64, "--calibration-images", help="Images of --int8-calibration to use."),
+    seed: int = SEED,
+) -> None:
+    """Export the model to ONNX, checked against PyTorch (optionally quantised to int8)."""
+    from smileynet.inference.export import export as run_export
+
+    summary = run_export(model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images)
+    print(json.dumps(summary, ensure_ascii=False))

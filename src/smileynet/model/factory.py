@@ -142,6 +142,19 @@ class SmileyNet(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes)
         self.config.num_classes = num_classes
 
+    def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
+        """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
+        {emoji, name, prob}, highest first. A bad image raises BadImage naming it."""
+        from smileynet.inference.predict import predict
+
+        return predict(self, images, top_k, batch_size=batch_size, backend=backend)
+
+    def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
+        """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
+        from smileynet.inference.predict import embed_images
+
+        return embed_images(self, images, batch_size=batch_size, backend=backend)
+
 
 def create_model(
     arch: str = "resnet50",

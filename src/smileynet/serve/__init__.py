@@ -1,1 +1,7 @@
-"""serve: web page and REST API for a trained model."""
+"""serve: web page and REST API for a trained model (`smileynet serve MODEL`).
+
+`predictor` (model, vocabulary, zero-shot sentiment, fingerprints -> one image's answer),
+`batcher` (micro-batching of concurrent requests), `upload` (bounded in-memory request reading),
+`app` (FastAPI: /v1/predict, /v1/model, /healthz, /docs, the page), `server` (uvicorn),
+`loadtest` (bounded load on 127.0.0.1, for the benchmark and the tests).
+"""

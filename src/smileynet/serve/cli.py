@@ -1,10 +1,30 @@
 """CLI commands of this stage (thin: parse flags, call one function of the stage)."""
 
+from pathlib import Path
+
 import typer
 
-from smileynet.cli_common import not_built
+from smileynet.cli_common import QUIET
 
 
-def serve(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("serve")
+def serve(
+    model: Path = typer.Argument(..., help="Model dir (config.json + model.safetensors)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", help="Server processes, each with its own copy of the model."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest accepted image upload (larger: 413)."),
+    fingerprints: Path = typer.Option(None, "--fingerprints",
+                                      help="emoji_fingerprints.csv from `smileynet transfer` (FI emotions) for the emotion chart."),
+    max_batch: int = typer.Option(32, "--max-batch", help="Most images in one forward pass."),
+    max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a request waits for others to share its forward pass."),
+    backend: str = typer.Option("torch", "--backend", help="torch, onnx (ONNX Runtime) or auto (ONNX Runtime on CPU when installed)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
+    quiet: bool = QUIET,
+) -> None:
+    """Web page and REST API (POST /v1/predict, GET /v1/model, /healthz, /docs) for a trained model."""
+    from smileynet.serve.server import ServeConfig
+    from smileynet.serve.server import serve as run
+
+    run(ServeConfig(model=model, host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
+                    fingerprints=fingerprints, max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend,
+                    device=device, quiet=quiet))

@@ -1,1 +1,20 @@
-"""train and evaluate SmileyNet."""
+"""Train and evaluate SmileyNet: the paper's recipe (Sec. 3.2) and its emoji-prediction metrics (Sec. 4.1).
+
+    train(TrainConfig(data=..., out=..., arch=..., steps=...), resume=False) -> Path of RUN/model
+    evaluate(model_dir, data, split="test", out=None, ...) -> dict (DESIGN keys, see smileynet.metrics)
+    predict_scores(model, loader, device) -> (logits N x C, targets N x C)
+
+Imported lazily: the CLI imports `smileynet.train.cli`, and `smileynet --help` must not load torch.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {"TrainConfig": "config", "resolve": "config", "evaluate": "evaluation", "predict_scores": "evaluation",
+            "train": "loop"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"smileynet.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)

@@ -1,10 +1,44 @@
 """CLI commands of this stage (thin: parse flags, call one function of the stage)."""
 
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
 import typer
 
-from smileynet.cli_common import not_built
+from smileynet.cli_common import QUIET, SEED, WORKERS
+from smileynet.errors import UserError
+
+BENCHMARKS = ("twitter", "fi", "folder")
 
 
-def transfer(ctx: typer.Context) -> None:
-    """(not built yet)"""
-    not_built("transfer")
+def transfer(
+    benchmark: str = typer.Argument(..., help="twitter (Twitter I), fi (Flickr&Instagram emotions) or folder (class folders or path,label CSV)."),
+    root: Path = typer.Option(..., "--root", help="The benchmark in its original layout."),
+    model: Path = typer.Option(..., "--model", help="A SmileyNet model dir."),
+    out: Path = typer.Option(..., "--out", help="Output folder: results.json, figures, cache/."),
+    baseline: str = typer.Option(None, "--baseline", help="ObjectNet baseline: 'imagenet', a model dir or a backbone weights file."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds when no published folds exist."),
+    head: str = typer.Option("linear", "--head", help="Transfer head t(.): linear or mlp."),
+    finetune: bool = typer.Option(False, "--finetune", help="Also fine-tune the whole network per fold (slow)."),
+    finetune_epochs: int = typer.Option(5, "--finetune-epochs", help="Epochs of --finetune."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch for extraction."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    seed: int = SEED,
+    workers: int = WORKERS,
+    quiet: bool = QUIET,
+) -> None:
+    """Sentiment and emotion transfer: 1-NN, transfer head, zero-shot, correlations, fingerprints."""
+    if benchmark not in BENCHMARKS:
+        raise UserError(f"unknown benchmark {benchmark!r}: use {', '.join(BENCHMARKS)}")
+    from smileynet.transfer import TransferConfig, run_transfer
+
+    results = run_transfer(TransferConfig(
+        benchmark=benchmark, root=root, model=model, out=out, baseline=baseline, folds=folds, seed=seed, head=head,
+        finetune=finetune, finetune_epochs=finetune_epochs, batch_size=batch_size, device=device,
+        workers=workers if workers is not None else (os.cpu_count() or 1), quiet=quiet))
+    summary = {name: {p: v["smileynet"]["accuracy"]["mean"] for p, v in split["protocols"].items()}
+               for name, split in results["splits"].items()}
+    print(json.dumps({"out": str(out), "images": results["images"], "accuracy": summary}, indent=2, ensure_ascii=False))

@@ -1,0 +1,311 @@
+"""Training and evaluation batches from shards or local images, reproducible and resumable.
+
+The shard pipeline is open_clip's: shard list -> epoch-seeded shard shuffle -> split by node
+-> split by worker -> tar to samples (a handler counts a corrupt tar and carries on) -> sample
+shuffle buffer -> batch -> decode + augment. Two changes, both for exact resume:
+
+- samples are grouped into batches *before* decoding, so `start_batch` skips batches without
+  decoding them, and a corrupt image only makes its batch smaller instead of shifting every
+  later batch;
+- the augmentation of batch k of worker w is seeded from (seed, epoch, rank, w, k), so a resumed
+  run crops and flips exactly as the uninterrupted one would have.
+
+Batches come out of the DataLoader round-robin over its workers, so the order is fixed by
+(seed, epoch, workers, rank, world_size). Corrupt samples never stop training: they are counted
+by reason in `Loader.skipped`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import tarfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from smileynet.data.layout import (
+    IMAGE_KEYS, LocalRecord, dataset_vocabulary, layout, local_records, parse_labels, shard_paths,
+)
+from smileynet.errors import UserError
+from smileynet.images import BadImage, open_image
+
+log = logging.getLogger(__name__)
+
+SHUFFLE_BUFFER = 2000
+SHUFFLE_INITIAL = 500
+
+
+def derive_seed(*parts: int) -> int:
+    """One well-mixed 32-bit seed from several integers (seed, epoch, rank, worker, batch...)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def short_reason(err: BaseException) -> str:
+    """The countable part of an error message: "truncated or corrupt image (...)" -> "truncated or corrupt image"."""
+    text = str(err.args[0]) if err.args else type(err).__name__
+    return text.split(" (")[0].split(": ")[0].strip() or type(err).__name__
+
+
+# -- shard stages (plain functions of the shard list, so the main process can replay them to plan a resume) --
+
+def shuffle_shards(shards: list[str], seed: int, epoch: int) -> list[str]:
+    """Every epoch sees the shards in a new order, the same one on every rank."""
+    shards = list(shards)
+    random.Random(derive_seed(seed, epoch)).shuffle(shards)
+    return shards
+
+
+def split_by_node(shards: list[str], rank: int, world_size: int) -> list[str]:
+    return shards[rank::world_size]
+
+
+def split_by_worker(shards: list[str], worker: int, workers: int) -> list[str]:
+    return shards[worker::workers]
+
+
+def count_tar_samples(path: str) -> int:
+    """Samples in a shard, counted from the tar headers alone (as webdataset groups them by key)."""
+    count, previous = 0, None
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if not member.isreg() or member.name.startswith("__"):
+                    continue
+                prefix, _ = wds.tariterators.base_plus_ext(member.name)
+                if prefix is not None and prefix != previous:
+                    count, previous = count + 1, prefix
+    except (tarfile.TarError, OSError):
+        pass  # the reader stops at the same damage and counts it
+    return count
+
+
+def round_robin_resume(batches_per_worker: list[int], start_batch: int) -> tuple[list[int], int]:
+    """Where to resume the DataLoader's round-robin (batch r of each worker in turn, exhausted workers
+    passed over) at output `start_batch`: how many batches each worker skips, and the worker next
+    in turn (the DataLoader always starts with its worker 0, so the workers are rotated to match)."""
+    skips = [0] * len(batches_per_worker)
+    taken = 0
+    for r in range(max(batches_per_worker, default=0)):
+        for w, n in enumerate(batches_per_worker):
+            if taken == start_batch:
+                return skips, w
+            if n > r:
+                skips[w] += 1
+                taken += 1
+    return skips, 0
+
+
+# -- decoding a batch (shared by both layouts) --
+
+def multi_hot(batch_labels: list[list[int]], num_classes: int) -> torch.Tensor:
+    """float32 N x C with a 1 at each label of each sample (labels already range-checked)."""
+    targets = torch.zeros(len(batch_labels), num_classes, dtype=torch.float32)
+    for row, labels in enumerate(batch_labels):
+        targets[row, labels] = 1.0
+    return targets
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Per-image crops are far too small to split over threads: with workers=0 the trainer's
+    intra-op pool would make them 10x slower on a busy machine (DataLoader workers already use one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def decode_batch(
+    items: list[tuple[Any, Any]], transform: Callable, num_classes: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, Counter]:
+    """(image bytes or path, labels) pairs -> uint8 N x 3 x S x S, float32 N x C, skipped reasons.
+
+    An item whose image is None carries its reason in place of labels (a sample without an image)."""
+    images, targets, skipped = [], [], Counter()
+    with torch.random.fork_rng(devices=[]), one_thread():
+        torch.manual_seed(seed)
+        for source, labels in items:
+            if source is None:
+                skipped[labels] += 1
+                continue
+            if any(not 0 <= i < num_classes for i in labels):  # a shard written with another vocabulary
+                skipped["label outside the vocabulary"] += 1
+                continue
+            try:
+                image = open_image(source)
+            except BadImage as err:
+                skipped[short_reason(err)] += 1
+                continue
+            images.append(transform(image))
+            targets.append(labels)
+        if not images:
+            return torch.empty(0, dtype=torch.uint8), torch.empty(0, num_classes), skipped
+        return torch.stack(images), multi_hot(targets, num_classes), skipped
+
+
+def shard_item(sample: dict[str, Any]) -> tuple[Any, Any]:
+    """A webdataset sample dict -> (image bytes, labels), or (None, reason)."""
+    image = next((sample[k] for k in IMAGE_KEYS if k in sample), None)
+    if image is None:
+        return None, "no image in sample"
+    try:
+        meta = json.loads(sample.get("json", b"{}"))
+        return image, parse_labels(meta.get("labels"))
+    except (ValueError, TypeError, AttributeError):
+        return None, "bad json"
+
+
+class ShardBatches(IterableDataset):
+    """One DataLoader worker's share of the shards, as decoded batches plus skipped-sample counts."""
+
+    def __init__(self, worker_shards: list[list[str]], skips: list[int], first_worker: int, *, batch_size: int, train: bool,
+                 transform: Callable, num_classes: int, seed: int, epoch: int, rank: int,
+                 shuffle_buffer: int) -> None:
+        self.worker_shards, self.skips, self.first_worker = worker_shards, skips, first_worker
+        self.batch_size, self.train, self.transform = batch_size, train, transform
+        self.num_classes, self.seed, self.epoch, self.rank = num_classes, seed, epoch, rank
+        self.shuffle_buffer = shuffle_buffer
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, dict[str, int]]]:
+        info = get_worker_info()
+        worker = (self.first_worker + (info.id if info is not None else 0)) % len(self.worker_shards)
+        shards = self.worker_shards[worker]
+        if not shards:
+            return
+        tar_errors: Counter = Counter()
+        damaged: set[str] = set()
+
+        def handler(exn: Exception) -> bool:
+            """webdataset reports one damaged tar at several levels: count it once per shard."""
+            where = str(exn.args)
+            shard = next((s for s in shards if s in where), where)
+            if shard not in damaged:
+                damaged.add(shard)
+                tar_errors["corrupt shard"] += 1
+                log.warning("skipping the rest of a corrupt shard: %s", exn)
+            return True
+
+        stages: list[Any] = [wds.SimpleShardList(shards), wds.tarfile_to_samples(handler=handler)]
+        if self.train:
+            rng = random.Random(derive_seed(self.seed, self.epoch, self.rank, worker))
+            stages.append(wds.shuffle(self.shuffle_buffer, min(SHUFFLE_INITIAL, self.shuffle_buffer), rng=rng))
+        stages.append(wds.batched(self.batch_size, collation_fn=None, partial=True))
+        for k, raw in enumerate(wds.DataPipeline(*stages)):
+            if k < self.skips[worker]:
+                continue
+            seed = derive_seed(self.seed, self.epoch, self.rank, worker, k)
+            images, targets, skipped = decode_batch([shard_item(s) for s in raw], self.transform, self.num_classes, seed)
+            skipped.update(tar_errors)
+            tar_errors.clear()
+            yield images, targets, dict(skipped)
+        if tar_errors:
+            yield torch.empty(0, dtype=torch.uint8), torch.empty(0, self.num_classes), dict(tar_errors)
+
+
+class LocalBatches(Dataset):
+    """Batches of local images (release CSV or image folders); item i is batch i of this rank."""
+
+    def __init__(self, records: list[LocalRecord], batches: list[list[int]], *, transform: Callable,
+                 num_classes: int, seed: int, epoch: int, rank: int, first: int) -> None:
+        self.records, self.batches, self.transform = records, batches, transform
+        self.num_classes, self.seed, self.epoch, self.rank, self.first = num_classes, seed, epoch, rank, first
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
+        items = [(self.records[j].path, self.records[j].labels) for j in self.batches[i]]
+        seed = derive_seed(self.seed, self.epoch, self.rank, 0, self.first + i)
+        images, targets, skipped = decode_batch(items, self.transform, self.num_classes, seed)
+        return images, targets, dict(skipped)
+
+
+class Loader:
+    """Iterable of (images uint8 N x 3 x S x S, targets float32 N x C); `skipped` counts corrupt samples
+    by reason so far, `num_batches` is known for local layouts (None for shards)."""
+
+    def __init__(self, loader: DataLoader, num_batches: int | None) -> None:
+        self.loader, self.num_batches = loader, num_batches
+        self.skipped: Counter = Counter()
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, targets, skipped in self.loader:
+            self.skipped.update(skipped)  # a plain dict: the DataLoader's collate would double a Counter
+            if len(images):
+                yield images, targets
+
+
+def build_loader(
+    data: Path,
+    split: str,
+    *,
+    num_classes: int,
+    image_size: int,
+    batch_size: int,
+    train: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    workers: int = 2,
+    rank: int = 0,
+    world_size: int = 1,
+    start_batch: int = 0,
+    shuffle_buffer: int = SHUFFLE_BUFFER,
+) -> Loader:
+    """Batches of one split for one rank: shuffled and augmented when `train`, unshuffled with the
+    eval crop otherwise (file order with workers <= 1; with more, the workers' shards interleave).
+    Same (seed, epoch, workers) -> same batches; `start_batch` resumes mid-epoch (exact unless a
+    whole batch was corrupt: an empty batch is not yielded, so the caller's count is one short)."""
+    from smileynet.model.transforms import eval_transform, train_transform
+
+    if batch_size < 1:
+        raise UserError(f"batch size must be >= 1, got {batch_size}")
+    if not 0 <= rank < world_size:
+        raise UserError(f"rank {rank} outside world size {world_size}")
+    data = Path(data)
+    transform = train_transform(image_size) if train else eval_transform(image_size)
+    kind = layout(data, split)
+    if kind == "shards":
+        shards = [str(p) for p in shard_paths(data, split)]
+        if len(shards) < world_size:
+            raise UserError(f"{data / split}: {len(shards)} shards cannot be split over {world_size} ranks")
+        if train:
+            shards = shuffle_shards(shards, seed, epoch)
+        mine = split_by_node(shards, rank, world_size)
+        procs = max(1, min(workers, len(mine)))
+        worker_shards = [split_by_worker(mine, w, procs) for w in range(procs)]
+        skips, first_worker = [0] * procs, 0
+        if start_batch:
+            counts = [sum(count_tar_samples(s) for s in ws) for ws in worker_shards]
+            skips, first_worker = round_robin_resume([math.ceil(n / batch_size) for n in counts], start_batch)
+        dataset = ShardBatches(worker_shards, skips, first_worker, batch_size=batch_size, train=train, transform=transform,
+                               num_classes=num_classes, seed=seed, epoch=epoch, rank=rank,
+                               shuffle_buffer=shuffle_buffer)
+        loader = DataLoader(dataset, batch_size=None, num_workers=procs if workers > 0 else 0,
+                            persistent_workers=False)
+        return Loader(loader, None)
+
+    vocab = dataset_vocabulary(data)
+    if len(vocab) > num_classes:
+        raise UserError(f"{data}: {len(vocab)} categories but the model has {num_classes} outputs")
+    records = local_records(data, split, vocab)
+    order = np.arange(len(records))
+    if train:
+        order = np.random.default_rng(derive_seed(seed, epoch)).permutation(len(records))
+    mine = order[rank::world_size].tolist()
+    batches = [mine[i:i + batch_size] for i in range(0, len(mine), batch_size)]
+    dataset = LocalBatches(records, batches[start_batch:], transform=transform, num_classes=num_classes,
+                           seed=seed, epoch=epoch, rank=rank, first=start_batch)
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers)
+    return Loader(loader, len(batches))

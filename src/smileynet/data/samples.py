@@ -1,0 +1,74 @@
+"""Raw samples (image bytes + metadata) of any data layout, in file order: what `embed` reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import webdataset as wds
+
+from smileynet.data.layout import (
+    IMAGE_KEYS, SPLITS, available_splits, check_data, check_split, dataset_vocabulary, layout, local_records, shard_paths,
+)
+from smileynet.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    """One image as stored: `id` is the manifest's image_id when the shard carries it, else the
+    shard key (shards) or the path as written (local layouts); `meta` has labels, emojis, url,
+    post_id, created_at where the data holds them."""
+
+    id: str
+    image: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def iter_samples(data: Path, split: str | None = None) -> Iterator[Sample]:
+    """Every sample of `split` (all splits present when None), streaming, never the whole set in memory.
+    Unreadable tar members and missing files are logged and skipped: the caller sees good bytes only
+    (decoding them is its job, and may still fail)."""
+    data = check_data(data)
+    splits = [check_split(split)] if split else available_splits(data)
+    if not splits:
+        raise UserError(f"{data}: no data found (expected shards or {'/'.join(SPLITS)} CSVs)")
+    for name in splits:
+        if layout(data, name) == "shards":
+            yield from _shard_samples(data, name)
+        else:
+            yield from _local_samples(data, name)
+
+
+def _shard_samples(data: Path, split: str) -> Iterator[Sample]:
+    def handler(exn: Exception) -> bool:
+        log.warning("skipping corrupt shard data in %s: %s", split, exn)
+        return True
+
+    shards = [str(p) for p in shard_paths(data, split)]
+    for sample in wds.DataPipeline(wds.SimpleShardList(shards), wds.tarfile_to_samples(handler=handler)):
+        image = next((sample[k] for k in IMAGE_KEYS if k in sample), None)
+        if image is None:
+            log.warning("sample %s has no image; skipped", sample["__key__"])
+            continue
+        try:
+            meta = json.loads(sample.get("json", b"{}"))
+        except ValueError:
+            meta = {}
+        meta.setdefault("split", split)
+        yield Sample(str(meta.get("image_id") or sample["__key__"]), image, meta)
+
+
+def _local_samples(data: Path, split: str) -> Iterator[Sample]:
+    for record in local_records(data, split, dataset_vocabulary(data)):
+        try:
+            image = record.path.read_bytes()
+        except OSError as err:
+            log.warning("cannot read %s: %s; skipped", record.path, err.strerror or err)
+            continue
+        yield Sample(str(record.meta["url"]), image, {**record.meta, "split": split})

@@ -1,0 +1,89 @@
+"""The official Visual Smiley Dataset layout, written and read back.
+
+`train.csv`, `valid.csv`, `test.csv`: columns `url` and `labels` (a list literal of category
+indices, "[3, 17]"); `categories.csv`: `category`, `unicode`. A user holding the public release
+reads it with `read_release` and goes straight to download or training.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from smileynet.errors import UserError
+from smileynet.vocab import Vocabulary, default_vocabulary
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release folder: its vocabulary and one manifest-shaped frame (rows of every split)."""
+
+    vocab: Vocabulary
+    manifest: pl.DataFrame
+
+
+def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path) -> None:
+    """Write the three split CSVs and categories.csv (each atomically)."""
+    for split in SPLITS:
+        rows = manifest.filter(pl.col("split") == split)
+        path = out / f"{split}.csv"
+        tmp = out / f".{split}.csv.tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["url", "labels"])
+            for url, labels in zip(rows["url"].to_list(), rows["labels"].to_list()):
+                writer.writerow([url, "[" + ", ".join(str(i) for i in labels) + "]"])
+        os.replace(tmp, path)
+    tmp = out / ".categories.csv.tmp"
+    vocab.write_categories_csv(tmp)
+    os.replace(tmp, out / "categories.csv")
+
+
+def read_release(folder: str | Path) -> Release:
+    """Read a release folder (the split CSVs present, and categories.csv, else the default 92)."""
+    folder = Path(folder)
+    categories = folder / "categories.csv"
+    vocab = Vocabulary.from_categories_csv(categories) if categories.is_file() else default_vocabulary()
+    frames = []
+    for split in SPLITS:
+        path = folder / f"{split}.csv"
+        if not path.is_file():
+            continue
+        urls, labels = [], []
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
+                raise UserError(f"{path}: expected columns 'url' and 'labels'")
+            for number, row in enumerate(reader, 2):
+                urls.append(row["url"])
+                labels.append(_parse_labels(row["labels"], len(vocab), path, number))
+        frames.append(pl.DataFrame({
+            "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
+            "post_id": pl.Series([None] * len(urls), dtype=pl.String),
+            "url": urls,
+            "created_at": pl.Series([None] * len(urls), dtype=pl.Datetime("us", "UTC")),
+            "window": pl.Series([None] * len(urls), dtype=pl.Int32),
+            "labels": pl.Series(labels, dtype=pl.List(pl.Int32)),
+            "emojis": [[vocab.emojis[i] for i in row] for row in labels],
+            "split": [split] * len(urls),
+        }, schema_overrides={"emojis": pl.List(pl.String)}))
+    if not frames:
+        raise UserError(f"{folder}: no train.csv, valid.csv or test.csv found")
+    return Release(vocab, pl.concat(frames))
+
+
+def _parse_labels(text: str, n: int, path: Path, number: int) -> list[int]:
+    try:
+        labels = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        raise UserError(f"{path}: line {number}: labels must be a list like [3, 17], got {text!r}") from None
+    if not isinstance(labels, list) or not all(isinstance(i, int) and 0 <= i < n for i in labels):
+        raise UserError(f"{path}: line {number}: labels must be category indices 0..{n - 1}, got {text!r}")
+    return labels

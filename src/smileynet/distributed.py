@@ -1,0 +1,73 @@
+"""Where this process sits in a distributed run, read from the launcher's environment.
+
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; a SLURM `srun` sets
+SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID (MASTER_ADDR/PORT then come from the job script).
+A plain `smileynet train` is rank 0 of 1 and never touches torch.distributed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from smileynet.errors import UserError
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launcher_env(env: dict[str, str] | None = None) -> DistInfo:
+    """Rank, world size and local rank from torchrun's variables, else SLURM's, else a single process."""
+    env = dict(os.environ if env is None else env)
+    if "RANK" in env and "WORLD_SIZE" in env:
+        keys = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+    elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:
+        keys = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")
+    else:
+        return DistInfo()
+    try:
+        return DistInfo(int(env[keys[0]]), int(env[keys[1]]), int(env.get(keys[2], "0")))
+    except ValueError:
+        raise UserError(f"launcher variables {', '.join(keys)} are not integers") from None
+
+
+def init(device_type: str) -> DistInfo:
+    """Join the process group when launched as several processes: nccl on GPUs, gloo on CPU."""
+    info = launcher_env()
+    if not info.distributed:
+        return info
+    if "MASTER_ADDR" not in os.environ or "MASTER_PORT" not in os.environ:
+        raise UserError("distributed launch without MASTER_ADDR/MASTER_PORT: use torchrun, or export them under SLURM")
+    os.environ.setdefault("RANK", str(info.rank))
+    os.environ.setdefault("WORLD_SIZE", str(info.world_size))
+    if not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        if device_type == "cuda":
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
+    return info
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,104 @@
+"""What to download: one url table per split, from a `sample` folder or the official release CSVs.
+
+img2dataset copies the table's extra columns into every sample's `.json`, so the table carries
+exactly what the shards must: `labels`, `emojis`, `url`, `post_id`, `created_at` (ISO text: JSON
+has no timestamp type) and `image_id`. The row order is the manifest's, so a rerun cuts the same
+shards and resume (img2dataset's incremental mode) fills in exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from smileynet.data.layout import SPLITS, dataset_vocabulary, parse_labels
+from smileynet.errors import UserError
+
+COLUMNS = ("url", "labels", "emojis", "post_id", "created_at", "image_id")
+SCHEMA = pa.schema([
+    ("url", pa.string()), ("labels", pa.list_(pa.int32())), ("emojis", pa.list_(pa.string())),
+    ("post_id", pa.string()), ("created_at", pa.string()), ("image_id", pa.string()),
+])
+
+
+def split_tables(source: Path, splits: tuple[str, ...] = SPLITS) -> dict[str, pa.Table]:
+    """{split: table} for the splits `source` holds (a split with no rows is left out)."""
+    source = Path(source)
+    if not source.is_dir():
+        raise UserError(f"not a folder: {source} (expected a `smileynet sample` output or release CSVs)")
+    if (source / "manifest.parquet").is_file():
+        tables = _from_manifest(source / "manifest.parquet", splits)
+    elif any((source / f"{s}.csv").is_file() for s in splits):
+        tables = _from_release(source, splits)
+    else:
+        raise UserError(f"{source}: no manifest.parquet and no {'/'.join(splits)}.csv to download")
+    tables = {s: t for s, t in tables.items() if t.num_rows}
+    if not tables:
+        raise UserError(f"{source}: nothing to download (no rows in {', '.join(splits)})")
+    return tables
+
+
+def _from_manifest(path: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
+    table = pq.read_table(path)
+    missing = {"url", "labels", "split"} - set(table.column_names)
+    if missing:
+        raise UserError(f"{path}: missing columns {', '.join(sorted(missing))}")
+    n = table.num_rows
+    created = table.column("created_at") if "created_at" in table.column_names else pa.nulls(n, pa.string())
+    if pa.types.is_timestamp(created.type):
+        created = pc.strftime(created, format="%Y-%m-%dT%H:%M:%SZ")
+    table = pa.table({
+        "url": table.column("url").cast(pa.string()),
+        "labels": table.column("labels").cast(pa.list_(pa.int32())),
+        "emojis": _column(table, "emojis", pa.list_(pa.string())),
+        "post_id": _column(table, "post_id", pa.string()),
+        "created_at": created.cast(pa.string()),
+        "image_id": _column(table, "image_id", pa.string()),
+        "split": table.column("split").cast(pa.string()),
+    })
+    return {s: table.filter(pc.equal(table["split"], s)).drop(["split"]) for s in splits}
+
+
+def _from_release(source: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
+    """The public Visual Smiley Dataset layout: `url`, `labels` ("[3, 17]") + categories.csv."""
+    import pyarrow.csv as pacsv
+
+    vocab = dataset_vocabulary(source)
+    tables = {}
+    for split in splits:
+        path = source / f"{split}.csv"
+        if not path.is_file():
+            continue
+        rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                         column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()}))
+        if not {"url", "labels"} <= set(rows.column_names):
+            raise UserError(f"{path}: expected columns 'url' and 'labels'")
+        labels = []
+        for number, text in enumerate(rows.column("labels").to_pylist(), 2):
+            try:
+                row = parse_labels(text)
+            except ValueError as err:
+                raise UserError(f"{path}: line {number}: {err}") from None
+            if any(not 0 <= i < len(vocab) for i in row):
+                raise UserError(f"{path}: line {number}: label outside the {len(vocab)} categories")
+            labels.append(row)
+        n = rows.num_rows
+        tables[split] = pa.table({
+            "url": rows.column("url").cast(pa.string()),
+            "labels": pa.array(labels, pa.list_(pa.int32())),
+            "emojis": pa.array([[vocab.emojis[i] for i in row] for row in labels], pa.list_(pa.string())),
+            "post_id": _column(rows, "post_id", pa.string()),
+            "created_at": _column(rows, "created_at", pa.string()),
+            "image_id": pa.array([f"{split}_{i}" for i in range(n)], pa.string()) if "image_id" not in rows.column_names
+            else rows.column("image_id").cast(pa.string()),
+        })
+    return tables
+
+
+def _column(table: pa.Table, name: str, kind: pa.DataType) -> pa.ChunkedArray | pa.Array:
+    if name in table.column_names:
+        return table.column(name).cast(kind)
+    return pa.nulls(table.num_rows, kind)

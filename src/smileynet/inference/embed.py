@@ -1,0 +1,277 @@
+"""`smileynet embed`: the emoji embedding of every image of a folder, a list file or a dataset, to parquet.
+
+Output (DESIGN.md): `id`, `path`, `embedding` (fixed-size list of float32, the pre-sigmoid
+logits, one entry per emoji of the model's vocabulary, which the file's metadata carries) and
+`probs` (the same after the sigmoid).
+
+Streaming and resumable: rows are written every `part_rows` images as complete parquet files in
+`FILE.parts/`, so a killed run loses at most one part; a rerun skips every id already in
+`FILE.parts/` or in an existing `FILE`, and the parts are merged into `FILE` (atomically) at the
+end. Under `torchrun`, rank r takes every WORLD_SIZE-th input, writes its own parts, and rank 0
+merges once all ranks are done.
+
+Ids: a folder's images are named by their path relative to the folder, a list file's by the line
+as written, a dataset's (shards or release CSVs) by the sample id of `smileynet.data.iter_samples`;
+`path` is the absolute file path, or for a dataset the sample's source url.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from smileynet.errors import UserError
+from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
+from smileynet.progress import progress
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class EmbedConfig:
+    model: Path
+    input: Path
+    out: Path
+    batch_size: int = 64
+    backend: str = "auto"
+    device: str = "cpu"
+    split: str | None = None
+    workers: int = 2
+    part_rows: int = 2048
+    quiet: bool = False
+
+
+@dataclass
+class Item:
+    id: str
+    path: str
+    source: object  # a file path or the image bytes
+
+
+def folder_items(root: Path) -> Iterator[Item]:
+    """Every image file under `root`, recursively, in sorted path order."""
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+        yield Item(path.relative_to(root).as_posix(), str(path.resolve()), path)
+
+
+def list_items(list_file: Path) -> Iterator[Item]:
+    """One path per line (relative to the list file's folder); blank lines and `#` comments skipped."""
+    for line in list_file.read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(line) if Path(line).is_absolute() else list_file.parent / line
+        yield Item(line, str(path.resolve()), path)
+
+
+def dataset_items(data: Path, split: str | None) -> Iterator[Item]:
+    from smileynet.data import iter_samples
+
+    for sample in iter_samples(data, split):
+        yield Item(sample.id, str(sample.meta.get("url", "")), sample.image)
+
+
+def is_dataset(folder: Path) -> bool:
+    """Shards or release CSVs (what `smileynet.data` reads), rather than a plain image folder."""
+    from smileynet.data import SPLITS, layout
+
+    for split in SPLITS:
+        try:
+            if layout(folder, split) in ("shards", "csv"):
+                return True
+        except UserError:
+            continue
+    return False
+
+
+def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | None]:
+    """The items of INPUT and their number where it is cheap to know."""
+    if not source.exists():
+        raise UserError(f"input not found: {source}")
+    if source.is_file():
+        if source.suffix == ".tar":
+            raise UserError(f"{source}: pass the shards folder (with train/valid/test/*.tar), not one shard")
+        items = list(list_items(source))
+        return iter(items), len(items)
+    if is_dataset(source):
+        from smileynet.data import available_splits, split_sizes
+
+        splits = [split] if split else available_splits(source)
+        sizes = [split_sizes(source, s) for s in splits]
+        return dataset_items(source, split), None if None in sizes else sum(sizes)
+    if split:
+        raise UserError(f"--split applies to a dataset (shards or release CSVs), and {source} is an image folder")
+    items = list(folder_items(source))
+    return iter(items), len(items)
+
+
+def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Schema:
+    vector = pa.list_(pa.float32(), num_classes)
+    meta = {"smileynet_vocab": json.dumps(vocab, ensure_ascii=False), "smileynet_model": model}
+    return pa.schema([("id", pa.string()), ("path", pa.string()), ("embedding", vector), ("probs", vector)], metadata=meta)
+
+
+def embeddings_table(ids: list[str], paths: list[str], logits: np.ndarray, schema: pa.Schema) -> pa.Table:
+    from smileynet.inference.predict import sigmoid
+
+    width = schema.field("embedding").type.list_size
+    def vectors(array: np.ndarray) -> pa.FixedSizeListArray:
+        return pa.FixedSizeListArray.from_arrays(pa.array(array.astype(np.float32).reshape(-1)), width)
+
+    return pa.Table.from_arrays(
+        [pa.array(ids, pa.string()), pa.array(paths, pa.string()), vectors(logits), vectors(sigmoid(logits))], schema=schema
+    )
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_done_ids(out: Path, parts: Path, schema: pa.Schema) -> set[str]:
+    """Ids already written: in an existing output and in finished parts (which must fit the model)."""
+    done: set[str] = set()
+    files = ([out] if out.is_file() else []) + sorted(parts.glob("*.parquet"))
+    for path in files:
+        try:
+            existing = pq.read_schema(path)
+        except Exception as err:
+            raise UserError(f"{path}: not a readable parquet file ({err}); remove it to start over") from None
+        if existing.field("embedding").type != schema.field("embedding").type or (
+            (existing.metadata or {}).get(b"smileynet_vocab") != schema.metadata[b"smileynet_vocab"]
+        ):
+            raise UserError(f"{path}: written by a model with another vocabulary; choose another --out")
+        done.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+    return done
+
+
+def merge(out: Path, parts: Path, schema: pa.Schema) -> tuple[int, int]:
+    """An existing output + all parts -> `out`, atomically, and every rank's failures -> `FILE.failures.csv`;
+    the parts folder is removed. Returns (rows, failures)."""
+    files = ([out] if out.is_file() else []) + sorted(parts.glob("*.parquet"))
+    tmp = out.with_name(f".{out.name}.merging")
+    rows = 0
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for path in files:
+            table = pq.read_table(path).cast(schema)
+            writer.write_table(table)
+            rows += table.num_rows
+    os.replace(tmp, out)
+    failures = []
+    for path in sorted(parts.glob("failures-rank*.csv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            failures += list(csv.DictReader(f))
+    _write_failures(failures_path(out), failures)
+    for path in parts.iterdir():
+        path.unlink()
+    parts.rmdir()
+    return rows, len(failures)
+
+
+def failures_path(out: Path) -> Path:
+    return out.with_suffix(".failures.csv")
+
+
+def _write_failures(path: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["id", "path", "reason"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def embed(config: EmbedConfig) -> dict:
+    """Write the embeddings parquet for `config.input`; returns counts (written, skipped as done, failed)."""
+    import torch
+
+    from smileynet.inference.extraction import iter_extract
+    from smileynet.inference.runtime import load_model, make_runner
+
+    out = Path(config.out)
+    if out.suffix != ".parquet":
+        raise UserError(f"--out must be a .parquet file: {out}")
+    rank, world, local_rank = distributed()
+    device = config.device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device available")
+        device = f"cuda:{local_rank}" if world > 1 else device
+    elif device != "cpu":
+        raise UserError(f"--device must be cpu or cuda, not {device!r}")
+
+    model = load_model(config.model, device=device)
+    runner = make_runner(model, config.backend, batch_size=config.batch_size)
+    schema = embeddings_schema(runner.config.num_classes, list(runner.config.vocab), str(config.model))
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        write_config(out.with_suffix(".config.yaml"), {**asdict(config), "world_size": world, "runner": type(runner).__name__})
+
+    done = read_done_ids(out, parts, schema)
+    items, total = input_items(Path(config.input), config.split)
+    mine = (item for i, item in enumerate(items) if i % world == rank and item.id not in done)
+    if total is not None:
+        total = max(0, (total - len(done) + world - 1) // world)
+
+    pulled: deque[tuple[str, str]] = deque()  # (id, path) of items handed to the extractor, in order
+
+    def pairs() -> Iterator[tuple[str, object]]:
+        for item in progress(mine, total=total, desc="embed", unit="img", quiet=config.quiet or rank != 0):
+            pulled.append((item.id, item.path))
+            yield item.id, item.source
+
+    number = 1 + max((int(p.stem.rsplit("-", 1)[1]) for p in parts.glob(f"rank{rank:03d}-*.parquet")), default=-1)
+    pending: list[tuple[list[str], list[str], np.ndarray]] = []
+    failures: list[dict] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal number, pending, written
+        if not pending:
+            return
+        ids = [i for part in pending for i in part[0]]
+        table = embeddings_table(ids, [p for part in pending for p in part[1]], np.concatenate([part[2] for part in pending]), schema)
+        _write_parquet(parts / f"rank{rank:03d}-{number:05d}.parquet", table)
+        number, pending, written = number + 1, [], written + len(ids)
+
+    for extraction in iter_extract(runner, pairs(), batch_size=config.batch_size, workers=config.workers):
+        # one Extraction covers the next len(ids) + len(failures) items pulled, in order
+        chunk = dict(pulled.popleft() for _ in range(len(extraction.ids) + len(extraction.failures)))
+        failures += [{"id": key, "path": chunk[key], "reason": reason} for key, reason in extraction.failures]
+        pending.append((extraction.ids, [chunk[i] for i in extraction.ids], extraction.logits))
+        if sum(len(part[0]) for part in pending) >= config.part_rows:
+            flush()
+    flush()
+    _write_failures(parts / f"failures-rank{rank:03d}.csv", failures)
+
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        dist.barrier()
+    summary = {"out": str(out), "rows": None, "written": written, "already_done": len(done), "failed": len(failures),
+               "failures": str(failures_path(out)), "backend": type(runner).__name__.removesuffix("Runner").lower(),
+               "rank": rank, "world_size": world}
+    if rank == 0:  # totals over all ranks
+        summary["rows"], summary["failed"] = merge(out, parts, schema)
+        summary["written"] = summary["rows"] - len(done)
+    if world > 1:
+        dist.barrier()
+    return summary

@@ -1,0 +1,178 @@
+"""Runtimes that turn a uint8 image batch into (logits, pre-logit features): PyTorch or ONNX Runtime.
+
+Both take the same input (uint8 N x 3 x S x S, the eval crop) and normalise inside, so an
+exported ONNX file is self-contained: its graph starts from raw pixels and carries the model's
+vocabulary and image size in its metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from smileynet.errors import UserError
+from smileynet.model.factory import ModelConfig, SmileyNet
+from smileynet.model.transforms import normalize
+
+BACKENDS = ("torch", "onnx", "auto")
+INPUT_NAME = "images"
+OUTPUT_NAMES = ("logits", "features")
+OPSET = 17
+
+
+def load_model(model: SmileyNet | str | Path, device: str | None = None) -> SmileyNet:
+    """A SmileyNet as given, or loaded from a model dir path."""
+    if isinstance(model, (str, Path)):
+        from smileynet.model import load
+
+        return load(model, device=device or "cpu")
+    if not isinstance(model, SmileyNet):
+        raise UserError(f"expected a SmileyNet or a model dir, not {type(model).__name__}")
+    return model
+
+
+class PixelsToOutputs(nn.Module):
+    """uint8 pixels -> (logits, features): normalisation inside the graph, both outputs at once."""
+
+    def __init__(self, model: SmileyNet) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(model.config.mean).view(1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer("std", torch.tensor(model.config.std).view(1, 3, 1, 1) * 255.0, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (images.float() - self.mean) / self.std
+        features = self.model.forward_features(x)
+        return self.model.forward_head(features), features
+
+
+class TorchRunner:
+    """Eager PyTorch on the model's device, under inference_mode; optional bf16 autocast.
+
+    The model is put in eval mode and, on CPU, in channels_last memory format (oneDNN's fast
+    path: x1.4 for ResNet50 here; the outputs are the same)."""
+
+    def __init__(self, model: SmileyNet, precision: str = "fp32") -> None:
+        if precision not in ("fp32", "bf16"):
+            raise UserError(f"precision must be fp32 or bf16, not {precision!r}")
+        self.model = model.eval()
+        self.config: ModelConfig = model.config
+        self.num_features = model.num_features
+        self.device = next(model.parameters()).device
+        self.precision = precision
+        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+
+    def __call__(self, batch: torch.Tensor, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        with torch.inference_mode():
+            x = normalize(batch.to(self.device, non_blocking=True), self.config)
+            x = x.contiguous(memory_format=self.memory_format)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                features = self.model.forward_features(x)
+                logits = self.model.forward_head(features)
+            pre = features.float().cpu().numpy() if want_pre_logits else None
+            return logits.float().cpu().numpy(), pre
+
+
+def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = OPSET) -> bytes:
+    """The model as an ONNX graph from uint8 pixels (dynamic batch) to `logits` and `features`.
+
+    Written atomically to `path` when given; the bytes are returned either way."""
+    import onnx
+
+    from smileynet.files import atomic_write_bytes
+
+    size = model.config.image_size
+    wrapper = PixelsToOutputs(model).eval().cpu()
+    example = torch.zeros(1, 3, size, size, dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(
+            wrapper, (example,), buffer, dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+            dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+        )
+    graph = onnx.load_from_string(buffer.getvalue())
+    meta = {"smileynet_config": json.dumps(model.config.to_dict(), ensure_ascii=False)}
+    for key, value in meta.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    data = graph.SerializeToString()
+    if path is not None:
+        atomic_write_bytes(path, data)
+    return data
+
+
+def session_options(threads: int | None = None):
+    """ONNX Runtime with every graph optimisation and one intra-op thread per core."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or torch.get_num_threads() or os.cpu_count() or 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+class OnnxRunner:
+    """ONNX Runtime (CPU) on an exported graph; same inputs and outputs as TorchRunner."""
+
+    def __init__(self, onnx_model: bytes | str | Path, config: ModelConfig | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        source = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
+        try:
+            self.session = ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise UserError(f"cannot load the ONNX model ({type(err).__name__}: {err})") from None
+        if config is None:
+            raw = self.session.get_modelmeta().custom_metadata_map.get("smileynet_config")
+            if raw is None:
+                raise UserError("ONNX model lacks SmileyNet metadata (export it with `smileynet export`)")
+            config = ModelConfig.from_dict(json.loads(raw))
+        self.config = config
+        self.num_features = self.session.get_outputs()[1].shape[1]
+
+    def __call__(self, batch: torch.Tensor, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        names = list(OUTPUT_NAMES) if want_pre_logits else ["logits"]
+        outputs = self.session.run(names, {INPUT_NAME: batch.numpy()})
+        return outputs[0], (outputs[1] if want_pre_logits else None)
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_runner(model: Any, backend: str = "torch", batch_size: int = 32, precision: str = "fp32"):
+    """A runner for `model` (SmileyNet, model dir, or .onnx file) on `backend`.
+
+    "auto" picks ONNX Runtime for a CPU model when it is installed (faster than eager PyTorch on
+    CPU, see benchmarks/README.md) and PyTorch on a GPU."""
+    if backend not in BACKENDS:
+        raise UserError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if isinstance(model, (TorchRunner, OnnxRunner)):
+        return model
+    if isinstance(model, (str, Path)) and str(model).endswith(".onnx"):
+        if backend == "torch":
+            raise UserError("an .onnx file runs on the onnx backend only")
+        return OnnxRunner(Path(model))
+    model = load_model(model)
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if backend == "auto":
+        backend = "onnx" if on_cpu and onnx_available() and precision == "fp32" else "torch"
+    if backend == "onnx":
+        if not onnx_available():
+            raise UserError("the onnx backend needs onnxruntime: pip install onnxruntime")
+        return OnnxRunner(export_onnx(model), config=model.config)
+    return TorchRunner(model, precision=precision)

@@ -1,0 +1,137 @@
+"""Emoji-prediction metrics of the paper (Sec. 4.1), used by training, `evaluate` and the report.
+
+    mtop_k(scores, targets, k)          eq. 2-3: per sample |top-k ∩ labels| / min(k, |labels|), averaged
+    per_category_auc(scores, targets)   ROC AUC of each category (NaN where it has no positive or no negative)
+    mean_auc(scores, targets)           mean over the categories that have an AUC
+    mean_ap(scores, targets)            mean average precision over the categories with positives
+    evaluate_scores(scores, targets, vocab) -> dict with mtop1/3/5, auc, map, n, random, per_category
+
+`scores` are any monotone scores (logits or probabilities; the ranking is all that counts), N x C;
+`targets` are multi-hot N x C. ROC AUC and AP are scikit-learn's, so the numbers mean what
+everyone else's mean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from smileynet.vocab import Vocabulary, emoji_name
+
+TOP_KS = (1, 3, 5)
+
+
+def _check(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets) > 0.5
+    if scores.ndim != 2 or scores.shape != targets.shape:
+        raise ValueError(f"scores {scores.shape} and targets {targets.shape} must both be N x C")
+    return scores, targets
+
+
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """N x k indices of the k highest scores per row; ties go to the lower category index."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return order[:, :k]
+
+
+def mtop_k_per_sample(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    """Eq. 2 for every sample; NaN for samples without any label (eq. 2 is undefined there)."""
+    scores, targets = _check(scores, targets)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    k = min(k, scores.shape[1])
+    hits = np.take_along_axis(targets, top_k_indices(scores, k), axis=1).sum(axis=1)
+    sizes = targets.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes > 0, hits / np.minimum(k, sizes), np.nan)
+
+
+def mtop_k(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Eq. 3: the mean of eq. 2 over the samples that have at least one label (NaN if none has)."""
+    values = mtop_k_per_sample(scores, targets, k)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else math.nan
+
+
+def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """ROC AUC per category; NaN where the category has no positive (or no negative) sample."""
+    scores, targets = _check(scores, targets)
+    aucs = np.full(scores.shape[1], np.nan)
+    for c in range(scores.shape[1]):
+        positives = int(targets[:, c].sum())
+        if 0 < positives < len(targets):
+            aucs[c] = roc_auc_score(targets[:, c], scores[:, c])
+    return aucs
+
+
+def per_category_ap(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Average precision per category; NaN where the category has no positive sample."""
+    scores, targets = _check(scores, targets)
+    aps = np.full(scores.shape[1], np.nan)
+    for c in range(scores.shape[1]):
+        if targets[:, c].any():
+            aps[c] = average_precision_score(targets[:, c], scores[:, c])
+    return aps
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else math.nan
+
+
+def mean_auc(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Mean ROC AUC over the categories that have both positives and negatives."""
+    return _nanmean(per_category_auc(scores, targets))
+
+
+def mean_ap(scores: np.ndarray, targets: np.ndarray) -> float:
+    """mAP over the categories that have positives."""
+    return _nanmean(per_category_ap(scores, targets))
+
+
+def summary(scores: np.ndarray, targets: np.ndarray, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
+    """The headline numbers: mtop{k} for each k, auc, map (what validation logs)."""
+    result = {f"mtop{k}": mtop_k(scores, targets, k) for k in ks}
+    result["auc"] = mean_auc(scores, targets)
+    result["map"] = mean_ap(scores, targets)
+    return result
+
+
+def random_scores(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Uniform random scores: the paper's "Random performance" row."""
+    return np.random.default_rng(seed).random(shape)
+
+
+def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary | Sequence[str], seed: int = 0) -> dict:
+    """Every emoji-prediction metric of a split as JSON-ready data (DESIGN keys).
+
+    `random` holds the same headline numbers for uniform random scores on the same targets;
+    `per_category` one row per emoji (auc and ap are None where undefined); `skipped_categories`
+    lists the emojis left out of the mean AUC because the split has no positive (or no negative)."""
+    scores, targets = _check(scores, targets)
+    emojis = list(vocab.emojis) if isinstance(vocab, Vocabulary) else list(vocab)
+    if len(emojis) != scores.shape[1]:
+        raise ValueError(f"vocabulary has {len(emojis)} emojis but the scores have {scores.shape[1]} columns")
+    aucs, aps = per_category_auc(scores, targets), per_category_ap(scores, targets)
+    positives = targets.sum(axis=0)
+    result: dict = {f"mtop{k}": mtop_k(scores, targets, k) for k in TOP_KS}
+    result.update(auc=_nanmean(aucs), map=_nanmean(aps), n=int(len(scores)),
+                  unlabelled=int((targets.sum(axis=1) == 0).sum()))
+    result["random"] = {**summary(random_scores(scores.shape, seed), targets), "n": int(len(scores))}
+    result["per_category"] = [
+        {"emoji": e, "name": emoji_name(e), "auc": _none(aucs[c]), "ap": _none(aps[c]), "positives": int(positives[c])}
+        for c, e in enumerate(emojis)
+    ]
+    result["skipped_categories"] = [e for c, e in enumerate(emojis) if np.isnan(aucs[c])]
+    result["random"] = {k: _none(v) for k, v in result["random"].items()}
+    return {k: _none(v) for k, v in result.items()}
+
+
+def _none(value):
+    """JSON has no NaN: an undefined metric is null (other values pass through)."""
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    return value

@@ -1,0 +1,337 @@
+"""The dataset sections: what `collect` kept and dropped, and what `sample` made of it (label
+distribution before/after temporal sampling, label co-occurrence, posts per window, splits).
+
+Parquet is read column by column (polars lazily, pyarrow by batches) so a large posts file is
+counted without being held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from smileynet.errors import UserError
+from smileynet.files import read_config
+from smileynet.report import plots
+from smileynet.report.page import details, emoji, esc, figure, note, png_uri, table
+from smileynet.vocab import Vocabulary
+
+DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
+                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate")
+SPLITS = ("train", "valid", "test")
+DEFAULT_WINDOW_DAYS = 30
+MAX_FILE_ROWS = 50
+
+
+def _number(value: object) -> int | None:
+    """A count, or None for anything else (text, flags, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def collect_counts(report: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """(totals, dropped per reason) of a collect report: counts at the top level or under
+    "totals"; reasons under "dropped" or at the same level."""
+    level = report.get("totals") if isinstance(report.get("totals"), dict) else report
+    totals = {k: n for k, v in level.items() if (n := _number(v)) is not None and k not in DROP_REASONS}
+    dropped_field = level.get("dropped")
+    if isinstance(dropped_field, dict):
+        dropped = {k: n for k, v in dropped_field.items() if (n := _number(v)) is not None}
+    else:
+        dropped = {k: n for k in DROP_REASONS if (n := _number(level.get(k))) is not None}
+        if (n := _number(dropped_field)) is not None:
+            totals["dropped"] = n
+    return totals, dropped
+
+
+def _per_file(report: dict) -> list[tuple[str, dict]]:
+    files = next((report[k] for k in ("files", "per_file", "inputs") if k in report), None)
+    if isinstance(files, dict):
+        return [(str(name), counts) for name, counts in files.items() if isinstance(counts, dict)]
+    if isinstance(files, list):
+        return [(str(f.get("path") or f.get("file") or f.get("name") or n), f)
+                for n, f in enumerate(files) if isinstance(f, dict)]
+    return []
+
+
+def collect_section(reports: list[tuple[Path, dict]]) -> str:
+    parts = []
+    for path, report in reports:
+        totals, dropped = collect_counts(report)
+        if "totals" in report:  # the report's other facts (vocabulary size, tasks...) beside the counts
+            totals.update({k: n for k, v in report.items() if (n := _number(v)) is not None})
+        parts.append(f"<h3>{esc(path)}</h3>")
+        if totals:
+            parts.append(table(["count", "records"], [(k.replace("_", " "), f"{v:,}") for k, v in totals.items()],
+                               numeric=[1]))
+        if dropped:
+            all_dropped = sum(dropped.values()) or 1
+            rows = [(reason.replace("_", " "), f"{n:,}", f"{100 * n / all_dropped:.1f}%")
+                    for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]) if n]
+            parts.append("<h3>Dropped, by reason</h3>" + table(["reason", "records", "share"], rows, numeric=[1, 2]))
+            unused = [reason.replace("_", " ") for reason, n in dropped.items() if not n]
+            if unused:
+                parts.append(note("No record dropped for: " + ", ".join(unused) + "."))
+        listed = report.get("malformed")
+        malformed = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
+        if malformed:
+            rows = [(m.get("file", ""), m.get("member", ""), m.get("line", ""), m.get("error", ""))
+                    for m in malformed[:MAX_FILE_ROWS]]
+            parts.append(details(f"Malformed records (first {len(rows)} of {len(malformed)} listed)",
+                                 table(["file", "archive member", "line", "error"], rows, numeric=[2])))
+        files = _per_file(report)
+        if files:
+            rows = []
+            for name, counts in files[:MAX_FILE_ROWS]:
+                file_totals, file_dropped = collect_counts(counts)
+                kept = file_totals.get("kept", "-")
+                rows.append((name, file_totals.get("read", "-"), kept, sum(file_dropped.values())))
+            more = f" (first {MAX_FILE_ROWS} of {len(files)})" if len(files) > MAX_FILE_ROWS else ""
+            parts.append(details(f"Per input file{more}", table(["file", "read", "kept", "dropped"], rows,
+                                                                numeric=[1, 2, 3])))
+        if not totals and not dropped:
+            parts.append(note("This collect report holds no counts the report recognises."))
+    return "".join(parts)
+
+
+def _source(path: Path) -> str:
+    """A polars scan source: the file, or every parquet part of a dataset folder."""
+    return str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+
+
+def emoji_counts(path: Path) -> Counter:
+    """Posts (or images) per emoji of a parquet file with an `emojis` list column."""
+    import polars as pl
+
+    counts = (pl.scan_parquet(_source(path)).select(pl.col("emojis").explode()).drop_nulls()
+              .group_by("emojis").len().collect(engine="streaming"))
+    return Counter(dict(zip(counts["emojis"].to_list(), counts["len"].to_list())))
+
+
+def split_emoji_counts(manifest: Path) -> dict[str, Counter]:
+    import polars as pl
+
+    counts = (pl.scan_parquet(_source(manifest)).select("split", "emojis").explode("emojis").drop_nulls()
+              .group_by("split", "emojis").len().collect(engine="streaming"))
+    result: dict[str, Counter] = {}
+    for split, key, n in counts.iter_rows():
+        result.setdefault(split, Counter())[key] = n
+    return dict(sorted(result.items(), key=lambda kv: _split_order(kv[0])))
+
+
+def release_emoji_counts(folder: Path, vocab: Vocabulary) -> dict[str, Counter]:
+    """Images per emoji in each split CSV of a release-layout folder (`labels` = "[3, 17]")."""
+    import polars as pl
+
+    result = {}
+    for split in SPLITS:
+        path = folder / f"{split}.csv"
+        if not path.is_file():
+            continue
+        try:
+            labels = (pl.scan_csv(path).select(pl.col("labels").str.json_decode(pl.List(pl.Int64)).explode())
+                      .drop_nulls().group_by("labels").len().collect())
+        except Exception:  # a CSV without a parseable labels column is left out
+            continue
+        result[split] = Counter({vocab.emojis[i]: n for i, n in labels.iter_rows() if 0 <= i < len(vocab)})
+    return result
+
+
+def _split_order(split: str) -> tuple[int, str]:
+    return (SPLITS.index(split) if split in SPLITS else len(SPLITS), split)
+
+
+def posts_per_window(posts: Path, window_days: int) -> dict[int, int]:
+    """Collected posts per `window_days` window counted from the first post."""
+    import polars as pl
+
+    frame = pl.scan_parquet(_source(posts)).select("created_at").drop_nulls()
+    first = frame.select(pl.col("created_at").min()).collect().item()
+    if first is None:
+        return {}
+    counts = (frame.select(((pl.col("created_at") - first).dt.total_days() // window_days).alias("window"))
+              .group_by("window").len().collect())
+    return {int(w): int(n) for w, n in counts.iter_rows()}
+
+
+def images_per_window(manifest: Path) -> dict[str, dict[int, int]]:
+    import polars as pl
+
+    counts = pl.scan_parquet(_source(manifest)).group_by("split", "window").len().collect()
+    result: dict[str, dict[int, int]] = {}
+    for split, window, n in counts.iter_rows():
+        if window is not None:
+            result.setdefault(split, {})[int(window)] = int(n)
+    return dict(sorted(result.items(), key=lambda kv: _split_order(kv[0])))
+
+
+def label_correlation(manifest: Path, emojis: list[str], batch_rows: int = 65536) -> np.ndarray:
+    """Pearson correlation of the emoji label indicators over the images (the paper's Fig. 9),
+    accumulated batch by batch from the manifest's `emojis` column."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    index = {key: i for i, key in enumerate(emojis)}
+    gram = np.zeros((len(emojis), len(emojis)))
+    n = 0
+    dataset = ds.dataset(str(manifest), format="parquet")
+    for batch in dataset.to_batches(columns=["emojis"], batch_size=batch_rows):
+        lists = batch.column(0)
+        rows = pc.list_parent_indices(lists).to_numpy()
+        cols = np.array([index.get(k, -1) for k in pc.list_flatten(lists).to_pylist()], dtype=np.int64)
+        hot = np.zeros((len(lists), len(emojis)))
+        keep = cols >= 0
+        hot[rows[keep], cols[keep]] = 1.0
+        gram += hot.T @ hot
+        n += len(lists)
+    if n == 0:
+        return np.zeros_like(gram)
+    mean = np.diag(gram) / n
+    cov = gram / n - np.outer(mean, mean)
+    std = np.sqrt(np.clip(mean * (1 - mean), 0, None))
+    scale = np.outer(std, std)
+    corr = np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0)
+    np.fill_diagonal(corr, np.where(std > 0, 1.0, 0.0))
+    return corr
+
+
+def split_table(manifest: Path) -> str:
+    import polars as pl
+
+    frame = pl.scan_parquet(_source(manifest))
+    columns = frame.collect_schema().names()
+    aggregations = [pl.len().alias("images")]
+    if "post_id" in columns:
+        aggregations.append(pl.col("post_id").n_unique().alias("posts"))
+    if "emojis" in columns:
+        aggregations.append(pl.col("emojis").list.len().mean().alias("labels per image"))
+    if "window" in columns:
+        aggregations.append(pl.col("window").n_unique().alias("windows"))
+    stats = frame.group_by("split").agg(aggregations).collect()
+    rows = sorted(stats.iter_rows(), key=lambda r: _split_order(r[0]))
+    cells = [[r[0], *(f"{v:.2f}" if isinstance(v, float) else f"{v:,}" for v in r[1:])] for r in rows]
+    return table(stats.columns, cells, numeric=range(1, len(stats.columns)))
+
+
+def sample_report_facts(path: Path) -> str:
+    """The counts of sample's own `sample_report.json` (posts in and kept, images, windows)."""
+    try:
+        report = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return ""
+    if not isinstance(report, dict):
+        return ""
+    facts = [(k.replace("_", " "), f"{n:,}") for k, v in report.items() if (n := _number(v)) is not None]
+    return table(["sample", "count"], facts, numeric=[1]) if facts else ""
+
+
+def _window_days(manifest: Path) -> int:
+    config = manifest.parent / "config.yaml"
+    if config.is_file():
+        try:
+            value = read_config(config).get("window_days")
+        except Exception:  # an unreadable config only loses the window length
+            value = None
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_WINDOW_DAYS
+
+
+def vocabulary_grid(vocab: Vocabulary) -> str:
+    cells = "".join(f"<span>{i}. {emoji(key, with_name=True)}</span>" for i, key in enumerate(vocab.emojis))
+    return f'<div class="vocab">{cells}</div>'
+
+
+def parquet_columns(path: Path) -> set[str] | None:
+    """The column names of a parquet file or dataset folder, None when it cannot be read."""
+    import polars as pl
+
+    try:
+        return set(pl.scan_parquet(_source(path)).collect_schema().names())
+    except Exception:  # corrupt, empty or not parquet: reported on the page, not raised
+        return None
+
+
+def sample_section(posts: list[Path], manifests: list[Path], vocab: Vocabulary | None, stats_dirs: list[Path],
+                   releases: list[Path] = ()) -> str:
+    """Label distribution before/after sampling, co-occurrence, posts per window, split sizes.
+    Each part needs its own columns; files without them are left out of that part only."""
+    parts = []
+    columns = {path: parquet_columns(path) for path in [*posts, *manifests]}
+    for path, names in columns.items():
+        if names is None:
+            parts.append(note(f"{path}: not a readable parquet file; left out."))
+
+    def with_columns(paths: list[Path], *need: str) -> list[Path]:
+        return [p for p in paths if columns[p] and set(need) <= columns[p]]
+
+    before = Counter()
+    for path in with_columns(posts, "emojis"):
+        before.update(emoji_counts(path))
+    after: dict[str, Counter] = {}
+    for path in with_columns(manifests, "split", "emojis"):
+        for split, counts in split_emoji_counts(path).items():
+            after.setdefault(split, Counter()).update(counts)
+    for folder in releases:
+        try:
+            release_vocab = Vocabulary.from_categories_csv(folder / "categories.csv")
+        except UserError as err:
+            parts.append(note(f"{folder}: {err}; left out."))
+            continue
+        for split, counts in release_emoji_counts(folder, release_vocab).items():
+            after.setdefault(split, Counter()).update(counts)
+    after_total = sum(after.values(), Counter())
+    counted = before + after_total
+    ranking = before or after_total
+    keys = [k for k in (vocab.emojis if vocab is not None else counted) if counted.get(k)]
+    keys.sort(key=lambda k: -ranking.get(k, 0))
+
+    if keys:
+        uri = plots.label_distribution(
+            keys, [before.get(k, 0) for k in keys] if before else None,
+            {split: [c.get(k, 0) for k in keys] for split, c in after.items()} if after else None)
+        parts.append("<h3>Label distribution (Fig. 2)</h3>" + figure(
+            uri, "Posts per emoji in the collected data and images per emoji after temporal sampling."))
+        header = ["emoji", *(["collected posts"] if before else []), *after.keys()]
+        rows = []
+        for k in keys:
+            counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
+            rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in counts)])
+        parts.append(details("Counts per emoji", table(header, rows, numeric=range(1, len(header)), raw=True)))
+
+    window_days = _window_days(manifests[0]) if manifests else DEFAULT_WINDOW_DAYS
+    per_window_before: dict[int, int] = Counter()
+    for path in with_columns(posts, "created_at"):
+        per_window_before.update(posts_per_window(path, window_days))
+    per_window_after: dict[str, dict[int, int]] = {}
+    for path in with_columns(manifests, "split", "window"):
+        for split, counts in images_per_window(path).items():
+            per_window_after.setdefault(split, Counter()).update(counts)
+    if per_window_before or per_window_after:
+        parts.append("<h3>Posts per window</h3>" + figure(
+            plots.windows(dict(per_window_before) or None, per_window_after or None, window_days),
+            f"Posts per {window_days}-day window before sampling and images per window after it."))
+
+    for path in with_columns(manifests, "split"):
+        parts.append(f"<h3>Splits of {esc(path.parent.name)}</h3>" + split_table(path))
+        parts.append(sample_report_facts(path.parent / "sample_report.json"))
+        present = [k for k in keys if after_total.get(k)]
+        if len(present) >= 2 and "emojis" in columns[path]:
+            corr = label_correlation(path, present)
+            parts.append("<h3>Label co-occurrence (Fig. 9)</h3>" + figure(
+                plots.cooccurrence(present, corr),
+                "Correlation of the emoji labels over the sampled images (red: together more often than chance)."))
+    for folder in stats_dirs:
+        pngs = sorted(folder.glob("*.png"))
+        if pngs:
+            figs = "".join(figure(png_uri(p.read_bytes()), f"{p.stem.replace('_', ' ')} (sample's stats/{p.name})")
+                           for p in pngs)
+            parts.append(details(f"Figures written by sample ({folder})", figs))
+    if vocab is not None:
+        parts.append(details(f"Vocabulary: {len(vocab)} emojis (categories.csv)", vocabulary_grid(vocab)))
+    return "".join(parts)

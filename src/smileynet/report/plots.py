@@ -1,0 +1,184 @@
+"""The report's own plots (matplotlib, Agg) as PNG data URIs, emojis drawn as glyph images."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from smileynet.glyphs import set_emoji_ticks
+from smileynet.report.page import png_uri
+
+SPLIT_COLORS = {"train": "#3b6fb6", "valid": "#e0b000", "test": "#2e9b4f"}
+
+
+def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+
+
+def _uri(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return png_uri(buffer.getvalue())
+
+
+def _emoji_width(n: int) -> float:
+    return min(max(6.0, 0.16 * n + 2.0), 17.0)
+
+
+def _zoom(n: int) -> float:
+    """Glyph tick size: large for a handful of emojis, small enough for 92 side by side."""
+    return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
+
+
+def label_distribution(emojis: list[str], before: list[int] | None, after: dict[str, list[int]] | None) -> str:
+    """Fig. 2: posts per emoji in the collected data (a) and images per emoji after temporal
+    sampling, stacked by split (b)."""
+    panels = [p for p in (before, after) if p]
+    fig, axes = _figure(_emoji_width(len(emojis)), 3.0 * len(panels), nrows=len(panels))
+    x = np.arange(len(emojis))
+    row = 0
+    if before:
+        ax = axes[row][0]
+        ax.bar(x, before, color="#7a8599")
+        ax.set_ylabel("posts")
+        ax.set_title("(a) collected posts per emoji")
+        ax.set_xlim(-0.6, len(emojis) - 0.4)
+        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
+        row += 1
+    if after:
+        ax = axes[row][0]
+        bottom = np.zeros(len(emojis))
+        for split, counts in after.items():
+            ax.bar(x, counts, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
+            bottom += np.asarray(counts, dtype=float)
+        ax.set_ylabel("images")
+        ax.set_title("(b) after temporal sampling, by split")
+        ax.legend(frameon=False, fontsize=8)
+        ax.set_xlim(-0.6, len(emojis) - 0.4)
+        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
+    fig.tight_layout()
+    return _uri(fig)
+
+
+def cooccurrence(emojis: list[str], corr: np.ndarray) -> str:
+    """Fig. 9: the correlation of the emoji labels over the sampled images. The diagonal (always
+    1) is left blank so the colour scale spans the pairs."""
+    shown_values = corr.astype(float).copy()
+    np.fill_diagonal(shown_values, np.nan)
+    limit = max(float(np.nanmax(np.abs(shown_values))) if len(emojis) > 1 else 0.0, 0.05)
+    side = min(max(5.0, 0.13 * len(emojis) + 2.5), 15.0)
+    fig, axes = _figure(side + 1.0, side)
+    ax = axes[0][0]
+    shown = ax.imshow(shown_values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="label correlation")
+    zoom = 0.25 if len(emojis) <= 16 else 0.12 if len(emojis) <= 40 else 0.08
+    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom)
+    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom)
+    return _uri(fig)
+
+
+def windows(before: dict[int, int] | None, after: dict[str, dict[int, int]] | None, window_days: int) -> str:
+    """Posts per temporal window before sampling and images per window after it."""
+    fig, axes = _figure(8, 3.2)
+    ax = axes[0][0]
+    keys = sorted(set(before or {}) | {w for counts in (after or {}).values() for w in counts})
+    x = np.arange(len(keys))
+    width = 0.4 if before and after else 0.8
+    if before:
+        ax.bar(x - (width / 2 if after else 0), [before.get(k, 0) for k in keys], width, color="#7a8599",
+               label="collected posts")
+    if after:
+        bottom = np.zeros(len(keys))
+        for split, counts in after.items():
+            values = np.array([counts.get(k, 0) for k in keys], dtype=float)
+            ax.bar(x + (width / 2 if before else 0), values, width, bottom=bottom, label=f"sampled: {split}",
+                   color=SPLIT_COLORS.get(split))
+            bottom += values
+    ax.set_xticks(x, [str(k) for k in keys])
+    ax.set_xlabel(f"window ({window_days} days each, from the first post)")
+    ax.set_ylabel("count")
+    ax.legend(frameon=False, fontsize=8)
+    return _uri(fig)
+
+
+def training_curves(metrics) -> str | None:
+    """Loss (with learning rate), validation metrics and throughput against the step.
+
+    `metrics` is a polars DataFrame of a run's metrics.csv; panels without columns are left out."""
+    def has(column: str) -> bool:
+        return column in metrics.columns and metrics[column].null_count() < len(metrics)
+
+    panels = []
+    if has("loss"):
+        panels.append("loss")
+    val = [c for c in ("val_auc", "val_mtop1", "val_mtop3", "val_mtop5", "val_map") if has(c)]
+    if val:
+        panels.append("val")
+    if has("images_per_s"):
+        panels.append("speed")
+    if "step" not in metrics.columns or not panels:
+        return None
+    fig, axes = _figure(4.2 * len(panels), 3.2, ncols=len(panels))
+    for ax, panel in zip(axes[0], panels):
+        if panel == "loss":
+            rows = metrics.filter(metrics["loss"].is_not_null())
+            ax.plot(rows["step"], rows["loss"], color="#3b6fb6", linewidth=1, label="train")
+            if has("val_loss"):
+                held_out = metrics.filter(metrics["val_loss"].is_not_null())
+                ax.plot(held_out["step"], held_out["val_loss"], color="#e0b000", marker="o", markersize=3,
+                        label="validation")
+                ax.legend(frameon=False, fontsize=8)
+            ax.set_title("loss (BCE)")
+            if has("lr") and rows["lr"].drop_nulls().n_unique() > 1:  # a schedule, not a constant
+                twin = ax.twinx()
+                twin.plot(rows["step"], rows["lr"], color="#aaaaaa", linewidth=0.8, linestyle="--")
+                twin.set_ylabel("learning rate", color="#888888", fontsize=8)
+                twin.tick_params(labelsize=7)
+        elif panel == "val":
+            for column in val:
+                rows = metrics.filter(metrics[column].is_not_null())
+                ax.plot(rows["step"], rows[column], marker="o", markersize=3, label=column.removeprefix("val_"))
+            ax.set_title("validation")
+            ax.legend(frameon=False, fontsize=8)
+        else:
+            rows = metrics.filter(metrics["images_per_s"].is_not_null())
+            ax.plot(rows["step"], rows["images_per_s"], color="#2e9b4f", linewidth=1)
+            ax.set_title("throughput (images/s)")
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    return _uri(fig)
+
+
+def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
+    """Per-emoji ROC AUC, best first, with the random level at 0.5."""
+    order = np.argsort(-np.asarray(aucs), kind="stable")
+    fig, axes = _figure(_emoji_width(len(emojis)), 3.2)
+    ax = axes[0][0]
+    ax.bar(np.arange(len(order)), [aucs[i] for i in order], color="#3b6fb6")
+    ax.axhline(0.5, color="#e0b000", linestyle="--", linewidth=1, label="random")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("ROC AUC")
+    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.legend(frameon=False, fontsize=8)
+    set_emoji_ticks(ax, [emojis[i] for i in order], zoom=_zoom(len(emojis)))
+    return _uri(fig)
+
+
+def fingerprint_heatmap(emojis: list[str], classes: list[str], values: np.ndarray) -> str:
+    """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class."""
+    fig, axes = _figure(_emoji_width(len(emojis)), 1.0 + 0.35 * len(classes))
+    ax = axes[0][0]
+    shown = ax.imshow(values.T, cmap="viridis", aspect="auto")
+    fig.colorbar(shown, ax=ax, fraction=0.03, pad=0.01, label="mean response")
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    set_emoji_ticks(ax, emojis, axis="x", zoom=_zoom(len(emojis)))
+    return _uri(fig)

@@ -1,0 +1,243 @@
+"""The training and emoji-prediction sections: curves of a run's metrics.csv, the paper's Table 1
+(published rows beside ours), per-emoji AUC, and example images with their top-5 emojis (Fig. 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from smileynet.files import read_config
+from smileynet.report import plots, published
+from smileynet.report.page import details, emoji, esc, figure, jpeg_uri, note, pct, table, tag
+from smileynet.vocab import default_vocabulary, normalize_emoji
+
+CONFIG_KEYS = ("arch", "pretrained", "steps", "epochs", "batch_size", "lr", "image_size", "device", "seed", "data")
+VAL_COLUMNS = ("val_auc", "val_mtop1", "val_mtop3", "val_mtop5", "val_map")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
+
+
+def read_metrics(path: Path):
+    """A run's metrics.csv as a polars frame of floats (empty or unparseable cells are nulls),
+    or None if unreadable."""
+    import polars as pl
+
+    try:
+        frame = pl.read_csv(path, infer_schema_length=0, null_values=["", "nan", "NaN"])
+    except Exception:  # a half-written or foreign CSV: the run is shown without curves
+        return None
+    return frame.with_columns(pl.all().cast(pl.Float64, strict=False))
+
+
+def _run_summary(metrics) -> list[tuple[str, str]]:
+    import polars as pl
+
+    rows = []
+    if "step" not in metrics.columns or metrics["step"].null_count() == len(metrics):
+        return rows
+    rows.append(("steps", f"{int(metrics['step'].max()):,}"))
+    if "epoch" in metrics.columns and metrics["epoch"].null_count() < len(metrics):
+        rows.append(("epochs", f"{int(metrics['epoch'].max()) + 1}"))
+    if "loss" in metrics.columns:
+        loss = metrics["loss"].drop_nulls()
+        if len(loss):
+            rows.append(("final loss (mean of last 10 rows)", f"{loss.tail(10).mean():.4f}"))
+    if "elapsed_s" in metrics.columns and metrics["elapsed_s"].null_count() < len(metrics):
+        rows.append(("training time", f"{metrics['elapsed_s'].max() / 60:.1f} min"))
+    if "gpu_mem_gb" in metrics.columns and metrics["gpu_mem_gb"].null_count() < len(metrics):
+        rows.append(("peak GPU memory", f"{metrics['gpu_mem_gb'].max():.1f} GB"))
+    if "images_per_s" in metrics.columns:
+        speed = metrics["images_per_s"].drop_nulls()
+        if len(speed):
+            rows.append(("images/s (median)", f"{speed.median():.1f}"))
+    for column in VAL_COLUMNS:
+        if column in metrics.columns:
+            values = metrics.filter(pl.col(column).is_not_null() & pl.col("step").is_not_null())
+            if len(values):
+                best = values.sort(column, descending=True).row(0, named=True)
+                last = values.row(len(values) - 1, named=True)
+                rows.append((f"{column}: last / best (step)",
+                             f"{pct(last[column])} / {pct(best[column])} ({int(best['step'])})"))
+    return rows
+
+
+def run_section(run: Path) -> str:
+    """One training run: summary, curves, the resolved config and the model it wrote."""
+    parts = [f"<h3>Run: {esc(run.name)}</h3>", note(str(run))]
+    metrics = read_metrics(run / "metrics.csv")
+    if metrics is None or not len(metrics):
+        parts.append(note("metrics.csv is empty or unreadable."))
+    else:
+        summary = _run_summary(metrics)
+        if summary:
+            parts.append(table(["", "value"], summary, numeric=[1]))
+        uri = plots.training_curves(metrics)
+        if uri:
+            parts.append(figure(uri, f"{run.name}: training and validation loss (dashed: the learning rate, when "
+                                     "it changes), validation metrics, throughput."))
+    config_file = run / "config.yaml"
+    if config_file.is_file():
+        try:
+            config = read_config(config_file)
+        except Exception:  # shown without its config rather than not at all
+            config = {}
+        chosen = [(k, config[k]) for k in CONFIG_KEYS if config.get(k) is not None]
+        scalars = [(k, v) for k, v in config.items() if not isinstance(v, (dict, list))]
+        if chosen:
+            parts.append(table(["setting", "value"], chosen))
+        if scalars:
+            parts.append(details("Resolved config (config.yaml)", table(["key", "value"], scalars)))
+    summary_file = run / "train_summary.json"
+    if summary_file.is_file():
+        try:
+            summary = json.loads(summary_file.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            summary = {}
+        facts = [(k.replace("_", " "), v) for k, v in summary.items() if not isinstance(v, (dict, list))]
+        facts += [(f"{k.replace('_', ' ')}: {reason}", n) for k, v in summary.items() if isinstance(v, dict)
+                  for reason, n in v.items()]
+        if facts:
+            parts.append(details("Training summary (train_summary.json)", table(["", "value"], facts)))
+    model_config = run / "model" / "config.json"
+    if model_config.is_file():
+        try:
+            config = json.loads(model_config.read_text("utf-8"))
+            parts.append(note(f"Model: {config.get('arch')}, {config.get('num_classes')} emojis, "
+                              f"{config.get('image_size')} px ({run / 'model'})."))
+        except (OSError, json.JSONDecodeError):
+            pass
+    return "".join(parts)
+
+
+def _label(path: Path, data: dict | None = None) -> str:
+    """Which model on which split an evaluation JSON is about (its file, when it does not say)."""
+    model, split = (data or {}).get("model"), (data or {}).get("split")
+    if isinstance(model, str) and model:
+        model_dir = Path(model)
+        name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
+        return f"{name}, {split} split" if split else name
+    return f"{path.parent.name}/{path.name}"
+
+
+def table1(evaluations: list[tuple[Path, dict]]) -> str:
+    """The paper's Table 1: Random / SmileyNet rows, mTop-1/3/5 and AUC; published rows first."""
+    rows, classes = [], []
+    for name, values in published.TABLE1:
+        rows.append([esc(name) + tag("published"), *values, "-"])
+        classes.append("published")
+    for path, data in evaluations:
+        n = data.get("n")
+        size = f", n={n:,}" if isinstance(n, int) else ""
+        label = esc(_label(path, data) + size)
+        random = data.get("random")
+        if isinstance(random, dict):
+            rows.append([f"Random performance {tag('ours')} <span class=emoji-name>{label}</span>",
+                         *(pct(random.get(k)) for k in (*published.TABLE1_KEYS, "map"))])
+            classes.append("ours")
+        rows.append([f"SmileyNet {tag('ours')} <span class=emoji-name>{label}</span>",
+                     *(pct(data.get(k)) for k in (*published.TABLE1_KEYS, "map"))])
+        classes.append("ours")
+    return table(["Model", *published.TABLE1_HEADERS, "mAP"], rows, numeric=[1, 2, 3, 4, 5], row_classes=classes,
+                 raw=True)
+
+
+def per_category(data: dict) -> list[tuple[str, dict]]:
+    """(emoji, metrics) pairs of an evaluation's per_category, a list of rows with an `emoji` key
+    or a mapping from emoji to metrics (or to a bare AUC)."""
+    value = data.get("per_category")
+    pairs: list[tuple[str, dict]] = []
+    if isinstance(value, dict):
+        for key, metrics in value.items():
+            pairs.append((key, metrics if isinstance(metrics, dict) else {"auc": metrics}))
+    elif isinstance(value, list):
+        pairs = [(row["emoji"], row) for row in value if isinstance(row, dict) and isinstance(row.get("emoji"), str)]
+    return [(normalize_emoji(k), m) for k, m in pairs]
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "-" if value is None else esc(value)
+
+
+def per_emoji_section(path: Path, data: dict) -> str:
+    pairs = per_category(data)
+    scored = [(k, m) for k, m in pairs if isinstance(m.get("auc"), (int, float))]
+    if not scored:
+        return ""
+    scored.sort(key=lambda km: -km[1]["auc"])
+    parts = [f"<h3>Per-emoji AUC ({esc(_label(path, data))})</h3>",
+             figure(plots.per_emoji_auc([k for k, _ in scored], [float(m["auc"]) for _, m in scored]),
+                    "ROC AUC of each emoji on the evaluated split, best first; dashed: random.")]
+    extra = [c for c in ("ap", "n", "positives", "support") if any(c in m for _, m in scored)]
+    rows = [[emoji(k, with_name=True), f"{m['auc']:.3f}", *(_value(m.get(c)) for c in extra)] for k, m in scored]
+    skipped = [k for k in data.get("skipped_categories") or [] if isinstance(k, str)]
+    if skipped:
+        parts.append(f'<p class="note">Left out of the mean AUC (no positive or no negative in the split): '
+                     f'{" ".join(emoji(normalize_emoji(k)) for k in skipped)}</p>')
+    parts.append(details("Per-emoji table", table(["emoji", "AUC", *extra], rows, numeric=range(1, 2 + len(extra)),
+                                                  raw=True)))
+    return "".join(parts)
+
+
+def image_files(paths: list[Path], limit: int) -> list[Path]:
+    """Up to `limit` images from files and folders, taken in turn from each folder that holds
+    images (a benchmark's class folders all show up), sorted within a folder."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in found:
+            if file.suffix.lower() in IMAGE_SUFFIXES or not path.is_dir():
+                by_folder.setdefault(file.parent, []).append(file)
+    queues = list(by_folder.values())
+    chosen: list[Path] = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def top_emojis(model_dir: Path, images: list[Path], k: int = 5) -> list[tuple[Path, object, list[tuple[str, float]]]]:
+    """Each readable image with the model's top-k emojis and their probabilities (Fig. 5)."""
+    import torch
+
+    from smileynet.images import BadImage, open_image
+    from smileynet.model import load
+    from smileynet.model.transforms import eval_transform, normalize
+
+    model = load(model_dir)
+    transform = eval_transform(model.config.image_size)
+    vocab = list(model.config.vocab) or list(default_vocabulary().emojis)
+    pictures, tensors = [], []
+    for path in images:
+        try:
+            picture = open_image(path)
+        except BadImage:  # shown as skipped by its absence; the others still make the figure
+            continue
+        pictures.append((path, picture))
+        tensors.append(transform(picture))
+    if not tensors:
+        return []
+    with torch.no_grad():
+        probs = torch.sigmoid(model(normalize(torch.stack(tensors), model.config))).numpy()
+    results = []
+    for (path, picture), row in zip(pictures, probs):
+        order = row.argsort()[::-1][:k]
+        results.append((path, picture, [(vocab[i] if i < len(vocab) else str(i), float(row[i])) for i in order]))
+    return results
+
+
+def examples_section(model_dir: Path, images: list[Path]) -> str:
+    """Fig. 5: example images with their top-5 emojis, left to right."""
+    predictions = top_emojis(model_dir, images)
+    if not predictions:
+        return note("None of the given images could be read.")
+    cards = []
+    for path, picture, top in predictions:
+        glyphs = " ".join(f"{emoji(key)}" for key, _ in top)
+        scores = " ".join(f"{p:.2f}" for _, p in top)
+        cards.append(f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
+                     f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"
+                     f"<div class=emoji-name>{esc(path.parent.name)}/{esc(path.name)}</div></div>")
+    return (f'<div class="examples">{"".join(cards)}</div>'
+            + note(f"Top-5 emojis of {model_dir}, most likely first, with their sigmoid probabilities."))

@@ -1,0 +1,68 @@
+"""`smileynet serve`: the app under uvicorn, in one process or several (`--workers N`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from smileynet.errors import UserError
+from smileynet.images import MAX_PIXELS
+
+
+@dataclass
+class ServeConfig:
+    """The `smileynet serve` flags; travels to `--workers` processes as JSON in the environment."""
+
+    model: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_upload_mb: float = 10.0
+    fingerprints: Path | None = None
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_pixels: int = MAX_PIXELS
+    backend: str = "torch"
+    device: str = "cpu"
+    quiet: bool = False
+
+
+def serve(config: ServeConfig) -> None:
+    """Load the model (bad paths fail here, in one line, before a port is bound), then serve."""
+    import torch
+    import uvicorn
+
+    from smileynet.serve.app import ENV_CONFIG, create_app
+    from smileynet.serve.predictor import Predictor
+
+    if config.max_upload_mb <= 0:
+        raise UserError("--max-upload-mb must be positive")
+    if config.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if config.max_batch < 1:
+        raise UserError("--max-batch must be at least 1")
+    if not 0 <= config.port < 65536:
+        raise UserError(f"--port {config.port}: not a port number")
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {config.device}: no CUDA device here")
+    if config.device != "cpu" and not config.device.startswith("cuda"):
+        raise UserError(f"--device must be cpu or cuda[:N], not {config.device!r}")
+    predictor = Predictor.from_dir(config.model, config.fingerprints, config.max_pixels, config.backend, config.device)
+    log_level = "warning" if config.quiet else "info"
+    if not config.quiet:
+        print(f"smileynet serve: {config.model} ({predictor.config.arch}, {len(predictor.vocab)} emojis, {config.backend}) "
+              f"on http://{config.host}:{config.port}/", flush=True)
+    if config.workers == 1:
+        app = create_app(predictor, config.max_upload_mb, config.max_batch, config.max_wait_ms)
+        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
+        return
+    # Each worker process loads its own copy; the cores are shared out between them.
+    del predictor
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    os.environ[ENV_CONFIG] = json.dumps(settings)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // config.workers)))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))
+    uvicorn.run("smileynet.serve.app:app_from_env", factory=True, host=config.host, port=config.port,
+                workers=config.workers, log_level=log_level)

@@ -1,0 +1,102 @@
+"""Emoji prediction on a split: scores of the whole split, then `smileynet.metrics` on them.
+
+Shared by training (periodic validation) and `smileynet evaluate` (a model dir on any split).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from smileynet import metrics
+from smileynet.errors import UserError
+from smileynet.files import write_json
+from smileynet.model import SmileyNet, load
+from smileynet.model.transforms import normalize
+from smileynet.progress import progress
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """bf16/fp16 autocast on the device, or nothing for fp32."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+@torch.no_grad()
+def predict_scores(model: SmileyNet, loader, device: torch.device, *, dtype: torch.dtype | None = None,
+                   max_batches: int = 0, total: int | None = None, quiet: bool = True,
+                   channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (float32 N x C) and targets of every batch of `loader` (at most `max_batches` if > 0).
+    The model is put in eval mode and given back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    scores, targets = [], []
+    try:
+        for i, (images, target) in enumerate(progress(loader, total=total, desc="evaluate", unit="batch", quiet=quiet)):
+            if max_batches and i >= max_batches:
+                break
+            x = normalize(images.to(device, non_blocking=True), model.config)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device, dtype):
+                logits = model(x)
+            scores.append(logits.float().cpu().numpy())
+            targets.append(target.numpy())
+    finally:
+        model.train(was_training)
+    if not scores:
+        return np.zeros((0, model.config.num_classes), np.float32), np.zeros((0, model.config.num_classes), np.float32)
+    return np.concatenate(scores), np.concatenate(targets)
+
+
+def bce(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Mean binary cross-entropy of logits, as the training loss computes it."""
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(scores), torch.from_numpy(targets))
+    return float(loss)
+
+
+def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | None = None, batch_size: int = 64,
+             workers: int = 2, device: str = "cpu", seed: int = 0, quiet: bool = False) -> dict:
+    """Every emoji-prediction metric of a model dir on one split of a data folder (DESIGN keys), with
+    a random-scores baseline; written to `out` when given."""
+    from smileynet.data import build_loader, dataset_vocabulary
+
+    device_ = torch.device(resolve_device(device))
+    if (Path(model_path) / "model" / "config.json").is_file():  # a run folder: its final model
+        model_path = Path(model_path) / "model"
+    model = load(model_path, device=str(device_))
+    vocab = dataset_vocabulary(Path(data))
+    if model.vocab and list(vocab.emojis) != model.vocab:
+        raise UserError(f"{data}: its {len(vocab)} categories differ from the model's {len(model.vocab)}-emoji vocabulary "
+                        f"(categories.csv must list the model's emojis in the same order)")
+    loader = build_loader(Path(data), split, num_classes=model.config.num_classes, image_size=model.config.image_size,
+                          batch_size=batch_size, train=False, seed=seed, workers=workers)
+    scores, targets = predict_scores(model, loader, device_, total=loader.num_batches, quiet=quiet)
+    if not len(scores):
+        raise UserError(f"{data}: no readable images in the {split} split")
+    result = metrics.evaluate_scores(scores, targets, model.vocab or list(vocab.emojis), seed=seed)
+    result = {"model": str(model_path), "data": str(data), "split": split, **result,
+              "skipped_images": dict(loader.skipped)}
+    if out is not None:
+        write_json(out, result)
+    if loader.skipped and not quiet:
+        print(f"evaluate: skipped unreadable samples: {dict(loader.skipped)}", file=sys.stderr)
+    return result
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is visible to torch")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UserError(f"unknown device {device!r}: use cpu or cuda")
+    return device
+
+
+def dumps(result: dict) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False)

@@ -155,12 +155,17 @@ def test_benchmarks_in_their_original_layouts(world):
         assert len(list((fi / emotion).glob(f"{emotion}_*.jpg"))) >= info["expected"]["fi_images"][emotion]
 
 
-def test_same_seed_same_world(world, tmp_path):
-    root, info = world
-    again = generate_world(tmp_path, WorldSize.tiny(), seed=3, base_url=BASE, quiet=True)
-    assert again == info
+def test_same_seed_same_world(tmp_path):
+    small = WorldSize(posts=40, flawed_per_rule=1, duplicates=2, twitter_images=10, fi_per_emotion=2)
+    first = generate_world(tmp_path / "a", small, seed=5, base_url=BASE, quiet=True)
+    again = generate_world(tmp_path / "b", small, seed=5, base_url=BASE, quiet=True)
+    other = generate_world(tmp_path / "c", small, seed=6, base_url=BASE, quiet=True)
+    assert again == first
     for name in ("twarc2-search-2022.jsonl", "jetstream-2024.jsonl.zst"):
-        assert (tmp_path / "archives" / name).read_bytes() == (root / "archives" / name).read_bytes()
+        assert (tmp_path / "a" / "archives" / name).read_bytes() == (tmp_path / "b" / "archives" / name).read_bytes()
+        assert (tmp_path / "a" / "archives" / name).read_bytes() != (tmp_path / "c" / "archives" / name).read_bytes()
+    pictures_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "www").rglob("*.jpg"))
+    assert pictures_a and all((tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes() for p in pictures_a)
 
 
 def test_pictures_carry_the_emoji():

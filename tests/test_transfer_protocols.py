@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from smileynet.lexicon import zero_shot_weights
 from smileynet.transfer import protocols
 
 
@@ -61,14 +62,14 @@ def test_mapped_accuracy_and_confusion():
 
 def test_zero_shot_weights_balance_the_polarities():
     scores = np.array([0.8, 0.2, 0.4, -0.5, 0.0])
-    binary = protocols.zero_shot_weights(scores, binary=True)
+    binary = zero_shot_weights(scores, binary=True)
     assert np.allclose(binary, [1 / 3, 1 / 3, 1 / 3, -1, 0])
-    continuous = protocols.zero_shot_weights(scores, binary=False)
+    continuous = zero_shot_weights(scores, binary=False)
     assert np.allclose(continuous, [0.8 / 1.4, 0.2 / 1.4, 0.4 / 1.4, -1, 0])
 
 
 def test_zero_shot_scores_follow_the_planted_emoji_responses():
-    weights = protocols.zero_shot_weights(np.array([0.7, -0.6]), binary=True)
+    weights = zero_shot_weights(np.array([0.7, -0.6]), binary=True)
     logits = np.array([[4.0, -4.0], [-4.0, 4.0], [0.0, 0.0]])
     scores = protocols.zero_shot_scores(logits, weights)
     assert scores[0] > 0.9 and scores[1] < -0.9 and abs(scores[2]) < 1e-12

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from smileynet.vocab import Vocabulary, normalize_emoji
 
 
@@ -100,3 +102,19 @@ def coverage(vocab: Vocabulary) -> dict[str, object]:
     """What the ranking covers of `vocab`, for reports: counts and the uncovered emojis."""
     result = vocabulary_sentiment(vocab)
     return {"covered": sum(result.covered), "total": len(vocab), "fallback": list(result.fallback)}
+
+
+def zero_shot_weights(scores, binary: bool) -> np.ndarray:
+    """Per-emoji weights t(.) of the zero-shot sentiment classifier (paper sec. 4.2, Table 4):
+    the emoji's polarity (binary: every emoji weighs the same) or its lexicon score (continuous).
+    Positive and negative weights are each scaled to sum to +1 and -1, so that a vocabulary with
+    more happy than sad faces does not lean positive. An image's sentiment score is its emoji
+    probabilities times these weights; > 0 means positive."""
+    weights = np.sign(scores) if binary else np.asarray(scores, dtype=np.float64)
+    weights = weights.astype(np.float64)
+    positive, negative = weights.clip(min=0), weights.clip(max=0)
+    if positive.sum() > 0:
+        positive /= positive.sum()
+    if negative.sum() < 0:
+        negative /= -negative.sum()
+    return positive + negative

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -109,8 +110,12 @@ class Vocabulary:
 
     @classmethod
     def from_emojis(cls, emojis: Iterable[str]) -> Vocabulary:
+        """A vocabulary of these emojis; names from CLDR, Unicode subgroups from the default list
+        where it has the emoji ("" otherwise; the lexicon's fallback uses them)."""
         keys = tuple(normalize_emoji(e) for e in emojis)
-        return cls(keys, tuple(emoji_name(k) for k in keys))
+        default = default_vocabulary()
+        groups = dict(zip(default.emojis, default.subgroups))
+        return cls(keys, tuple(emoji_name(k) for k in keys), tuple(groups.get(k, "") for k in keys))
 
     def __len__(self) -> int:
         return len(self.emojis)
@@ -159,6 +164,7 @@ class Vocabulary:
         return cls.from_emojis(k for k, _ in ranked[:n])
 
 
+@lru_cache(maxsize=1)
 def default_vocabulary() -> Vocabulary:
     """The 92 smileys shipped with the package (see the data file's header for why these)."""
     text = resources.files("smileynet.assets").joinpath(DEFAULT_VOCAB_FILE).read_text("utf-8")

@@ -95,7 +95,7 @@ def compose(
     if rng.random() < clutter:
         items.insert(int(rng.integers(len(items) + 1)), str(rng.choice(CLUTTER)))
     for key in items:
-        scale = rng.uniform(0.4, 0.75) / max(1.0, len(items) ** 0.5)
+        scale = rng.uniform(0.5, 0.85) / max(1.0, len(items) ** 0.5)
         size = max(int(side * scale), 8)
         piece = glyph(key, size).rotate(float(rng.uniform(-35, 35)), resample=Image.Resampling.BICUBIC, expand=True)
         x = int(rng.integers(-piece.width // 5, max(width - piece.width * 4 // 5, 1)))

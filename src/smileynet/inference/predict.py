@@ -24,7 +24,8 @@ class Embedding(NamedTuple):
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    """float32 probabilities; the tanh form never overflows for large |logits|."""
+    return (0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))).astype(np.float32)
 
 
 def vocab_of(runner_or_model: Any) -> list[str]:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from smileynet.errors import UserError
+from smileynet.vocab import Vocabulary, default_vocabulary
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -39,6 +40,17 @@ class ModelConfig:
         data = asdict(self)
         data["mean"], data["std"] = list(self.mean), list(self.std)
         return data
+
+    def vocabulary(self) -> Vocabulary:
+        """The model's emojis as a Vocabulary (the default 92 when a config lists none)."""
+        if not self.vocab:
+            default = default_vocabulary()
+            if self.num_classes != len(default):
+                raise UserError(f"model config has no vocab and {self.num_classes} outputs")
+            return default
+        if len(self.vocab) != self.num_classes:
+            raise UserError(f"model config lists {len(self.vocab)} emojis for {self.num_classes} outputs")
+        return Vocabulary.from_emojis(self.vocab)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:

@@ -20,8 +20,8 @@ import torch
 
 from smileynet.errors import UserError
 from smileynet.images import MAX_PIXELS, open_image
-from smileynet.lexicon import vocabulary_sentiment
-from smileynet.vocab import Vocabulary, default_vocabulary, normalize_emoji
+from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
+from smileynet.vocab import Vocabulary, normalize_emoji
 
 
 @dataclass(frozen=True)
@@ -31,21 +31,6 @@ class Fingerprints:
     classes: tuple[str, ...]
     values: np.ndarray  # num_emojis x num_classes; rows of emojis the file lacks are 0
     known: np.ndarray  # bool per emoji: the file has a row for it
-
-
-def model_vocabulary(config) -> Vocabulary:
-    """The model's emojis with the default list's Unicode subgroups ("" for emojis outside it)."""
-    default = default_vocabulary()
-    keys = list(config.vocab)
-    if not keys:
-        if config.num_classes != len(default):
-            raise UserError(f"model config has no vocab and {config.num_classes} outputs")
-        return default
-    if len(keys) != config.num_classes:
-        raise UserError(f"model config lists {len(keys)} emojis for {config.num_classes} outputs")
-    groups = dict(zip(default.emojis, default.subgroups))
-    plain = Vocabulary.from_emojis(keys)
-    return Vocabulary(plain.emojis, plain.names, tuple(groups.get(k, "") for k in plain.emojis))
 
 
 def read_fingerprints(path: Path, vocab: Vocabulary) -> Fingerprints:
@@ -74,19 +59,6 @@ def read_fingerprints(path: Path, vocab: Vocabulary) -> Fingerprints:
     return Fingerprints(classes, values, known)
 
 
-def zero_shot_weights(scores: np.ndarray, binary: bool) -> np.ndarray:
-    """Per-emoji weights t(.) of the zero-shot classifier: the emoji's polarity (binary) or its
-    lexicon score (continuous), positives scaled to sum to +1 and negatives to -1 so that a
-    vocabulary with more happy than sad faces does not lean positive (as the transfer stage does)."""
-    weights = np.sign(scores) if binary else np.asarray(scores, np.float64)
-    positive, negative = weights.clip(min=0), weights.clip(max=0)
-    if positive.sum() > 0:
-        positive = positive / positive.sum()
-    if negative.sum() < 0:
-        negative = negative / -negative.sum()
-    return positive + negative
-
-
 class Predictor:
     """A loaded model and everything derived from its vocabulary, ready to answer requests."""
 
@@ -96,7 +68,7 @@ class Predictor:
 
         self.config = model.config
         self.runner = make_runner(model.eval(), backend)
-        self.vocab = model_vocabulary(self.config)
+        self.vocab = self.config.vocabulary()
         self.max_pixels = max_pixels
         self.transform = eval_transform(self.config.image_size)
         lexicon = vocabulary_sentiment(self.vocab)

@@ -140,7 +140,10 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
             bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
             task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS) -> dict:
     """Collect the paper's posts from `inputs` into `out/posts.parquet`; returns the report
-    (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N"."""
+    (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
+
+    With `workers` > 1 the workers are forkserver processes, which import the calling script
+    again: a script calling this needs the usual `if __name__ == "__main__":` guard."""
     if source != "auto" and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: expected auto, {', '.join(SOURCES)}")
     top = parse_top_spec(vocab)

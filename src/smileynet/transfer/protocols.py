@@ -91,20 +91,6 @@ def confusion(predictions: list[np.ndarray], y: np.ndarray, folds: Folds, num_cl
     return confusion_matrix(truth, np.concatenate(predictions), labels=np.arange(num_classes))
 
 
-def zero_shot_weights(scores: np.ndarray, binary: bool) -> np.ndarray:
-    """Per-emoji weights of the zero-shot classifier: the polarity (binary, every emoji weighs
-    the same) or the lexicon score (continuous). Positive and negative weights are each scaled
-    to sum to +1 and -1, so a vocabulary with more positive than negative emojis is not biased."""
-    weights = np.sign(scores) if binary else np.asarray(scores, dtype=np.float64)
-    weights = weights.astype(np.float64)
-    positive, negative = weights.clip(min=0), weights.clip(max=0)
-    if positive.sum() > 0:
-        positive /= positive.sum()
-    if negative.sum() < 0:
-        negative /= -negative.sum()
-    return positive + negative
-
-
 def zero_shot_scores(logits: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sentiment score per image: the weighted sum of its emoji probabilities; > 0 means positive."""
     return sigmoid(logits) @ weights

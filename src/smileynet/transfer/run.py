@@ -12,11 +12,11 @@ import numpy as np
 
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config, write_json
-from smileynet.lexicon import vocabulary_sentiment
+from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
 from smileynet.transfer import figures, protocols
 from smileynet.transfer.benchmarks import Benchmark, class_sentiment, load_benchmark
 from smileynet.transfer.features import Embeddings, cached_embeddings, file_fingerprint
-from smileynet.vocab import Vocabulary, default_vocabulary
+from smileynet.vocab import Vocabulary
 
 RESULTS_VERSION = 1
 TOP_SENTIMENT = 5  # emojis per polarity (Sec. 4.2)
@@ -42,21 +42,6 @@ class TransferConfig:
     device: str = "cpu"
     workers: int = 0
     quiet: bool = False
-
-
-def model_vocabulary(model) -> Vocabulary:
-    """The model's emojis, with the default list's Unicode subgroups (the lexicon's fallback)."""
-    default = default_vocabulary()
-    keys = list(model.config.vocab)
-    if not keys:
-        if model.config.num_classes != len(default):
-            raise UserError(f"model config has no vocab and {model.config.num_classes} outputs")
-        return default
-    if len(keys) != model.config.num_classes:
-        raise UserError(f"model config lists {len(keys)} emojis for {model.config.num_classes} outputs")
-    groups = dict(zip(default.emojis, default.subgroups))
-    plain = Vocabulary.from_emojis(keys)
-    return Vocabulary(plain.emojis, plain.names, tuple(groups.get(k, "") for k in plain.emojis))
 
 
 def load_baseline(spec: str, model):
@@ -138,7 +123,7 @@ def evaluate_split(
     if sentiment is not None:
         lexicon = np.asarray(vocabulary_sentiment(vocab).scores)
         for variant in ("binary", "continuous"):
-            scores = protocols.zero_shot_scores(x, protocols.zero_shot_weights(lexicon, variant == "binary"))
+            scores = protocols.zero_shot_scores(x, zero_shot_weights(lexicon, variant == "binary"))
             predicted = (scores > 0).astype(np.int64)
             per_fold = [float(np.mean(predicted[test] == sentiment[test])) for _, test in folds]
             result["protocols"][f"zero_shot_{variant}"] = {"smileynet": {
@@ -204,7 +189,7 @@ def run_transfer(config: TransferConfig) -> dict:
     bench = load_benchmark(config.benchmark, config.root)
     listed = len(bench.paths) + sum(bench.skipped.values())
     model = load(config.model, device=config.device)
-    vocab = model_vocabulary(model)
+    vocab = model.config.vocabulary()
     model_dir = Path(config.model)
     if model_dir.is_file():
         model_dir = model_dir.parent

@@ -46,3 +46,24 @@ def chromium_page():
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `smileynet ARGS...` in-process: returns (exit code, stdout, stderr)."""
+    import sys
+    from unittest import mock
+
+    from smileynet.cli import main
+
+    def run(*args) -> tuple[int, str, str]:
+        with mock.patch.object(sys, "argv", ["smileynet", *map(str, args)]):
+            try:
+                main()
+                code = 0
+            except SystemExit as exit:
+                code = exit.code or 0
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

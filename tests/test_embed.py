@@ -21,19 +21,6 @@ from smileynet.model import create_model, save
 VOCAB = ["😂", "😍", "😭", "😡", "👻"]
 
 
-def cli(capsys, *args):
-    from smileynet.cli import main
-
-    with mock.patch.object(sys, "argv", ["smileynet", *map(str, args)]):
-        try:
-            main()
-            code = 0
-        except SystemExit as exit:
-            code = exit.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     torch.manual_seed(2)
@@ -68,8 +55,8 @@ def read(path):
     return table, rows
 
 
-def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path, capsys):
-    code, out, err = cli(capsys, "embed", model_dir, images, "--out", tmp_path / "e.parquet", "--backend", "torch", "-q")
+def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path, run_cli):
+    code, out, err = run_cli("embed", model_dir, images, "--out", tmp_path / "e.parquet", "--backend", "torch", "-q")
     assert code == 0, err
     summary = json.loads(out)
     assert summary["rows"] == 9 and summary["failed"] == 1
@@ -89,17 +76,17 @@ def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path,
     assert (tmp_path / "e.config.yaml").is_file() and not (tmp_path / "e.parquet.parts").exists()
 
 
-def test_folder_list_file_and_shards_give_the_same_vectors(model_dir, images, tmp_path, capsys):
-    cli(capsys, "embed", model_dir, images, "--out", tmp_path / "folder.parquet", "-q")
+def test_folder_list_file_and_shards_give_the_same_vectors(model_dir, images, tmp_path, run_cli):
+    run_cli("embed", model_dir, images, "--out", tmp_path / "folder.parquet", "-q")
     (tmp_path / "list.txt").write_text("# images\n" + "".join(f"{images}/img{i}.jpg\n" for i in range(9) if i < 7) + "\n")
-    cli(capsys, "embed", model_dir, tmp_path / "list.txt", "--out", tmp_path / "list.parquet", "-q")
+    run_cli("embed", model_dir, tmp_path / "list.txt", "--out", tmp_path / "list.parquet", "-q")
     shards = tmp_path / "shards" / "test"
     shards.mkdir(parents=True)
     with wds.TarWriter(str(shards / "00000.tar")) as sink:
         for i in range(7):
             meta = {"labels": [i % 5], "url": f"https://example.org/{i}.jpg", "image_id": f"post{i}_0"}
             sink.write({"__key__": f"{i:09d}", "jpg": jpeg(i), "json": json.dumps(meta).encode()})
-    code, out, err = cli(capsys, "embed", model_dir, tmp_path / "shards", "--out", tmp_path / "shards.parquet", "-q")
+    code, out, err = run_cli("embed", model_dir, tmp_path / "shards", "--out", tmp_path / "shards.parquet", "-q")
     assert code == 0, err
     _, folder = read(tmp_path / "folder.parquet")
     _, listed = read(tmp_path / "list.parquet")
@@ -113,14 +100,14 @@ def test_folder_list_file_and_shards_give_the_same_vectors(model_dir, images, tm
     assert not np.allclose(folder["img0.jpg"][1], folder["img1.jpg"][1])
 
 
-def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, images, tmp_path, capsys, monkeypatch):
+def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, images, tmp_path, run_cli, monkeypatch):
     out = tmp_path / "e.parquet"
     (tmp_path / "few.txt").write_text("".join(f"{images}/img{i}.jpg\n" for i in range(4)))
-    code, first, _ = cli(capsys, "embed", model_dir, tmp_path / "few.txt", "--out", out, "-q", "--backend", "torch")
+    code, first, _ = run_cli("embed", model_dir, tmp_path / "few.txt", "--out", out, "-q", "--backend", "torch")
     assert code == 0 and json.loads(first)["written"] == 4
     # more images later: only the new ones are computed, the file holds all of them once
     (tmp_path / "more.txt").write_text("".join(f"{images}/img{i}.jpg\n" for i in range(6)))
-    code, second, _ = cli(capsys, "embed", model_dir, tmp_path / "more.txt", "--out", out, "-q", "--backend", "torch")
+    code, second, _ = run_cli("embed", model_dir, tmp_path / "more.txt", "--out", out, "-q", "--backend", "torch")
     summary = json.loads(second)
     assert (summary["written"], summary["already_done"], summary["rows"]) == (2, 4, 6)
     assert sorted(pq.read_table(out).column("id").to_pylist()) == sorted(f"{images}/img{i}.jpg" for i in range(6))
@@ -130,12 +117,12 @@ def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, ima
     killed = tmp_path / "k.parquet"
     real_merge = embed_module.merge
     monkeypatch.setattr(embed_module, "merge", mock.Mock(side_effect=KeyboardInterrupt))
-    code, _, _ = cli(capsys, "embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
+    code, _, _ = run_cli("embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
     assert code == 130 and len(list((tmp_path / "k.parquet.parts").glob("*.parquet"))) == 4  # 3+2+2+2 rows (parts close at >= 2 rows)
     for part in sorted((tmp_path / "k.parquet.parts").glob("*.parquet"))[2:]:
         part.unlink()
     monkeypatch.setattr(embed_module, "merge", real_merge)
-    code, out_text, _ = cli(capsys, "embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
+    code, out_text, _ = run_cli("embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
     summary = json.loads(out_text)
     assert (summary["already_done"], summary["written"], summary["rows"]) == (5, 4, 9)
     _, full = read(tmp_path / "k.parquet")
@@ -144,11 +131,11 @@ def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, ima
     np.testing.assert_allclose(full["img5.jpg"][1], reference[f"{images}/img5.jpg"][1], atol=1e-5)
 
 
-def test_bad_input_is_a_one_line_error(model_dir, tmp_path, capsys):
+def test_bad_input_is_a_one_line_error(model_dir, tmp_path, run_cli):
     for args in (["embed", model_dir, tmp_path / "missing", "--out", tmp_path / "x.parquet"],
                  ["embed", model_dir, tmp_path, "--out", tmp_path / "x.csv"],
                  ["embed", tmp_path, tmp_path, "--out", tmp_path / "x.parquet"]):
-        code, _, err = cli(capsys, *args)
+        code, _, err = run_cli(*args)
         assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1, err
 
 

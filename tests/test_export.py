@@ -1,8 +1,6 @@
 """ONNX export and the ONNX Runtime backend: same outputs as PyTorch."""
 
 import json
-import sys
-from unittest import mock
 
 import numpy as np
 import onnx
@@ -15,19 +13,6 @@ from smileynet.inference.predict import sigmoid
 from smileynet.model import create_model, save
 
 VOCAB = ["😂", "😍", "😭", "😡", "👻", "💀", "😴", "😱"]
-
-
-def cli(capsys, *args):
-    from smileynet.cli import main
-
-    with mock.patch.object(sys, "argv", ["smileynet", *map(str, args)]):
-        try:
-            main()
-            code = 0
-        except SystemExit as exit:
-            code = exit.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +43,8 @@ def test_onnx_backend_matches_torch(model_dir):
     assert np.ptp(eager.logits) > 1  # the comparison is between outputs that differ per image
 
 
-def test_export_cli_writes_a_self_describing_onnx_file(model_dir, tmp_path, capsys):
-    code, out, err = cli(capsys, "export", model_dir, "--onnx", tmp_path / "m.onnx")
+def test_export_cli_writes_a_self_describing_onnx_file(model_dir, tmp_path, run_cli):
+    code, out, err = run_cli("export", model_dir, "--onnx", tmp_path / "m.onnx")
     assert code == 0, err
     assert '"same_top5": true' in out
     graph = onnx.load(tmp_path / "m.onnx")
@@ -72,19 +57,19 @@ def test_export_cli_writes_a_self_describing_onnx_file(model_dir, tmp_path, caps
     np.testing.assert_allclose(from_file.logits, extract(model_dir, images).logits, atol=1e-4)
 
 
-def test_export_cli_bad_input_is_one_line(tmp_path, capsys):
-    code, _, err = cli(capsys, "export", tmp_path / "nope", "--onnx", tmp_path / "m.onnx")
+def test_export_cli_bad_input_is_one_line(tmp_path, run_cli):
+    code, _, err = run_cli("export", tmp_path / "nope", "--onnx", tmp_path / "m.onnx")
     assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_int8_export_is_quantised_calibrated_and_close(model_dir, tmp_path, capsys):
+def test_int8_export_is_quantised_calibrated_and_close(model_dir, tmp_path, run_cli):
     calibration = tmp_path / "calibration"
     calibration.mkdir()
     for i, image in enumerate(pictures(8)):
         image.save(calibration / f"{i}.png")
     (calibration / "broken.jpg").write_bytes(b"junk")  # skipped, not fatal
-    code, out, err = cli(capsys, "export", model_dir, "--onnx", tmp_path / "q.onnx", "--int8-calibration", calibration)
+    code, out, err = run_cli("export", model_dir, "--onnx", tmp_path / "q.onnx", "--int8-calibration", calibration)
     assert code == 0, err
     summary = json.loads(out)
     assert summary["int8"]["calibration_images"] == 8 and 0 <= summary["int8"]["top1_agreement"] <= 1

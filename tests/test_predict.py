@@ -1,8 +1,6 @@
 """`smileynet predict`: a readable table with emoji glyphs and names, or JSON lines; bad files on stderr."""
 
 import json
-import sys
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,19 +11,6 @@ import smileynet
 from smileynet.model import create_model, save
 
 VOCAB = ["😂", "😍", "😭", "☹", "👻", "💀", "😴"]
-
-
-def cli(capsys, *args):
-    from smileynet.cli import main
-
-    with mock.patch.object(sys, "argv", ["smileynet", *map(str, args)]):
-        try:
-            main()
-            code = 0
-        except SystemExit as exit:
-            code = exit.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +34,8 @@ def images(tmp_path_factory):
     return root
 
 
-def test_json_lines_match_the_api(model_dir, images, capsys):
-    code, out, err = cli(capsys, "predict", model_dir, images, "--json", "--top-k", "3")
+def test_json_lines_match_the_api(model_dir, images, run_cli):
+    code, out, err = run_cli("predict", model_dir, images, "--json", "--top-k", "3")
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["path"] for line in lines] == [str(images / n) for n in ("a.jpg", "b.png", "nested/c.webp")]
@@ -63,8 +48,8 @@ def test_json_lines_match_the_api(model_dir, images, capsys):
         assert set(line["top"][0]) == {"emoji", "name", "prob"}
 
 
-def test_table_shows_glyphs_names_and_probabilities(model_dir, images, capsys):
-    code, out, _ = cli(capsys, "predict", model_dir, images / "a.jpg", images / "b.png", "--top-k", "7")
+def test_table_shows_glyphs_names_and_probabilities(model_dir, images, run_cli):
+    code, out, _ = run_cli("predict", model_dir, images / "a.jpg", images / "b.png", "--top-k", "7")
     assert code == 0
     assert "a.jpg" in out and "b.png" in out
     assert "☹\ufe0f" in out and "frowning face" in out and "ghost" in out  # display form of the glyph
@@ -72,9 +57,9 @@ def test_table_shows_glyphs_names_and_probabilities(model_dir, images, capsys):
     assert f"{top['prob']:.3f}" in out
 
 
-def test_bad_input_is_a_one_line_error(model_dir, images, tmp_path, capsys):
+def test_bad_input_is_a_one_line_error(model_dir, images, tmp_path, run_cli):
     (tmp_path / "zero.jpg").write_bytes(b"")
     for args in ([model_dir, tmp_path / "missing.jpg"], [model_dir, tmp_path / "zero.jpg"],
                  [tmp_path, images / "a.jpg"], [model_dir, images / "a.jpg", "--top-k", "0"]):
-        code, _, err = cli(capsys, "predict", *args)
+        code, _, err = run_cli("predict", *args)
         assert code == 1 and err.strip().splitlines()[-1].startswith("smileynet: error:"), err

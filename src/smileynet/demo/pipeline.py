@@ -7,7 +7,8 @@ subprocesses, exactly as a user would type them (each command line is printed an
 
 Resumable and idempotent: `DIR/demo.json` records each finished stage and its wall time. On a
 rerun a stage whose outputs are all there is skipped; an unfinished one starts over from a clean
-output folder, except `train`, which continues from its last checkpoint (`--resume`).
+output folder, except `train`, which continues from its last checkpoint (`--resume`); every stage
+after one that ran again runs again too, since its inputs changed.
 """
 
 from __future__ import annotations

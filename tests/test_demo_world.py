@@ -159,7 +159,7 @@ def test_same_seed_same_world(tmp_path):
     small = WorldSize(posts=40, flawed_per_rule=1, duplicates=2, twitter_images=10, fi_per_emotion=2)
     first = generate_world(tmp_path / "a", small, seed=5, base_url=BASE, quiet=True)
     again = generate_world(tmp_path / "b", small, seed=5, base_url=BASE, quiet=True)
-    other = generate_world(tmp_path / "c", small, seed=6, base_url=BASE, quiet=True)
+    generate_world(tmp_path / "c", small, seed=6, base_url=BASE, quiet=True)
     assert again == first
     for name in ("twarc2-search-2022.jsonl", "jetstream-2024.jsonl.zst"):
         assert (tmp_path / "a" / "archives" / name).read_bytes() == (tmp_path / "b" / "archives" / name).read_bytes()

@@ -62,3 +62,26 @@ def test_pickled_objects_are_refused(tmp_path):
 def test_not_a_model_dir(tmp_path):
     with pytest.raises(UserError, match="not a model dir"):
         load(tmp_path)
+
+
+def test_train_transform_is_a_seeded_random_resized_crop_with_flip():
+    import numpy as np
+    from PIL import Image
+
+    from smileynet.model.transforms import RandomResizedCropFlip, train_transform
+
+    ramp = np.tile(np.arange(120, dtype=np.uint8)[None, :, None], (80, 1, 3))  # brightness = x
+    image = Image.fromarray(ramp)
+    transform = train_transform(32)
+    torch.manual_seed(0)
+    first = [transform(image) for _ in range(200)]
+    torch.manual_seed(0)
+    assert all(torch.equal(a, b) for a, b in zip(first, [transform(image) for _ in range(200)]))
+    assert all(t.shape == (3, 32, 32) and t.dtype == torch.uint8 for t in first)
+    flipped = sum(int(t[0, 16, 0]) > int(t[0, 16, -1]) for t in first)
+    assert 70 < flipped < 130  # about half are mirrored
+    crop = RandomResizedCropFlip(32)
+    boxes = [crop.crop_box(80, 120, torch.rand(41).tolist()) for _ in range(500)]
+    assert all(0 <= top and top + h <= 80 and 0 <= left and left + w <= 120 for top, left, h, w in boxes)
+    areas = [h * w / (80 * 120) for _, _, h, w in boxes]
+    assert min(areas) < 0.2 and max(areas) > 0.8  # scale (0.08, 1) is covered

@@ -9,7 +9,7 @@ from pathlib import Path
 from smileynet.files import read_config
 from smileynet.report import plots, published
 from smileynet.report.page import details, emoji, esc, figure, jpeg_uri, note, pct, table, tag
-from smileynet.vocab import default_vocabulary, normalize_emoji
+from smileynet.vocab import normalize_emoji
 
 CONFIG_KEYS = ("arch", "pretrained", "steps", "epochs", "batch_size", "lr", "image_size", "device", "seed", "data")
 VAL_COLUMNS = ("val_auc", "val_mtop1", "val_mtop3", "val_mtop5", "val_map")
@@ -198,32 +198,24 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
 
 
 def top_emojis(model_dir: Path, images: list[Path], k: int = 5) -> list[tuple[Path, object, list[tuple[str, float]]]]:
-    """Each readable image with the model's top-k emojis and their probabilities (Fig. 5)."""
-    import torch
+    """Each readable image with the model's top-k emojis and their probabilities (Fig. 5).
+    Unreadable images are left out: they are shown as skipped by their absence."""
+    import numpy as np
 
-    from smileynet.images import BadImage, open_image
+    from smileynet.images import open_image
+    from smileynet.inference import extract
     from smileynet.model import load
-    from smileynet.model.transforms import eval_transform, normalize
 
     model = load(model_dir)
-    transform = eval_transform(model.config.image_size)
-    vocab = list(model.config.vocab) or list(default_vocabulary().emojis)
-    pictures, tensors = [], []
-    for path in images:
-        try:
-            picture = open_image(path)
-        except BadImage:  # shown as skipped by its absence; the others still make the figure
-            continue
-        pictures.append((path, picture))
-        tensors.append(transform(picture))
-    if not tensors:
+    result = extract(model, images, backend="torch")
+    if not result.ids:
         return []
-    with torch.no_grad():
-        probs = torch.sigmoid(model(normalize(torch.stack(tensors), model.config))).numpy()
+    vocab = model.config.vocabulary().emojis
+    probs = 1.0 / (1.0 + np.exp(-result.logits.astype(np.float64)))
     results = []
-    for (path, picture), row in zip(pictures, probs):
+    for path, row in zip(result.ids, probs):
         order = row.argsort()[::-1][:k]
-        results.append((path, picture, [(vocab[i] if i < len(vocab) else str(i), float(row[i])) for i in order]))
+        results.append((Path(path), open_image(path), [(vocab[i], float(row[i])) for i in order]))
     return results
 
 

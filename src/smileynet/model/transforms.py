@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
-from torchvision.transforms import v2
 
 from smileynet.model.factory import ModelConfig
 
@@ -51,9 +52,6 @@ class RandomResizedCropFlip:
         return (height - h) // 2, (width - w) // 2, h, w
 
     def __call__(self, image) -> torch.Tensor:
-        import cv2
-        import numpy as np
-
         pixels = np.asarray(image)
         draws = torch.rand(4 * self.TRIES + 1).tolist()
         top, left, h, w = self.crop_box(pixels.shape[0], pixels.shape[1], draws)
@@ -70,13 +68,28 @@ def train_transform(image_size: int, scale: tuple[float, float] = (0.08, 1.0)) -
     return RandomResizedCropFlip(image_size, scale)
 
 
-def eval_transform(image_size: int) -> v2.Compose:
+class ResizeCenterCrop:
+    """The eval crop: short side to image_size / 0.875, centre crop; PIL in, uint8 CHW out.
+    OpenCV on the uint8 array, area interpolation when shrinking (as in training)."""
+
+    def __init__(self, image_size: int) -> None:
+        self.size = image_size
+        self.short = int(round(image_size / 0.875))
+
+    def __call__(self, image) -> torch.Tensor:
+        pixels = np.asarray(image)
+        height, width = pixels.shape[:2]
+        scale = self.short / min(height, width)
+        new_w, new_h = max(self.size, round(width * scale)), max(self.size, round(height * scale))
+        resized = cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
+        crop = np.ascontiguousarray(resized[top:top + self.size, left:left + self.size])
+        return torch.from_numpy(crop).permute(2, 0, 1)
+
+
+def eval_transform(image_size: int) -> ResizeCenterCrop:
     """Resize the short side to image_size / 0.875, centre crop; uint8 CHW out."""
-    return v2.Compose([
-        v2.PILToTensor(),
-        v2.Resize(int(round(image_size / 0.875)), antialias=True),
-        v2.CenterCrop(image_size),
-    ])
+    return ResizeCenterCrop(image_size)
 
 
 def normalize(batch: torch.Tensor, config: ModelConfig) -> torch.Tensor:

@@ -10,6 +10,7 @@ emoji data), not from a hand-made regex of code-point ranges.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from pathlib import Path
 import emoji as emoji_data
 
 from smileynet.errors import UserError
+from smileynet.files import atomic_write_text
 
 VARIATION_SELECTORS = "\ufe0f\ufe0e"
 DEFAULT_VOCAB_FILE = "vocab_default.tsv"
@@ -141,10 +143,12 @@ class Vocabulary:
         return [{"category": n, "unicode": codepoints(e)} for e, n in zip(self.emojis, self.names)]
 
     def write_categories_csv(self, path: Path) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=["category", "unicode"])
-            writer.writeheader()
-            writer.writerows(self.to_categories())
+        """Write the release's `categories.csv`, atomically."""
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=["category", "unicode"])
+        writer.writeheader()
+        writer.writerows(self.to_categories())
+        atomic_write_text(path, buffer.getvalue())
 
     @classmethod
     def from_categories_csv(cls, path: Path) -> Vocabulary:

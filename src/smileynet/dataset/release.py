@@ -41,9 +41,7 @@ def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path) -> None:
             for url, labels in zip(rows["url"].to_list(), rows["labels"].to_list()):
                 writer.writerow([url, "[" + ", ".join(str(i) for i in labels) + "]"])
         os.replace(tmp, path)
-    tmp = out / ".categories.csv.tmp"
-    vocab.write_categories_csv(tmp)
-    os.replace(tmp, out / "categories.csv")
+    vocab.write_categories_csv(out / "categories.csv")
 
 
 def read_release(folder: str | Path) -> Release:

@@ -122,14 +122,14 @@ def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Sche
 
 
 def embeddings_table(ids: list[str], paths: list[str], logits: np.ndarray, schema: pa.Schema) -> pa.Table:
-    from smileynet.inference.predict import sigmoid
+    from scipy.special import expit
 
     width = schema.field("embedding").type.list_size
     def vectors(array: np.ndarray) -> pa.FixedSizeListArray:
         return pa.FixedSizeListArray.from_arrays(pa.array(array.astype(np.float32).reshape(-1)), width)
 
     return pa.Table.from_arrays(
-        [pa.array(ids, pa.string()), pa.array(paths, pa.string()), vectors(logits), vectors(sigmoid(logits))], schema=schema
+        [pa.array(ids, pa.string()), pa.array(paths, pa.string()), vectors(logits), vectors(expit(logits))], schema=schema
     )
 
 

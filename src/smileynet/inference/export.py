@@ -19,7 +19,7 @@ MAX_PROB_DIFF = 1e-4
 
 def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> dict:
     """How far ONNX Runtime is from PyTorch on `images` (uint8): max abs prob diff, same top-k."""
-    from smileynet.inference.predict import sigmoid
+    from scipy.special import expit
     from smileynet.inference.runtime import OnnxRunner, TorchRunner
 
     torch_logits, _ = TorchRunner(model)(images)
@@ -29,7 +29,7 @@ def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> di
         list(np.argsort(-a, kind="stable")[:k]) == list(np.argsort(-b, kind="stable")[:k])
         for a, b in zip(torch_logits, onnx_logits)
     )
-    diff = float(np.abs(sigmoid(torch_logits) - sigmoid(onnx_logits)).max())
+    diff = float(np.abs(expit(torch_logits) - expit(onnx_logits)).max())
     return {"max_abs_prob_diff": diff, f"same_top{k}": same_top, "images": int(images.shape[0])}
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+from scipy.special import expit
 
 from smileynet.errors import UserError
 from smileynet.images import BadImage
@@ -21,11 +22,6 @@ class Embedding(NamedTuple):
 
     logits: np.ndarray
     probs: np.ndarray
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """float32 probabilities; the tanh form never overflows for large |logits|."""
-    return (0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))).astype(np.float32)
 
 
 def vocab_of(runner_or_model: Any) -> list[str]:
@@ -59,7 +55,7 @@ def embed_images(model: Any, images: Any, *, batch_size: int = 32, backend: str 
     inputs = as_inputs(images)
     result = extract(model, inputs, batch_size=batch_size, backend=backend)
     _all_or_raise(result)
-    return Embedding(result.logits, sigmoid(result.logits))
+    return Embedding(result.logits, expit(result.logits))
 
 
 def predict(model: Any, images: Any, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
@@ -97,7 +93,7 @@ def predict_files(
     paths = image_paths(inputs)
     runner = make_runner(model, backend, batch_size=batch_size)
     result = extract(runner, paths, batch_size=batch_size, workers=workers)
-    tops = top_emojis(sigmoid(result.logits), vocab_of(runner), top_k) if result.ids else []
+    tops = top_emojis(expit(result.logits), vocab_of(runner), top_k) if result.ids else []
     return list(zip(result.ids, tops)), result.failures
 
 

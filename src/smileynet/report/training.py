@@ -200,7 +200,7 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
 def top_emojis(model_dir: Path, images: list[Path], k: int = 5) -> list[tuple[Path, object, list[tuple[str, float]]]]:
     """Each readable image with the model's top-k emojis and their probabilities (Fig. 5).
     Unreadable images are left out: they are shown as skipped by their absence."""
-    import numpy as np
+    from scipy.special import expit
 
     from smileynet.images import open_image
     from smileynet.inference import extract
@@ -211,7 +211,7 @@ def top_emojis(model_dir: Path, images: list[Path], k: int = 5) -> list[tuple[Pa
     if not result.ids:
         return []
     vocab = model.config.vocabulary().emojis
-    probs = 1.0 / (1.0 + np.exp(-result.logits.astype(np.float64)))
+    probs = expit(result.logits)
     results = []
     for path, row in zip(result.ids, probs):
         order = row.argsort()[::-1][:k]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 import torch
 
 from smileynet.errors import UserError
@@ -97,7 +98,7 @@ class Predictor:
 
     def answer(self, logits: np.ndarray, top_k: int = 5, embedding: bool = False) -> dict:
         """The JSON answer for one image's logits."""
-        probs = 0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))  # sigmoid, without overflow
+        probs = expit(logits.astype(np.float64))
         order = np.argsort(-probs, kind="stable")[: max(1, min(top_k, len(probs)))]
         result: dict = {
             "top": [self.emoji(int(i)) | {"probability": round(float(probs[i]), 6)} for i in order],

@@ -170,8 +170,7 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     report = _merge(reports, files, parts, out, vocabulary)
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
     write_json(out / "collect_report.json", report)
-    vocabulary.write_categories_csv(out / ".categories.csv.tmp")
-    os.replace(out / ".categories.csv.tmp", out / "categories.csv")
+    vocabulary.write_categories_csv(out / "categories.csv")
     write_config(out / "config.yaml", {"command": "collect", "inputs": [str(f) for f in files], "source": source,
                                        "vocab": vocab or "default", "workers": workers, "scheduler": scheduler,
                                        "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes})

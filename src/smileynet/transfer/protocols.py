@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy.special import expit
 from scipy.stats import rankdata
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -93,11 +94,7 @@ def confusion(predictions: list[np.ndarray], y: np.ndarray, folds: Folds, num_cl
 
 def zero_shot_scores(logits: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sentiment score per image: the weighted sum of its emoji probabilities; > 0 means positive."""
-    return sigmoid(logits) @ weights
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+    return expit(np.asarray(logits, dtype=np.float64)) @ weights
 
 
 def spearman_columns(x: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -126,7 +123,7 @@ def class_correlations(x: np.ndarray, y: np.ndarray, num_classes: int) -> np.nda
 def emotional_fingerprint(logits: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
     """Each emoji's mean response (sigmoid probability) over the images of each class:
     emojis x classes, the paper's emoji emotional fingerprint (Fig. 7)."""
-    probs = sigmoid(logits)
+    probs = expit(np.asarray(logits, dtype=np.float64))
     return np.stack([probs[y == c].mean(axis=0) if np.any(y == c) else np.zeros(probs.shape[1])
                      for c in range(num_classes)], axis=1)
 

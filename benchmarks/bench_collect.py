@@ -2,7 +2,7 @@
 
 Prints records/s (best of `--repeat` interleaved runs) for: the ceiling (bz2 decompress + orjson.loads of every line of the same
 files, one process, nothing else), collect with 1 worker, collect with 2 workers; and the peak
-memory (max RSS) of a 1-worker collect on N and 4N records. Goals (issue 3): collect >= 0.9x
+memory (VmHWM) of a 1-worker collect process on N and 4N records. Goals (issue 3): collect >= 0.9x
 the ceiling, 2 workers >= 1.8x one, peak memory flat as input grows.
 
     python benchmarks/bench_collect.py                 # 100k records (a few minutes)
@@ -129,10 +129,11 @@ def timed_collect(paths: list[Path], out: Path, workers: int) -> tuple[dict, flo
 
 
 def peak_memory_mb(paths: list[Path], out: Path) -> float:
-    """Max RSS of a fresh process running a 1-worker collect (so only collect's own memory counts)."""
-    code = ("import sys, resource; from smileynet.sources import collect; "
+    """Peak RSS of a fresh process running a 1-worker collect, from its own VmHWM: `ru_maxrss` would
+    also hold the RSS of this (large) benchmark process, which the child inherits until its exec."""
+    code = ("import sys; from smileynet.sources import collect; "
             "collect(sys.argv[2:], sys.argv[1], workers=1, quiet=True); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
     result = subprocess.run([sys.executable, "-c", code, str(out), *map(str, paths)], capture_output=True, text=True,
                             check=True)
     return int(result.stdout.strip().splitlines()[-1]) / 1024

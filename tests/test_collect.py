@@ -6,15 +6,19 @@ from __future__ import annotations
 import bz2
 import copy
 import json
+import random
+from datetime import datetime, timezone
 from pathlib import Path
 
+import emoji
 import orjson
 import pyarrow.parquet as pq
 import pytest
 
 from smileynet.sources import collect
 from smileynet.sources.collector import DROP_REASONS
-from smileynet.sources.records import NOT_A_POST, Malformed, drop_reason, parse_record
+from smileynet.sources.records import NOT_A_POST, Malformed, drop_reason, parse_record, parse_time, post_emojis
+from smileynet.vocab import distinct_emojis
 
 V1 = Path("twitter-v1/test/tweet_payload_examples")
 V2 = Path("twitter-v2/test-data")
@@ -136,6 +140,10 @@ def test_v1_real_payloads_drop_for_their_real_reasons(shared_fixtures):
     (lambda s: s.update(is_quote_status=True), "is_quote"),
     (lambda s: s.update(retweeted_status={"id_str": "5"}), "is_retweet"),
     (lambda s: s.pop("extended_entities"), "no_image"),
+    (lambda s: s.update(extended_entities={}), "no_image"),
+    (lambda s: s.update(extended_entities=[]), "no_image"),
+    (lambda s: s.update(extended_entities=None), "no_image"),
+    (lambda s: s.update(extended_entities={"media": None}), "no_image"),
     (lambda s: s["extended_entities"]["media"][0].update(type="video"), "no_image"),
     (lambda s: s.update(text="plain words https://t.co/ubynnad49V"), "no_smiley"),
     (lambda s: s.update(text=f"{SIX} https://t.co/ubynnad49V"), "too_many_emojis"),
@@ -308,6 +316,75 @@ def test_mastodon_rules():
     assert reason({"event": "delete", "payload": "1001"}) == NOT_A_POST
 
 
+# ---------------------------------------------------------------- fast paths give the plain paths' answers
+
+
+@pytest.mark.parametrize("text", [
+    "", "plain ascii 1 2 # *", "1\ufe0f\u20e3#\ufe0f\u20e3 12", f"{JOY} lol \U0001F60D{JOY}\u263a\ufe0f\u263a",
+    "\u263a\ufe0e and \u263a", "\U0001F468\u200d\U0001F469\u200d\U0001F467 family", "\U0001F44D\U0001F3FD\U0001F44D",
+    "\U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA", "\U0001F3F3\ufe0f\u200d\U0001F308!", "\u00e9\U0001F602\u4e2d",
+    "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F flag",
+    "\ufe0e\U0001F602", "a\U0001F3FB\u200d",
+    # this couple, then a skin tone joined on: the tokenizer answers differently at the start of a text,
+    # after U+FE0E, and after any other character
+    *(before + "\U0001F469\U0001F3FB\u200d\u2764\ufe0f\u200d\U0001F468\U0001F3FF\u200d\U0001F3FB\u200d\u2642" + after
+      for before in ("", "x", "\ufe0e", "ab\ufe0e", "\U0001F602 ") for after in ("", " \U0001F602")),
+])
+def test_post_emojis_is_distinct_emojis(text):
+    assert post_emojis(text) == distinct_emojis(text)
+
+
+def test_post_emojis_is_distinct_emojis_on_random_emoji_soup():
+    rng = random.Random(0)
+    keys = sorted(emoji.EMOJI_DATA)
+    joined = [k for k in keys if "\u200d" in k]
+    chars = sorted({c for k in keys for c in k})
+    others = ["\u200d", "\ufe0f", "\ufe0e", "\u20e3", "\U0001F3FB", "\U0001F1EB", "\U000E007F", "#", "1", "a", " ", "\u00e9"]
+
+    def piece() -> str:
+        kind = rng.random()
+        if kind < 0.3:
+            key = rng.choice(joined if kind < 0.1 else keys)
+            start = rng.randrange(len(key))
+            return key[start:rng.randrange(start, len(key) + 1)] if kind < 0.05 else key
+        return rng.choice(others if kind < 0.75 else chars)
+
+    for _ in range(3000):
+        text = "".join(piece() for _ in range(rng.randrange(1, 12)))
+        assert post_emojis(text) == distinct_emojis(text), ascii(text)
+
+
+def _strptime_parse_time(value):
+    """parse_time as it was before its fast path for v1.1 times."""
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        t = datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+@pytest.mark.parametrize("value", [
+    "Thu Jun 08 15:23:27 +0000 2017", "Mon Jun 08 15:23:27 +0000 2017", "Sun Dec 31 23:59:59 +0000 2017",
+    "Thu Feb 29 15:23:27 +0000 2016", "Thu Feb 29 15:23:27 +0000 2017", "Thu Jun 31 15:23:27 +0000 2017",
+    "Thu Jun 00 15:23:27 +0000 2017", "Thu Jun 08 24:00:00 +0000 2017", "Thu Jun 08 15:60:27 +0000 2017",
+    "Thu Jun 08 15:23:60 +0000 2017", "Thu Jun 08 15:23:61 +0000 2017", "Thu Jun 08 15:23:27 +0000 0000",
+    "Thu Jun 8 15:23:27 +0000 2017", "thu jun 08 15:23:27 +0000 2017", "Thu Jun 08 15:23:27 +0200 2017",
+    "Thu Jun \u0660\u0668 15:23:27 +0000 2017", "Thu Jun 08 15:23:27 +0000 2017 ", "2017-06-08T15:23:27.123Z",
+    "2017-06-08T15:23:27", "junk", 1496935407, None,
+])
+def test_parse_time_gives_strptime_answer_or_error(value):
+    def outcome(parse):
+        try:
+            t = parse(value)
+        except Exception as err:  # noqa: BLE001 - the error is part of the answer (listed in the report)
+            return type(err), str(err)
+        return t, t.tzinfo
+
+    assert outcome(parse_time) == outcome(_strptime_parse_time)
+
+
 # ---------------------------------------------------------------- collect end to end
 
 
@@ -388,3 +465,17 @@ def test_collect_bad_input_is_one_line_exit_1(tmp_path):
 
     with pytest.raises(UserError, match="unknown source"):
         collect([tmp_path], tmp_path / "o", source="facebook")
+
+
+def test_a_kept_post_with_an_unreadable_time_is_malformed_once_and_its_page_goes_on(shared_fixtures, tmp_path):
+    bad_time = v1_photo(shared_fixtures, id_="21", created="Thu May 25 99:08:36 +0000 2017")
+    page = v2_page(shared_fixtures)
+    broken = dict(page["data"][0], id="22", created_at="not a time")
+    page["data"] = [broken, page["data"][0]]  # the broken tweet first: the good one after it must be kept
+    path = write_lines(tmp_path / "a.jsonl", [bad_time, v1_photo(shared_fixtures), page])
+    report = collect([path], tmp_path / "out", workers=1, quiet=True)
+    entry = report["files"][str(path)]
+    assert entry["read"] == 4 == entry["kept"] + sum(entry["dropped"].values())
+    assert entry["dropped"]["malformed"] == 2 and entry["kept"] == 2
+    assert sorted(p["post_id"] for p in read_posts(tmp_path / "out")) == sorted(["867834809732677634", page["data"][1]["id"]])
+    assert [m["line"] for m in entry["malformed"]] == [1, 3]

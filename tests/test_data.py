@@ -223,3 +223,26 @@ def test_missing_data_is_a_user_error(tmp_path):
         load(tmp_path)
     with pytest.raises(UserError):
         load(tmp_path, split="dev")
+
+
+def test_decode_batch_crops_each_image_into_its_slot_of_a_channels_last_batch():
+    import numpy as np
+
+    from smileynet.data.loader import decode_batch
+    from smileynet.images import decode_rgb_array
+    from smileynet.model.transforms import train_transform
+
+    transform = train_transform(16)
+    good = [(colour_jpeg(i, label_of(i), size=40), [label_of(i)]) for i in range(5)]
+    images, targets, skipped = decode_batch(good, transform, NUM_CLASSES, seed=3)
+    assert images.shape == (5, 3, 16, 16) and images.is_contiguous(memory_format=torch.channels_last)
+    assert read_ids(images) == list(range(5)) and read_labels(images) == targets.argmax(1).tolist()
+    draws = np.random.default_rng(3).random((5, transform.draws_per_image)).tolist()
+    for i, (data, _) in enumerate(good):  # image i is cropped with row i of the batch's draws
+        expected = np.empty((16, 16, 3), np.uint8)
+        transform.apply(decode_rgb_array(data), draws[i], expected)
+        assert torch.equal(images[i], torch.from_numpy(expected).permute(2, 0, 1))
+    with_bad = good[:2] + [(b"not an image", [0])] + good[2:]
+    again, _, skipped = decode_batch(with_bad, transform, NUM_CLASSES, seed=3)
+    assert skipped == {"not an image": 1} and read_ids(again) == list(range(5))
+    assert torch.equal(again[:2], images[:2])  # a bad image does not change the crops before it

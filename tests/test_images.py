@@ -54,3 +54,47 @@ def test_arrays_and_paths(tmp_path):
     assert open_image(path).size == (3, 3)
     with pytest.raises(BadImage, match="cannot read"):
         open_image(tmp_path / "missing.png")
+
+
+def photo(width=48, height=32):
+    """A smooth colour gradient with texture: JPEG decoders agree on it to within rounding."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // width, y * 255 // height, (x * y) % 256], axis=-1).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def test_decode_rgb_array_takes_the_fast_path_for_plain_jpegs_and_matches_pillow(monkeypatch):
+    import smileynet.images as images
+
+    data = encode(photo(), "JPEG", quality=95)
+    calls = []
+    monkeypatch.setattr(images, "open_image", lambda *a, **k: calls.append(a) or open_image(*a, **k))
+    fast = images.decode_rgb_array(data)
+    assert calls == []  # simplejpeg decoded it
+    reference = np.asarray(open_image(data))
+    assert fast.shape == reference.shape == (32, 48, 3) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - reference).max() <= 2
+    gray = images.decode_rgb_array(encode(photo().convert("L"), "JPEG"))
+    assert gray.shape == (32, 48, 3) and calls == []
+
+
+def test_decode_rgb_array_falls_back_where_pillow_knows_better(tmp_path):
+    from smileynet.images import decode_rgb_array
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: must come out upright, as open_image does
+    assert decode_rgb_array(encode(photo(), "JPEG", exif=exif)).shape == (48, 32, 3)
+    cmyk = decode_rgb_array(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG"))
+    assert cmyk.shape == (8, 8, 3) and tuple(cmyk[0, 0]) == tuple(np.asarray(open_image(
+        encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG")))[0, 0])
+    assert decode_rgb_array(encode(Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "PNG"))[0, 0].tolist() == [255, 255, 255]
+    path = tmp_path / "x.jpg"
+    path.write_bytes(encode(photo(), "JPEG"))
+    assert decode_rgb_array(path).shape == (32, 48, 3)
+    data = encode(photo(), "JPEG")
+    for bad, reason in [(data[: len(data) // 2], "truncated"), (b"", "empty"), (b"\xff\xd8\xff junk", "not an image|truncated"),
+                        (tmp_path / "missing.jpg", "cannot read")]:
+        with pytest.raises(BadImage, match=reason):
+            decode_rgb_array(bad)
+    with pytest.raises(BadImage, match="too many pixels"):
+        decode_rgb_array(data, max_pixels=1000)

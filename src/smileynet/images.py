@@ -4,6 +4,10 @@ Handles what real archives hold: EXIF rotation, CMYK, palette and alpha images, 
 animated GIFs (first frame). Rejects, with a one-line reason, what must not be decoded: empty
 files, non-images, truncated files, and decompression bombs (checked from the header, before
 any pixel is decoded).
+
+`decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
+download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through
+`open_image`, with the same reasons for what is rejected.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import IO, Union
 
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from smileynet.errors import UserError
@@ -71,6 +76,45 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
     finally:
         if isinstance(source, (str, Path)):
             stream.close()
+
+
+def decode_rgb_array(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode `source` to an upright RGB uint8 H x W x 3 array, or raise BadImage with the reason.
+
+    A plain JPEG (YCbCr or grey, no EXIF block, so nothing to rotate) is decoded by simplejpeg:
+    ~1.5x faster than Pillow here, straight into the array that the crop reads. Anything else,
+    and any JPEG that simplejpeg refuses (truncated, CMYK, 12-bit...), goes through `open_image`,
+    which gives the reason or the image."""
+    data = source
+    if isinstance(source, (str, Path)):
+        try:
+            data = Path(source).read_bytes()
+        except OSError:
+            data = None  # open_image words the reason
+    if isinstance(data, bytes) and _plain_jpeg(data):
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        if colorspace in ("YCbCr", "Gray") and 0 < width * height <= max_pixels:
+            try:
+                return simplejpeg.decode_jpeg(data, colorspace="RGB")
+            except ValueError:
+                pass  # open_image decides: a reason, or a JPEG that libjpeg reads leniently through Pillow
+    image = open_image(data if isinstance(data, bytes) else source, max_pixels)
+    return np.asarray(image)
+
+
+def _plain_jpeg(data: bytes) -> bool:
+    """True for a JPEG whose segments up to the scan hold no EXIF block: no orientation to apply."""
+    if data[:2] != b"\xff\xd8":
+        return False
+    pos, end = 2, len(data)
+    while pos + 4 <= end and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: every header segment has been seen
+            return True
+        if marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\x00\x00":
+            return False
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return False
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

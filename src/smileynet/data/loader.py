@@ -1,14 +1,17 @@
 """Training and evaluation batches from shards or local images, reproducible and resumable.
 
 The shard pipeline is open_clip's: shard list -> epoch-seeded shard shuffle -> split by node
--> split by worker -> tar to samples (a handler counts a corrupt tar and carries on) -> sample
-shuffle buffer -> batch -> decode + augment. Two changes, both for exact resume:
+-> split by worker -> tar to samples (`smileynet.data.tar`: a corrupt tar is counted, the others
+are read) -> sample shuffle buffer -> batch -> decode + augment. Two changes, both for exact resume:
 
 - samples are grouped into batches *before* decoding, so `start_batch` skips batches without
   decoding them, and a corrupt image only makes its batch smaller instead of shifting every
   later batch;
 - the augmentation of batch k of worker w is seeded from (seed, epoch, rank, w, k), so a resumed
   run crops and flips exactly as the uninterrupted one would have.
+
+Per image the work is one JPEG decode (simplejpeg for the plain JPEGs that `download` writes)
+and one OpenCV resize into the batch array; see `decode_batch`.
 
 Batches come out of the DataLoader round-robin over its workers, so the order is fixed by
 (seed, epoch, workers, rank, world_size). Corrupt samples never stop training: they are counted
@@ -22,12 +25,12 @@ import json
 import logging
 import math
 import random
-import tarfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import torch
 import webdataset as wds
@@ -36,8 +39,12 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 from smileynet.data.layout import (
     IMAGE_KEYS, LocalRecord, dataset_vocabulary, layout, local_records, parse_labels, shard_paths,
 )
+from smileynet.data.tar import CorruptShard, count_tar_samples, tar_samples
 from smileynet.errors import UserError
-from smileynet.images import BadImage, open_image
+from smileynet.images import BadImage, decode_rgb_array
+
+if TYPE_CHECKING:
+    from smileynet.model.transforms import CropTransform
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +80,6 @@ def split_by_worker(shards: list[str], worker: int, workers: int) -> list[str]:
     return shards[worker::workers]
 
 
-def count_tar_samples(path: str) -> int:
-    """Samples in a shard, counted from the tar headers alone (as webdataset groups them by key)."""
-    count, previous = 0, None
-    try:
-        with tarfile.open(path) as tar:
-            for member in tar:
-                if not member.isreg() or member.name.startswith("__"):
-                    continue
-                prefix, _ = wds.tariterators.base_plus_ext(member.name)
-                if prefix is not None and prefix != previous:
-                    count, previous = count + 1, prefix
-    except (tarfile.TarError, OSError):
-        pass  # the reader stops at the same damage and counts it
-    return count
-
-
 def round_robin_resume(batches_per_worker: list[int], start_batch: int) -> tuple[list[int], int]:
     """Where to resume the DataLoader's round-robin (batch r of each worker in turn, exhausted workers
     passed over) at output `start_batch`: how many batches each worker skips, and the worker next
@@ -118,41 +109,48 @@ def multi_hot(batch_labels: list[list[int]], num_classes: int) -> torch.Tensor:
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """Per-image crops are far too small to split over threads: with workers=0 the trainer's
-    intra-op pool would make them 10x slower on a busy machine (DataLoader workers already use one)."""
-    threads = torch.get_num_threads()
+    intra-op pools (torch's and OpenCV's) would make them 10x slower on a busy machine."""
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
+        cv2.setNumThreads(cv_threads)
 
 
 def decode_batch(
-    items: list[tuple[Any, Any]], transform: Callable, num_classes: int, seed: int
+    items: list[tuple[Any, Any]], transform: CropTransform, num_classes: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, Counter]:
     """(image bytes or path, labels) pairs -> uint8 N x 3 x S x S, float32 N x C, skipped reasons.
 
-    An item whose image is None carries its reason in place of labels (a sample without an image)."""
-    images, targets, skipped = [], [], Counter()
-    with torch.random.fork_rng(devices=[]), one_thread():
-        torch.manual_seed(seed)
-        for source, labels in items:
+    Each image is decoded and cropped straight into its slot of one N x S x S x 3 array, so the
+    batch is never stacked; it comes out as an NCHW view in channels_last memory layout, the one
+    training uses. Image i of the batch takes row i of the batch's draws (seeded by `seed`), so a
+    corrupt image does not change its neighbours' crops. An item whose image is None carries its
+    reason in place of labels (a sample without an image)."""
+    size = transform.size
+    pixels = np.empty((len(items), size, size, 3), np.uint8)
+    draws = np.random.default_rng(seed).random((len(items), transform.draws_per_image)).tolist()
+    targets, skipped = [], Counter()
+    with one_thread():
+        for i, (source, labels) in enumerate(items):
             if source is None:
                 skipped[labels] += 1
                 continue
-            if any(not 0 <= i < num_classes for i in labels):  # a shard written with another vocabulary
+            if any(not 0 <= label < num_classes for label in labels):  # a shard written with another vocabulary
                 skipped["label outside the vocabulary"] += 1
                 continue
             try:
-                image = open_image(source)
+                image = decode_rgb_array(source)
             except BadImage as err:
                 skipped[short_reason(err)] += 1
                 continue
-            images.append(transform(image))
+            transform.apply(image, draws[i], pixels[len(targets)])
             targets.append(labels)
-        if not images:
-            return torch.empty(0, dtype=torch.uint8), torch.empty(0, num_classes), skipped
-        return torch.stack(images), multi_hot(targets, num_classes), skipped
+    images = torch.from_numpy(pixels[:len(targets)]).permute(0, 3, 1, 2)
+    return images, multi_hot(targets, num_classes), skipped
 
 
 def shard_item(sample: dict[str, Any]) -> tuple[Any, Any]:
@@ -171,7 +169,7 @@ class ShardBatches(IterableDataset):
     """One DataLoader worker's share of the shards, as decoded batches plus skipped-sample counts."""
 
     def __init__(self, worker_shards: list[list[str]], skips: list[int], first_worker: int, *, batch_size: int, train: bool,
-                 transform: Callable, num_classes: int, seed: int, epoch: int, rank: int,
+                 transform: CropTransform, num_classes: int, seed: int, epoch: int, rank: int,
                  shuffle_buffer: int) -> None:
         self.worker_shards, self.skips, self.first_worker = worker_shards, skips, first_worker
         self.batch_size, self.train, self.transform = batch_size, train, transform
@@ -185,19 +183,16 @@ class ShardBatches(IterableDataset):
         if not shards:
             return
         tar_errors: Counter = Counter()
-        damaged: set[str] = set()
 
-        def handler(exn: Exception) -> bool:
-            """webdataset reports one damaged tar at several levels: count it once per shard."""
-            where = str(exn.args)
-            shard = next((s for s in shards if s in where), where)
-            if shard not in damaged:
-                damaged.add(shard)
-                tar_errors["corrupt shard"] += 1
-                log.warning("skipping the rest of a corrupt shard: %s", exn)
-            return True
+        def samples() -> Iterator[dict[str, Any]]:
+            for shard in shards:
+                try:
+                    yield from tar_samples(shard)
+                except CorruptShard as err:
+                    tar_errors["corrupt shard"] += 1
+                    log.warning("skipping the rest of a corrupt shard: %s", err)
 
-        stages: list[Any] = [wds.SimpleShardList(shards), wds.tarfile_to_samples(handler=handler)]
+        stages: list[Any] = [samples]
         if self.train:
             rng = random.Random(derive_seed(self.seed, self.epoch, self.rank, worker))
             stages.append(wds.shuffle(self.shuffle_buffer, min(SHUFFLE_INITIAL, self.shuffle_buffer), rng=rng))
@@ -217,7 +212,7 @@ class ShardBatches(IterableDataset):
 class LocalBatches(Dataset):
     """Batches of local images (release CSV or image folders); item i is batch i of this rank."""
 
-    def __init__(self, records: list[LocalRecord], batches: list[list[int]], *, transform: Callable,
+    def __init__(self, records: list[LocalRecord], batches: list[list[int]], *, transform: CropTransform,
                  num_classes: int, seed: int, epoch: int, rank: int, first: int) -> None:
         self.records, self.batches, self.transform = records, batches, transform
         self.num_classes, self.seed, self.epoch, self.rank, self.first = num_classes, seed, epoch, rank, first

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import webdataset as wds
-
 from smileynet.data.layout import (
     IMAGE_KEYS, SPLITS, available_splits, check_data, check_split, dataset_vocabulary, layout, local_records, shard_paths,
 )
+from smileynet.data.tar import CorruptShard, tar_samples
 from smileynet.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -46,22 +45,21 @@ def iter_samples(data: Path, split: str | None = None) -> Iterator[Sample]:
 
 
 def _shard_samples(data: Path, split: str) -> Iterator[Sample]:
-    def handler(exn: Exception) -> bool:
-        log.warning("skipping corrupt shard data in %s: %s", split, exn)
-        return True
-
-    shards = [str(p) for p in shard_paths(data, split)]
-    for sample in wds.DataPipeline(wds.SimpleShardList(shards), wds.tarfile_to_samples(handler=handler)):
-        image = next((sample[k] for k in IMAGE_KEYS if k in sample), None)
-        if image is None:
-            log.warning("sample %s has no image; skipped", sample["__key__"])
-            continue
+    for shard in shard_paths(data, split):
         try:
-            meta = json.loads(sample.get("json", b"{}"))
-        except ValueError:
-            meta = {}
-        meta.setdefault("split", split)
-        yield Sample(str(meta.get("image_id") or sample["__key__"]), image, meta)
+            for sample in tar_samples(shard):
+                image = next((sample[k] for k in IMAGE_KEYS if k in sample), None)
+                if image is None:
+                    log.warning("sample %s has no image; skipped", sample["__key__"])
+                    continue
+                try:
+                    meta = json.loads(sample.get("json", b"{}"))
+                except ValueError:
+                    meta = {}
+                meta.setdefault("split", split)
+                yield Sample(str(meta.get("image_id") or sample["__key__"]), image, meta)
+        except CorruptShard as err:
+            log.warning("skipping the rest of a corrupt shard in %s: %s", split, err)
 
 
 def _local_samples(data: Path, split: str) -> Iterator[Sample]:

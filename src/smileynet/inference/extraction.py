@@ -1,8 +1,8 @@
 """Batched feature extraction: images in, emoji embeddings (and backbone features) out.
 
 Every stage that needs a model's outputs for a set of images goes through `extract` (or its
-streaming form `iter_extract`): decoding with `smileynet.images.open_image`, the model's eval
-crop, batching, and one of the runtimes in `smileynet.inference.runtime`. A bad image never
+streaming form `iter_extract`): decoding with `smileynet.images.decode_rgb_array`, the model's
+eval crop, batching, and one of the runtimes in `smileynet.inference.runtime`. A bad image never
 stops the run: it becomes a `(id, reason)` failure and the batch goes on without it.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from smileynet.errors import UserError
-from smileynet.images import BadImage, ImageSource, open_image
+from smileynet.images import BadImage, ImageSource, decode_rgb_array
 
 FEATURES = ("logits", "pre_logits", "both")
 
@@ -55,12 +55,12 @@ def decode(source: Any, transform: Callable) -> torch.Tensor:
     if isinstance(source, torch.Tensor):
         source = source.detach().cpu().numpy()
     try:
-        image = open_image(source)
+        pixels = decode_rgb_array(source)
     except BadImage:
         raise
     except Exception as err:  # an array of the wrong shape or type, an unreadable stream, ...
         raise BadImage(f"cannot decode ({type(err).__name__}: {err})") from None
-    return transform(image)
+    return transform(pixels)
 
 
 def _decode_chunk(chunk: list[tuple[str, Any]], transform: Callable, pool: Executor | None):

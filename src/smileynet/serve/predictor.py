@@ -20,7 +20,7 @@ from scipy.special import expit
 import torch
 
 from smileynet.errors import UserError
-from smileynet.images import MAX_PIXELS, open_image
+from smileynet.images import MAX_PIXELS, decode_rgb_array
 from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
 from smileynet.vocab import Vocabulary, normalize_emoji
 
@@ -89,8 +89,8 @@ class Predictor:
 
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, tuple[int, int]]:
         """Upload bytes -> (uint8 C x S x S eval crop, original (width, height)); BadImage says why not."""
-        image = open_image(data, max_pixels=self.max_pixels)
-        return self.transform(image), image.size
+        pixels = decode_rgb_array(data, max_pixels=self.max_pixels)
+        return self.transform(pixels), (pixels.shape[1], pixels.shape[0])
 
     def forward(self, batch: torch.Tensor) -> np.ndarray:
         """uint8 N x C x S x S -> float32 N x num_classes logits (the emoji embedding)."""

@@ -59,6 +59,9 @@ def _order(row: dict) -> tuple:
     return row["created_at"], row["post_id"], row["input"], row["seq"]
 
 
+BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a record of the wrong shape raises
+
+
 def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN,
                  run_rows: int = RUN_ROWS) -> dict:
     """Filter one task's records; write its candidates as sorted runs and its report. Never raises
@@ -69,7 +72,7 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
     for stale in parts.glob(f"{task.key}.*"):
         stale.unlink()
     group = int(task.key.split("-")[1])
-    counts: Counter[str] = Counter()
+    counts = dict.fromkeys(("read", *DROP_REASONS), 0)  # a plain dict, not a Counter: updated once per record
     malformed: list[dict] = []
     rows: list[dict] = []
     runs: list[str] = []
@@ -93,18 +96,26 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
                 continue
             try:
                 for post in parse_record(obj, source, cdn):
-                    if isinstance(post, Malformed):
+                    if isinstance(post, str):  # most records: a reason known before a Post is built
+                        counts["read"] += 1
+                        counts[post] += 1
+                    elif isinstance(post, Malformed):
                         bad(member, number, f"Malformed: {post}")
-                        continue
-                    counts["read"] += 1
-                    reason = post if isinstance(post, str) else drop_reason(post)
-                    if reason:
-                        counts[reason] += 1
-                        continue
-                    rows.append(_row(post, task.index, seq))
-                    if len(rows) >= run_rows:
-                        runs.append(_write_run(rows, parts, task.key, len(runs)))
-            except (Malformed, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+                    else:
+                        try:  # one post of a page may be broken (an unreadable time): the others go on
+                            reason = drop_reason(post)
+                            row = None if reason else _row(post, task.index, seq)
+                        except BAD_DATA as err:
+                            bad(member, number, f"{type(err).__name__}: {err}")
+                            continue
+                        counts["read"] += 1
+                        if reason:
+                            counts[reason] += 1
+                            continue
+                        rows.append(row)
+                        if len(rows) >= run_rows:
+                            runs.append(_write_run(rows, parts, task.key, len(runs)))
+            except (Malformed, *BAD_DATA) as err:
                 bad(member, number, f"{type(err).__name__}: {err}")
         if error is not None:
             bad(member, first + len(lines), str(error))
@@ -221,10 +232,14 @@ def _emoji_counts(parts: Path, reports: list[dict]) -> Counter[str]:
 
 
 def _batches(path: Path) -> Iterator[dict]:
+    """A run's rows, `created_at` as integer microseconds: the same order and equality, and
+    `to_pylist` makes a time-zoned datetime per row slowly; the writer takes the integers back."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):  # memory: one batch per run
-        yield from batch.to_pylist()
+        at = batch.schema.get_field_index("created_at")
+        yield from batch.set_column(at, "created_at", batch.column(at).cast(pa.int64())).to_pylist()
 
 
 def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
@@ -241,6 +256,7 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
             else:
                 entry["dropped"][reason] += n
         entry["malformed"].extend(report["malformed"])
+    entries = [per_file[str(f)] for f in files]  # by input index
     schema = _schemas()[0]
     merged = heapq.merge(*(_batches(parts / run) for r in reports for run in r["runs"]), key=_order)
     tmp = out / ".posts.parquet.tmp"
@@ -248,7 +264,7 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
     batch: list[dict] = []
     with pq.ParquetWriter(tmp, schema) as writer:
         for row in merged:
-            entry = per_file[str(files[row["input"]])]
+            entry = entries[row["input"]]
             emojis = [e for e in row["emojis"] if e in vocabulary]
             if not emojis:
                 entry["dropped"]["no_smiley"] += 1

@@ -235,7 +235,7 @@ class _Streams(io.RawIOBase):
         self.raw, self.new = raw, new_decompressor
         self.stream = new_decompressor()
         self.inside = False
-        self.pending = b""
+        self.pending = memoryview(b"")  # decoded, not yet read: a view, so reading on copies nothing
 
     def readable(self) -> bool:
         return True
@@ -249,7 +249,7 @@ class _Streams(io.RawIOBase):
                 out.append(self.stream.decompress(chunk))
                 self.inside = not self.stream.eof
                 chunk = self.stream.unused_data if self.stream.eof else b""
-            self.pending = b"".join(out)
+            self.pending = memoryview(b"".join(out))
         if not self.pending and self.inside:
             raise EOFError("compressed stream ended before its end marker (truncated)")
         n = min(len(buffer), len(self.pending))

@@ -1,0 +1,147 @@
+"""Samples out of a shard's tar file, for the training and embedding hot paths.
+
+Python's `tarfile` (what webdataset reads shards with) costs ~0.1 ms per sample on the shards
+`smileynet download` writes (webdataset's TarWriter stores float mtimes, which gives every member
+a PAX header): a fifth of what decoding a 256-px JPEG costs. Shards are uncompressed tars of
+regular files, so this module walks the 512-byte headers of the memory-mapped file itself
+(ustar, PAX and GNU long names, header checksums checked), ~5x cheaper, and groups members into
+samples by webdataset's own key rule (`base_plus_ext`): a sample is the dict webdataset would
+give, `{"__key__": KEY, "jpg": bytes, "json": bytes, ...}`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from webdataset.tariterators import base_plus_ext
+
+BLOCK = 512
+META_NAME = re.compile(r"__[^/]*__($|/)")  # webdataset's skipped metadata members
+REGULAR_FILE = (b"0", b"\x00", b"7")
+
+
+class CorruptShard(Exception):
+    """A shard that cannot be read (further): the message says where and why."""
+
+
+def tar_samples(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Every sample of one shard in file order. On damage, the samples before it are yielded,
+    then CorruptShard is raised."""
+    sample: dict[str, Any] = {}
+    try:
+        for name, payload in tar_members(path):
+            key, suffix = base_plus_ext(name)
+            if key is None:
+                continue
+            suffix = suffix.lower()
+            if sample and (key != sample["__key__"] or suffix in sample):
+                yield sample
+                sample = {}
+            if not sample:
+                sample["__key__"] = key
+            sample[suffix] = payload
+    except CorruptShard:
+        if sample:
+            yield sample
+        raise
+    if sample:
+        yield sample
+
+
+def count_tar_samples(path: str | Path) -> int:
+    """Samples in a shard, from the headers alone, grouped as `tar_samples` groups them (up to any damage)."""
+    count, previous = 0, None
+    try:
+        for name, _ in tar_members(path, payloads=False):
+            key, suffix = base_plus_ext(name)
+            if key is not None and key != previous:
+                count, previous = count + 1, key
+    except CorruptShard:
+        pass  # the reader stops at the same damage and counts it
+    return count
+
+
+def tar_members(path: str | Path, payloads: bool = True) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each regular file in the tar (bytes empty when not `payloads`)."""
+    try:
+        with open(path, "rb") as file:
+            if not file.seek(0, 2):
+                raise CorruptShard(f"{path}: empty file")
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield from _walk(data, str(path), payloads)
+    except OSError as err:
+        raise CorruptShard(f"{path}: {err.strerror or err}") from None
+
+
+def _walk(data: mmap.mmap, path: str, payloads: bool) -> Iterator[tuple[str, bytes]]:
+    pos, end = 0, len(data)
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    while True:
+        header = data[pos:pos + BLOCK]
+        if len(header) < BLOCK:
+            if pos == end:
+                return  # no end-of-archive blocks, but every member is whole
+            raise CorruptShard(f"{path}: cut off inside a header at byte {pos}")
+        if header.count(0) == BLOCK:
+            return  # end of archive
+        if not _checksum_ok(header):
+            raise CorruptShard(f"{path}: bad header checksum at byte {pos}")
+        size = int(pax["size"]) if "size" in pax else _number(header[124:136])
+        start = pos + BLOCK
+        pos = start + (size + BLOCK - 1) // BLOCK * BLOCK
+        if start + size > end:
+            raise CorruptShard(f"{path}: cut off inside a member at byte {end}")
+        kind = header[156:157]
+        if kind == b"x":
+            pax = _pax_records(data[start:start + size])
+            continue
+        if kind == b"L":
+            long_name = data[start:start + size].rstrip(b"\x00").decode("utf-8", "surrogateescape")
+            continue
+        name = pax.get("path") or long_name or _ustar_name(header)
+        pax, long_name = {}, None
+        if kind not in REGULAR_FILE or META_NAME.match(name):
+            continue
+        yield name, data[start:start + size] if payloads else b""
+
+
+def _checksum_ok(header: bytes) -> bool:
+    stored = _number(header[148:156])
+    unsigned = sum(header) - sum(header[148:156]) + 8 * 32
+    if stored == unsigned:
+        return True
+    signed = unsigned - 256 * sum(1 for b in header if b > 127) + 256 * sum(1 for b in header[148:156] if b > 127)
+    return stored == signed
+
+
+def _number(field: bytes) -> int:
+    """An octal header number, or GNU's base-256 form for large sizes."""
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    digits = field.rstrip(b"\x00 ").lstrip(b" ")
+    return int(digits, 8) if digits else 0
+
+
+def _ustar_name(header: bytes) -> str:
+    name = header[:100].split(b"\x00", 1)[0]
+    prefix = header[345:500].split(b"\x00", 1)[0] if header[257:262] == b"ustar" else b""
+    return (prefix + b"/" + name if prefix else name).decode("utf-8", "surrogateescape")
+
+
+def _pax_records(block: bytes) -> dict[str, str]:
+    """'LEN key=value\\n' records; the ones that matter here are `path` and `size`."""
+    records, pos = {}, 0
+    while pos < len(block):
+        space = block.find(b" ", pos)
+        if space < 0:
+            break
+        length = int(block[pos:space])
+        key, _, value = block[space + 1:pos + length - 1].partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records

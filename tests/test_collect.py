@@ -479,3 +479,21 @@ def test_a_kept_post_with_an_unreadable_time_is_malformed_once_and_its_page_goes
     assert entry["dropped"]["malformed"] == 2 and entry["kept"] == 2
     assert sorted(p["post_id"] for p in read_posts(tmp_path / "out")) == sorted(["867834809732677634", page["data"][1]["id"]])
     assert [m["line"] for m in entry["malformed"]] == [1, 3]
+
+
+def test_runs_are_read_back_a_small_row_group_at_a_time(tmp_path):
+    """The merge holds one row group per run: runs must not be one big row group (memory grew with the input)."""
+    from smileynet.sources.collector import MERGE_ROWS, collect_task
+    from smileynet.sources.inputs import expand_inputs, make_tasks
+
+    statuses = [mastodon_status(id_=str(1000 + i), created_at=f"2024-06-01T12:{i // 60 % 60:02d}:{i % 60:02d}.000Z")
+                for i in range(3 * MERGE_ROWS)]
+    path = write_lines(tmp_path / "m.jsonl", statuses)
+    (tmp_path / "parts").mkdir()
+    [task] = make_tasks(expand_inputs([path]), 1 << 30)
+    report = collect_task(task, str(tmp_path / "parts"))
+    [run] = report["runs"]
+    meta = pq.ParquetFile(tmp_path / "parts" / run).metadata
+    assert meta.num_rows == 3 * MERGE_ROWS and meta.num_row_groups == 3
+    collect([path], tmp_path / "out", workers=1, quiet=True)
+    assert len(read_posts(tmp_path / "out")) == 3 * MERGE_ROWS

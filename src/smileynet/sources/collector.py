@@ -38,7 +38,8 @@ from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
 DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
                 "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate")
 RUN_ROWS = 50_000
-ROW_GROUP = 65_536
+MERGE_ROWS = 256  # a run's row group: the merge holds one per run, not whole runs
+ROW_GROUP = 16_384  # rows of posts.parquet held (as Python rows) before they are written: bounds the merge
 MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
 PARTS = ".parts"
 
@@ -140,7 +141,7 @@ def _write_run(rows: list[dict], parts: Path, key: str, number: int) -> str:
     rows.sort(key=_order)
     name = f"{key}.{number:04d}.parquet"
     tmp = parts / f".{name}.tmp"
-    pq.write_table(pa.Table.from_pylist(rows, schema=_schemas()[1]), tmp)
+    pq.write_table(pa.Table.from_pylist(rows, schema=_schemas()[1]), tmp, row_group_size=MERGE_ROWS)
     os.replace(tmp, parts / name)
     rows.clear()
     return name
@@ -237,7 +238,7 @@ def _batches(path: Path) -> Iterator[dict]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):  # memory: one batch per run
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=MERGE_ROWS):  # memory: one row group per run
         at = batch.schema.get_field_index("created_at")
         yield from batch.set_column(at, "created_at", batch.column(at).cast(pa.int64())).to_pylist()
 

@@ -7,7 +7,6 @@ import bz2
 import copy
 import json
 import random
-from datetime import datetime, timezone
 from pathlib import Path
 
 import emoji
@@ -17,7 +16,9 @@ import pytest
 
 from smileynet.sources import collect
 from smileynet.sources.collector import DROP_REASONS
-from smileynet.sources.records import NOT_A_POST, Malformed, drop_reason, parse_record, parse_time, post_emojis
+from smileynet.sources.records import (
+    NOT_A_POST, Malformed, drop_reason, parse_any_time, parse_record, parse_time, post_emojis,
+)
 from smileynet.vocab import distinct_emojis
 
 V1 = Path("twitter-v1/test/tweet_payload_examples")
@@ -354,17 +355,6 @@ def test_post_emojis_is_distinct_emojis_on_random_emoji_soup():
         assert post_emojis(text) == distinct_emojis(text), ascii(text)
 
 
-def _strptime_parse_time(value):
-    """parse_time as it was before its fast path for v1.1 times."""
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        t = datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y")
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
-
-
 @pytest.mark.parametrize("value", [
     "Thu Jun 08 15:23:27 +0000 2017", "Mon Jun 08 15:23:27 +0000 2017", "Sun Dec 31 23:59:59 +0000 2017",
     "Thu Feb 29 15:23:27 +0000 2016", "Thu Feb 29 15:23:27 +0000 2017", "Thu Jun 31 15:23:27 +0000 2017",
@@ -382,7 +372,7 @@ def test_parse_time_gives_strptime_answer_or_error(value):
             return type(err), str(err)
         return t, t.tzinfo
 
-    assert outcome(parse_time) == outcome(_strptime_parse_time)
+    assert outcome(parse_time) == outcome(parse_any_time)
 
 
 # ---------------------------------------------------------------- collect end to end

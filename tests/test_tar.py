@@ -88,3 +88,11 @@ def test_damage_stops_the_shard_after_the_samples_before_it(tmp_path):
         list(tar_samples(tmp_path / "empty.tar"))
     with pytest.raises(CorruptShard, match="No such file"):
         list(tar_samples(tmp_path / "missing.tar"))
+
+
+def test_a_repeated_member_name_starts_a_new_sample_and_is_counted_so(tmp_path):
+    path = tmp_path / "dup.tar"
+    write_tar(path, [("a.jpg", b"1"), ("a.json", b"{}"), ("a.jpg", b"2"), ("b.jpg", b"3")], tarfile.PAX_FORMAT)
+    samples = list(tar_samples(path))
+    assert [(s["__key__"], s["jpg"]) for s in samples] == [("a", b"1"), ("a", b"2"), ("b", b"3")]
+    assert count_tar_samples(path) == 3  # the resume plan counts what the reader yields

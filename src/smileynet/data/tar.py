@@ -28,12 +28,12 @@ class CorruptShard(Exception):
     """A shard that cannot be read (further): the message says where and why."""
 
 
-def tar_samples(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Every sample of one shard in file order. On damage, the samples before it are yielded,
-    then CorruptShard is raised."""
+def tar_samples(path: str | Path, payloads: bool = True) -> Iterator[dict[str, Any]]:
+    """Every sample of one shard in file order (member bytes empty when not `payloads`). On damage,
+    the samples before it are yielded, then CorruptShard is raised."""
     sample: dict[str, Any] = {}
     try:
-        for name, payload in tar_members(path):
+        for name, payload in tar_members(path, payloads):
             key, suffix = base_plus_ext(name)
             if key is None:
                 continue
@@ -53,13 +53,11 @@ def tar_samples(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def count_tar_samples(path: str | Path) -> int:
-    """Samples in a shard, from the headers alone, grouped as `tar_samples` groups them (up to any damage)."""
-    count, previous = 0, None
+    """Samples in a shard, from the headers alone, exactly as `tar_samples` yields them (up to any damage)."""
+    count = 0
     try:
-        for name, _ in tar_members(path, payloads=False):
-            key, suffix = base_plus_ext(name)
-            if key is not None and key != previous:
-                count, previous = count + 1, key
+        for _ in tar_samples(path, payloads=False):
+            count += 1
     except CorruptShard:
         pass  # the reader stops at the same damage and counts it
     return count

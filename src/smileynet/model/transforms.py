@@ -7,7 +7,6 @@ they are on the device, where `normalize` runs (less host work and 4x smaller ho
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import cv2
 import numpy as np
@@ -16,7 +15,25 @@ import torch
 from smileynet.model.factory import ModelConfig
 
 
-class RandomResizedCropFlip:
+class CropTransform:
+    """What the loaders take: an S x S crop of an RGB array written into a slot of the batch, from
+    `draws_per_image` uniform numbers the caller draws (one seeded call per batch)."""
+
+    size: int
+    draws_per_image = 0
+
+    def apply(self, pixels: np.ndarray, draws: list[float], out: np.ndarray) -> None:
+        """Crop RGB H x W x 3 `pixels` into `out` (S x S x 3 uint8)."""
+        raise NotImplementedError
+
+    def __call__(self, image) -> torch.Tensor:
+        """One image (PIL or RGB array) -> uint8 C x S x S, drawn from torch's global generator."""
+        out = np.empty((self.size, self.size, 3), np.uint8)
+        self.apply(np.asarray(image), torch.rand(self.draws_per_image).tolist(), out)
+        return torch.from_numpy(out).permute(2, 0, 1)
+
+
+class RandomResizedCropFlip(CropTransform):
     """The paper's augmentation, random resized crop (scaling) + horizontal flip. The crop
     distribution is torchvision's RandomResizedCrop (area uniform in `scale`, log aspect ratio
     uniform in [3/4, 4/3], ten tries, then a centre crop), drawn from `draws_per_image` uniform
@@ -62,23 +79,15 @@ class RandomResizedCropFlip:
         if draws[-1] < 0.5:
             cv2.flip(out, 1, dst=out)
 
-    def __call__(self, image) -> torch.Tensor:
-        """One image (PIL or RGB array) -> uint8 C x S x S, drawn from torch's global generator."""
-        out = np.empty((self.size, self.size, 3), np.uint8)
-        self.apply(np.asarray(image), torch.rand(self.draws_per_image).tolist(), out)
-        return torch.from_numpy(out).permute(2, 0, 1)
-
 
 def train_transform(image_size: int, scale: tuple[float, float] = (0.08, 1.0)) -> RandomResizedCropFlip:
     """Random resized crop (scaling) + horizontal flip, as the paper trains; uint8 CHW out."""
     return RandomResizedCropFlip(image_size, scale)
 
 
-class ResizeCenterCrop:
+class ResizeCenterCrop(CropTransform):
     """The eval crop: short side to image_size / 0.875, centre crop; uint8 out. OpenCV on the
     uint8 array, area interpolation when shrinking (as in training). No randomness."""
-
-    draws_per_image = 0
 
     def __init__(self, image_size: int) -> None:
         self.size = image_size
@@ -93,20 +102,10 @@ class ResizeCenterCrop:
         top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
         np.copyto(out, resized[top:top + self.size, left:left + self.size])
 
-    def __call__(self, image) -> torch.Tensor:
-        """One image (PIL or RGB array) -> uint8 C x S x S."""
-        out = np.empty((self.size, self.size, 3), np.uint8)
-        self.apply(np.asarray(image), [], out)
-        return torch.from_numpy(out).permute(2, 0, 1)
-
 
 def eval_transform(image_size: int) -> ResizeCenterCrop:
     """Resize the short side to image_size / 0.875, centre crop; uint8 CHW out."""
     return ResizeCenterCrop(image_size)
-
-
-CropTransform = Union[RandomResizedCropFlip, ResizeCenterCrop]
-"""What the loaders take: `size`, `draws_per_image` and `apply(pixels, draws, out)`."""
 
 
 def normalize(batch: torch.Tensor, config: ModelConfig) -> torch.Tensor:

@@ -167,6 +167,11 @@ def parse_time(value: str) -> datetime:
                             tzinfo=timezone.utc)
         except ValueError:
             pass
+    return parse_any_time(value)
+
+
+def parse_any_time(value: str) -> datetime:
+    """`parse_time` without its v1.1 fast path: ISO 8601, else strptime with v1.1's format."""
     try:
         t = datetime.fromisoformat(value)
     except ValueError:

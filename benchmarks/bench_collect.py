@@ -79,13 +79,17 @@ def status(i: int, rng: np.random.Generator) -> dict:
 
 
 def generate(folder: Path, records: int, files: int, seed: int = 0) -> list[Path]:
-    """`files` tars (one per hour), each of per-minute .json.bz2 members; ~8% delete notices."""
+    """`files` tars (one per hour), each of per-minute .json.bz2 members; ~8% delete notices.
+    A folder that already holds this very archive (a kept `--work`) is reused as it is."""
+    marker, spec = folder / ".generated", f"{records} {files} {seed}"
+    paths = [folder / f"twitter-stream-2017-06-08-{f:02d}.tar" for f in range(files)]
+    if marker.exists() and marker.read_text() == spec:
+        return paths
+    marker.unlink(missing_ok=True)  # a run killed while it rewrites the folder leaves no stale claim
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     per_file = records // files
-    paths = []
-    for f in range(files):
-        path = folder / f"twitter-stream-2017-06-08-{f:02d}.tar"
+    for f, path in enumerate(paths):
         with tarfile.open(path, "w") as tar:
             per_minute = max(per_file // 60, 1)
             for m, start in enumerate(range(f * per_file, (f + 1) * per_file, per_minute)):
@@ -98,7 +102,7 @@ def generate(folder: Path, records: int, files: int, seed: int = 0) -> list[Path
                 info = tarfile.TarInfo(f"2017/06/08/{f:02d}/{m:02d}.json.bz2")
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
-        paths.append(path)
+    marker.write_text(spec)
     return paths
 
 
@@ -145,7 +149,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4, help="tar files (hours) to spread them over")
     parser.add_argument("--memory-records", type=int, default=50_000, help="N for the N vs 4N peak-memory run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts")
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="scratch folder, kept: the next run reuses the archives generated there "
+                             "(default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

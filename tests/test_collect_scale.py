@@ -178,3 +178,44 @@ def test_compressed_tars_are_read_as_streams(tmp_path):
         report = collect([tmp_path / name], tmp_path / name.replace(".", "-"), workers=1, quiet=True)
         assert report["totals"]["dropped"]["malformed"] == 0
         assert (tmp_path / name.replace(".", "-") / "posts.parquet").read_bytes() == (tmp_path / "plain" / "posts.parquet").read_bytes()
+
+
+def test_a_cut_compressed_tar_keeps_the_members_before_the_cut(tmp_path):
+    plain = stream_grab(tmp_path / "grab.tar", minutes=6, per_minute=40)
+    data = plain.read_bytes()
+    with tarfile.open(plain) as tar:  # cut inside the fifth per-minute member's data
+        fifth = [m for m in tar if m.name.endswith("/04.json.bz2")][0]
+    (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(data[:fifth.offset_data + 100]))
+    report = collect([tmp_path / "cut.tar.gz"], tmp_path / "out", workers=1, quiet=True)
+    assert report["totals"]["dropped"]["malformed"] >= 1
+    kept = set(pq.read_table(tmp_path / "out" / "posts.parquet").column("post_id").to_pylist())
+    assert kept == expected_kept(range(0, 4 * 40))
+
+
+def test_many_runs_are_merged_a_bounded_number_at_a_time(tmp_path, monkeypatch):
+    """Thousands of tasks must not mean thousands of open runs: with a fan-in of 3, 30-odd runs
+    (and duplicates across them) give the same posts.parquet and report as a merge of all at once."""
+    from smileynet.sources import collector
+
+    grab = stream_grab(tmp_path / "grab.tar", minutes=6, per_minute=40)
+    copy = tmp_path / "copy.tar"
+    copy.write_bytes(grab.read_bytes())
+    reference = collect([grab, copy], tmp_path / "ref", workers=1, quiet=True)
+    open_runs = peak = 0
+    batches = collector._batches
+
+    def counted(path):
+        nonlocal open_runs, peak
+        open_runs += 1
+        peak = max(peak, open_runs)
+        try:
+            yield from batches(path)
+        finally:
+            open_runs -= 1
+
+    monkeypatch.setattr(collector, "MERGE_FANIN", 3)
+    monkeypatch.setattr(collector, "_batches", counted)
+    report = collect([grab, copy], tmp_path / "out", workers=1, quiet=True, run_rows=4)
+    assert peak == 3
+    assert report["totals"] == reference["totals"] and report["totals"]["dropped"]["duplicate"] > 0
+    assert (tmp_path / "out" / "posts.parquet").read_bytes() == (tmp_path / "ref" / "posts.parquet").read_bytes()

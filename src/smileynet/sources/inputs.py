@@ -25,7 +25,6 @@ from typing import BinaryIO
 from smileynet.errors import UserError
 
 TASK_BYTES = 64 << 20
-CHUNK = 1 << 20
 RAW_CHUNK = 256 << 10  # compressed bytes per step: data decoded before a corrupt block is kept
 COMPRESSED = (".bz2", ".gz", ".zst")
 JSON_NAMES = (".json", ".jsonl", ".ndjson", ".txt")
@@ -125,65 +124,105 @@ def _member_groups(path: Path, task_bytes: int) -> list[list[tuple[str, int, int
 def iter_blocks(task: Task) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
     """(member name or "", number of the first line, lines, the ReadError that ended the member
     or None). Blocks of lines rather than single lines: this is the innermost loop of collect."""
-    for member, stream in _members(task):
-        yield from _blocks(member, stream)
+    for member, chunks in _members(task):
+        yield from _blocks(member, chunks)
 
 
-def _members(task: Task) -> Iterator[tuple[str, BinaryIO]]:
+def _members(task: Task) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """Each member's decoded bytes, as the chunks the decompressor hands out: no file object
+    between them, whose buffers would copy all of a month's text twice more."""
     path, lower = task.path, task.path.lower()
     if task.members is not None and lower.endswith(".tar"):
         with open(path, "rb") as f:
             for name, offset, size in task.members:
-                yield name, _decompress(io.BufferedReader(_Window(f, offset, size), CHUNK), name)
+                yield name, _decoded(_window(f.fileno(), offset, size), name)
     elif task.members is not None:
         with zipfile.ZipFile(path) as archive:
             for name, _, _ in task.members:
                 with archive.open(name) as raw:
-                    yield name, _decompress(raw, name)
+                    yield name, _decoded(_pieces(raw), name)
     elif lower.endswith(ARCHIVES[:-1]):
         yield from _tar_stream(path)
     elif lower.endswith(".zip"):
-        yield "", _Failing(zipfile.BadZipFile(f"not a readable zip archive: {path}"))
+        yield "", _failing(zipfile.BadZipFile(f"not a readable zip archive: {path}"))
     else:
         with open(path, "rb") as raw:
-            yield "", _decompress(raw, lower)
+            yield "", _decoded(_pieces(raw), lower)
 
 
-def _tar_stream(path: str) -> Iterator[tuple[str, BinaryIO]]:
+def _tar_stream(path: str) -> Iterator[tuple[str, Iterator[bytes]]]:
     """A compressed tar read front to back (no random access)."""
     lower = path.lower()
     raw = open(path, "rb")
     try:
-        outer = _decompress(raw, lower.removesuffix(".tar") if lower.endswith(".tar") else lower.replace(".tar", ""))
-        with tarfile.open(fileobj=outer, mode="r|") as tar:
+        outer = _decoded(_pieces(raw), lower.removesuffix(".tar") if lower.endswith(".tar") else lower.replace(".tar", ""))
+        with tarfile.open(fileobj=_ChunkReader(outer), mode="r|") as tar:
             try:
                 for member in tar:
                     if member.isfile() and _json_member(member.name):
-                        yield member.name, _decompress(tar.extractfile(member), member.name)
+                        yield member.name, _decoded(_pieces(tar.extractfile(member)), member.name)
             except (tarfile.TarError, EOFError, OSError) as err:
-                yield "", _Failing(err)
+                yield "", _failing(err)
     except (tarfile.TarError, EOFError, OSError) as err:
-        yield "", _Failing(err)
+        yield "", _failing(err)
     finally:
         raw.close()
 
 
-def _decompress(raw: BinaryIO, name: str) -> BinaryIO:
+def _pieces(raw: BinaryIO) -> Iterator[bytes]:
+    while piece := raw.read(RAW_CHUNK):
+        yield piece
+
+
+def _window(fd: int, offset: int, size: int) -> Iterator[bytes]:
+    """`size` bytes at `offset` of an open file: a tar member read without the tarfile module."""
+    end = offset + size
+    while offset < end and (piece := os.pread(fd, min(RAW_CHUNK, end - offset), offset)):
+        offset += len(piece)
+        yield piece
+
+
+def _failing(err: Exception) -> Iterator[bytes]:
+    """A member whose first read raises the archive's own error, so it is reported like any other."""
+    yield from ()  # nothing: a generator, so the error comes when the member is read, not when it is listed
+    raise err
+
+
+def _decoded(pieces: Iterator[bytes], name: str) -> Iterator[bytes]:
     name = name.lower()
     if name.endswith(".bz2"):
-        return io.BufferedReader(_Streams(raw, bz2.BZ2Decompressor), CHUNK)
+        return _streams(pieces, bz2.BZ2Decompressor)
     if name.endswith((".gz", ".tgz")):
-        return io.BufferedReader(_Streams(raw, lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)), CHUNK)
+        return _streams(pieces, lambda: zlib.decompressobj(zlib.MAX_WBITS | 16))
     if name.endswith(".zst"):
-        return io.BufferedReader(_Streams(raw, _zstd_decompressor), CHUNK)
-    return raw
+        return _streams(pieces, _zstd_decompressor)
+    return pieces
 
 
-def _blocks(member: str, stream: BinaryIO) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
+def _streams(pieces: Iterator[bytes], new_decompressor) -> Iterator[bytes]:
+    """Concatenated compressed streams (multi-stream bz2, multi-member gzip, multi-frame zstd),
+    decompressed in large steps (the stdlib file classes feed 8 KB at a time, which is slower),
+    and a cut inside a stream reported as EOFError instead of a silent end. Each step's output
+    is handed on at once: what was decoded before a corrupt block is kept."""
+    stream, inside = new_decompressor(), False
+    for piece in pieces:
+        while piece:
+            if stream.eof:
+                stream = new_decompressor()
+            if data := stream.decompress(piece):
+                yield data
+            inside = not stream.eof
+            piece = stream.unused_data if stream.eof else b""
+    if inside:
+        raise EOFError("compressed stream ended before its end marker (truncated)")
+
+
+def _blocks(member: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
     number, rest = 1, b""
     try:
-        while chunk := stream.read1(CHUNK):  # read1: a later corrupt block cannot take earlier data with it
-            lines = (rest + chunk).split(b"\n")
+        for chunk in chunks:
+            lines = chunk.split(b"\n")
+            lines[0] = rest + lines[0]  # the line cut at the previous chunk's end; no copy of the whole chunk
             rest = lines.pop()
             yield member, number, lines, None
             number += len(lines)
@@ -194,64 +233,21 @@ def _blocks(member: str, stream: BinaryIO) -> Iterator[tuple[str, int, list[byte
         yield member, number, [rest], None
 
 
-class _Window(io.RawIOBase):
-    """`size` bytes at `offset` of an open file: a tar member read without the tarfile module."""
+class _ChunkReader(io.RawIOBase):
+    """Decoded chunks as a file, for tarfile's stream mode (a compressed tar read front to back)."""
 
-    def __init__(self, f: BinaryIO, offset: int, size: int) -> None:
-        self.f, self.pos, self.end = f, offset, offset + size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = min(len(buffer), self.end - self.pos)
-        if n <= 0:
-            return 0
-        data = os.pread(self.f.fileno(), n, self.pos)
-        buffer[: len(data)] = data
-        self.pos += len(data)
-        return len(data)
-
-
-class _Failing(io.RawIOBase):
-    """A stream whose first read raises the archive's own error, so it is reported like any other."""
-
-    def __init__(self, err: Exception) -> None:
-        self.err = err
-
-    def readable(self) -> bool:
-        return True
-
-    def read1(self, size: int = -1) -> bytes:
-        raise self.err
-
-
-class _Streams(io.RawIOBase):
-    """Concatenated compressed streams (multi-stream bz2, multi-member gzip, multi-frame zstd),
-    decompressed in large steps (the stdlib file classes feed 8 KB at a time, which is slower),
-    and a cut inside a stream reported as EOFError instead of a silent end."""
-
-    def __init__(self, raw: BinaryIO, new_decompressor) -> None:
-        self.raw, self.new = raw, new_decompressor
-        self.stream = new_decompressor()
-        self.inside = False
-        self.pending = memoryview(b"")  # decoded, not yet read: a view, so reading on copies nothing
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.pending = chunks, memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self.pending and (chunk := self.raw.read(RAW_CHUNK)):
-            out = []
-            while chunk:
-                if self.stream.eof:
-                    self.stream = self.new()
-                out.append(self.stream.decompress(chunk))
-                self.inside = not self.stream.eof
-                chunk = self.stream.unused_data if self.stream.eof else b""
-            self.pending = memoryview(b"".join(out))
-        if not self.pending and self.inside:
-            raise EOFError("compressed stream ended before its end marker (truncated)")
+        while not self.pending:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return 0
+            self.pending = memoryview(chunk)
         n = min(len(buffer), len(self.pending))
         buffer[:n] = self.pending[:n]
         self.pending = self.pending[n:]

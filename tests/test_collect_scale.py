@@ -193,7 +193,7 @@ def test_a_cut_compressed_tar_keeps_the_members_before_the_cut(tmp_path):
 
 
 def test_many_runs_are_merged_a_bounded_number_at_a_time(tmp_path, monkeypatch):
-    """Thousands of tasks must not mean thousands of open runs: with a fan-in of 3, 30-odd runs
+    """Thousands of tasks must not mean thousands of open runs: with a fan-in of 3, 32 runs
     (and duplicates across them) give the same posts.parquet and report as a merge of all at once."""
     from smileynet.sources import collector
 

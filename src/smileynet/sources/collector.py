@@ -24,8 +24,9 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from smileynet.errors import UserError
@@ -153,25 +154,27 @@ def _fewer_runs(runs: list[Path], parts: Path) -> list[Path]:
     """Merge groups of `MERGE_FANIN` runs into longer runs until at most that many are left: open files
     and rows held stay bounded however many tasks a collect has. (time, id, input, seq) is a
     total order, so the final merge gives the same rows in the same order as one over all runs."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema, fanin, level = _schemas()[1], MERGE_FANIN, 0
+    fanin, level = MERGE_FANIN, 0
     while len(runs) > fanin:
         merged = []
         for start in range(0, len(runs), fanin):
             path = parts / f"merge-{level}-{start // fanin:05d}.parquet"
-            rows: list[dict] = []
-            with pq.ParquetWriter(path, schema) as writer:
-                for row in heapq.merge(*map(_batches, runs[start:start + fanin]), key=_order):
-                    rows.append(row)
-                    if len(rows) >= MERGE_ROWS:
-                        writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                        rows.clear()
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            _write_rows(path, heapq.merge(*map(_batches, runs[start:start + fanin]), key=_order), _schemas()[1],
+                        MERGE_ROWS)
             merged.append(path)
         runs, level = merged, level + 1
     return runs
+
+
+def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
+    """Rows to a parquet file, `group` at a time (one row group each): never all of them in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = iter(rows)
+    with pq.ParquetWriter(path, schema) as writer:
+        while batch := list(islice(rows, group)):
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
 
 
 def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", vocab: str | None = None,
@@ -272,9 +275,6 @@ def _batches(path: Path) -> Iterator[dict]:
 
 
 def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     per_file = {str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []}
                 for f in files}
     for report in reports:
@@ -286,14 +286,11 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
                 entry["dropped"][reason] += n
         entry["malformed"].extend(report["malformed"])
     entries = [per_file[str(f)] for f in files]  # by input index
-    schema = _schemas()[0]
-    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts)
-    merged = heapq.merge(*map(_batches, runs), key=_order)
-    tmp = out / ".posts.parquet.tmp"
-    previous = None
-    batch: list[dict] = []
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for row in merged:
+
+    def kept(rows: Iterator[dict]) -> Iterator[dict]:
+        """The vocabulary and duplicate rules, counted per input as the rows stream by."""
+        previous = None
+        for row in rows:
             entry = entries[row["input"]]
             emojis = [e for e in row["emojis"] if e in vocabulary]
             if not emojis:
@@ -305,11 +302,11 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
             previous = row["created_at"], row["post_id"]
             row["emojis"] = emojis
             entry["kept"] += 1
-            batch.append(row)
-            if len(batch) >= ROW_GROUP:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                batch.clear()
-        writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            yield row
+
+    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts)
+    tmp = out / ".posts.parquet.tmp"
+    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order)), _schemas()[0], ROW_GROUP)
     os.replace(tmp, out / "posts.parquet")
     totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed = []

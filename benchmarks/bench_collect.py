@@ -124,8 +124,8 @@ def timed_collect(paths: list[Path], out: Path, workers: int) -> tuple[dict, flo
     the clock starts, as the ceiling's are."""
     import pyarrow.parquet  # noqa: F401
 
-    from smileynet.sources import collect
-    from smileynet.sources.collector import collect as _loaded  # noqa: F401
+    from smileynet.collect import collect
+    from smileynet.collect.collector import collect as _loaded  # noqa: F401
 
     start = time.perf_counter()
     report = collect(paths, out, workers=workers, quiet=True)
@@ -135,7 +135,7 @@ def timed_collect(paths: list[Path], out: Path, workers: int) -> tuple[dict, flo
 def peak_memory_mb(paths: list[Path], out: Path) -> float:
     """Peak RSS of a fresh process running a 1-worker collect, from its own VmHWM: `ru_maxrss` would
     also hold the RSS of this (large) benchmark process, which the child inherits until its exec."""
-    code = ("import sys; from smileynet.sources import collect; "
+    code = ("import sys; from smileynet.collect import collect; "
             "collect(sys.argv[2:], sys.argv[1], workers=1, quiet=True); "
             "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
     result = subprocess.run([sys.executable, "-c", code, str(out), *map(str, paths)], capture_output=True, text=True,

@@ -36,7 +36,7 @@ from PIL import Image
 
 from smileynet.data import build_loader, iter_samples
 from smileynet.data.tar import tar_samples
-from smileynet.download.run import DownloadConfig, download
+from smileynet.download.shards import DownloadConfig, download
 from smileynet.images import open_image
 
 

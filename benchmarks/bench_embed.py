@@ -78,8 +78,8 @@ def pictures(folder: Path, n: int, seed: int) -> list[Path]:
 def decoded(paths: list[Path], size: int):
     import torch
 
+    from smileynet.data.transforms import eval_transform
     from smileynet.images import open_image
-    from smileynet.model.transforms import eval_transform
 
     transform = eval_transform(size)
     return torch.stack([transform(open_image(p)) for p in paths])
@@ -89,10 +89,10 @@ def prepare(args, work: Path) -> None:
     """Model dir with re-estimated batch-norm statistics, its ONNX export and int8 quantisation."""
     import torch
 
+    from smileynet.data.transforms import normalize
     from smileynet.inference.quantize import quantize_int8
     from smileynet.inference.runtime import export_onnx
     from smileynet.model import create_model, save
-    from smileynet.model.transforms import normalize
 
     torch.manual_seed(args.seed)
     images = pictures(work / "images", args.images, args.seed)
@@ -116,9 +116,9 @@ def make_forward(variant: str, work: Path, threads: int):
     the batch and run on all the image files, decoding included."""
     import torch
 
+    from smileynet.data.transforms import normalize
     from smileynet.inference.runtime import OnnxRunner, TorchRunner
     from smileynet.model import load
-    from smileynet.model.transforms import normalize
 
     model = load(work / "model")
     if variant == "eager":

@@ -16,10 +16,10 @@ import argparse
 import sys
 
 import torch
+from loadtest import background_server, make_requests, run_load
 
 from smileynet.model import create_model
 from smileynet.serve.app import create_app
-from smileynet.serve.loadtest import background_server, make_requests, run_load
 from smileynet.serve.predictor import Predictor
 
 

@@ -144,8 +144,8 @@ def pipeline_rate(batches, limit_images: int) -> float:
 
 def train_rate(batches, args, device: torch.device, steps: int, normalised: bool = False) -> float:
     """Training images/s over `steps` steps after `args.warmup` warm-up steps, the loop of smileynet train."""
+    from smileynet.data.transforms import normalize
     from smileynet.model import create_model
-    from smileynet.model.transforms import normalize
 
     torch.manual_seed(0)
     model = create_model(args.arch, len(EMOJIS), image_size=args.image_size).to(device, memory_format=torch.channels_last)

@@ -1,18 +1,18 @@
 """SmileyNet: emoji embedding for visual sentiment analysis (Al-Halah et al., ICCV-W 2019).
 
-`smileynet.load(path)` returns a trained model; `smileynet.create_model(arch, ...)` a new one.
+    model = smileynet.load("run/model")          # a model dir (config.json + model.safetensors)
+    smileynet.predict(model, images, top_k=5)    # per image: [{emoji, name, prob}, ...]
+    smileynet.embed(model, images)               # Embedding(logits, probs): the emoji embedding
+    smileynet.create_model(arch, num_classes=92) # a new model; smileynet.list_archs() names them
+    smileynet.build_loader(data, split, ...)     # training batches from shards or a release folder
+
 Imported lazily so that `import smileynet` (and the CLI's start) stays fast without torch.
 """
 
-from __future__ import annotations
+from smileynet.lazy import lazy_exports
 
 __version__ = "0.1.0"
-__all__ = ["create_model", "load", "__version__"]
-
-
-def __getattr__(name: str):
-    if name in ("load", "create_model"):
-        from smileynet import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module 'smileynet' has no attribute {name!r}")
+_EXPORTS = {"load": "model", "create_model": "model", "list_archs": "model", "predict": "inference.predict",
+            "embed": "inference.predict", "build_loader": "data.loader"}
+__all__ = [*sorted(_EXPORTS), "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,27 +20,24 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-STUB = {"allow_extra_args": True, "ignore_unknown_options": True}
-
 
 def _register() -> None:
-    from smileynet.dataset import cli as dataset
+    from smileynet.collect import cli as collect
     from smileynet.demo import cli as demo
     from smileynet.download import cli as download
     from smileynet.inference import cli as inference
     from smileynet.report import cli as report
+    from smileynet.sample import cli as sample
     from smileynet.serve import cli as serve
-    from smileynet.sources import cli as sources
     from smileynet.train import cli as train
     from smileynet.transfer import cli as transfer
 
     for function in (
-        sources.collect, dataset.sample, download.download, train.train, train.evaluate,
+        collect.collect, sample.sample, download.download, train.train, train.evaluate,
         inference.predict, inference.embed, inference.export, transfer.transfer,
         report.report, serve.serve, demo.demo,
     ):
-        settings = STUB if (function.__doc__ or "").startswith("(not built yet)") else {}
-        app.command(context_settings=settings)(function)
+        app.command()(function)
 
 
 _register()

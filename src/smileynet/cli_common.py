@@ -1,8 +1,6 @@
-"""Shared pieces of the CLI layer: common options and the stub for commands not built yet."""
+"""Options every command spells the same way."""
 
 from __future__ import annotations
-
-import sys
 
 import typer
 
@@ -10,7 +8,3 @@ SEED = typer.Option(0, "--seed", help="Random seed.")
 WORKERS = typer.Option(None, "--workers", help="Worker processes (default: all cores).")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress output.")
 
-
-def not_built(command: str) -> None:
-    print(f"smileynet {command}: not built yet", file=sys.stderr)
-    raise typer.Exit(2)

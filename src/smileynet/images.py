@@ -24,11 +24,22 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from smileynet.errors import UserError
 
 MAX_PIXELS = 50_000_000
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 ImageSource = Union[str, Path, bytes, IO[bytes], Image.Image, np.ndarray]
 
 
 class BadImage(UserError):
     """An input that is not a usable image; the message is the reason."""
+
+
+def is_image_file(path: Path) -> bool:
+    """A file whose extension says image (what every folder reader picks up)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Every image file under `folder`, recursively, in sorted path order."""
+    return sorted(p for p in Path(folder).rglob("*") if is_image_file(p))
 
 
 def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:

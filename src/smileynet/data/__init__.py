@@ -7,21 +7,11 @@
     split_sizes(data, split) -> number of samples (None when shards lack img2dataset stats)
 """
 
-from smileynet.data.layout import SPLITS, available_splits, dataset_vocabulary, layout, split_sizes
+from smileynet.lazy import lazy_exports
 
-_LAZY = {"Loader": "loader", "build_loader": "loader", "Sample": "samples", "iter_samples": "samples"}
-
-
-def __getattr__(name: str):
-    """The readers import torch and webdataset: only on first use, so the layout helpers stay light."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"smileynet.data.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'smileynet.data' has no attribute {name!r}")
-
-
-__all__ = [
-    "SPLITS", "Loader", "Sample", "available_splits", "build_loader", "dataset_vocabulary", "iter_samples",
-    "layout", "split_sizes",
-]
+# The readers import torch and webdataset: only on first use, so the layout helpers stay light.
+_EXPORTS = {"SPLITS": "layout", "available_splits": "layout", "dataset_vocabulary": "layout", "layout": "layout",
+            "split_sizes": "layout", "Loader": "loader", "build_loader": "loader", "Sample": "samples",
+            "iter_samples": "samples", "train_transform": "transforms", "eval_transform": "transforms"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

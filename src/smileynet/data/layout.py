@@ -27,7 +27,6 @@ from smileynet.vocab import Vocabulary, default_vocabulary, parse_unicode_field
 
 SPLITS = ("train", "valid", "test")
 IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # a shard sample's image, by extension
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -145,6 +144,10 @@ def read_split_csv(data: Path, split: str, num_classes: int | None = None) -> li
 
 def read_image_folder(data: Path, split: str, vocab: Vocabulary) -> list[LocalRecord]:
     """`DATA/{split}/<emoji>/*` single-label images; a subfolder that names no category is an error."""
+    from smileynet.images import (
+        list_images,  # PIL only when a folder is read: the layout helpers stay light
+    )
+
     by_name = {name.lower(): i for i, name in enumerate(vocab.names)}
     records = []
     for folder in sorted(p for p in (Path(data) / split).iterdir() if p.is_dir()):
@@ -157,10 +160,9 @@ def read_image_folder(data: Path, split: str, vocab: Vocabulary) -> list[LocalRe
                 index = None
         if index is None:
             raise UserError(f"{folder}: folder name is not an emoji or category of the vocabulary")
-        for image in sorted(folder.rglob("*")):
-            if image.suffix.lower() in IMAGE_EXTENSIONS and image.is_file():
-                url = str(image.relative_to(data))
-                records.append(LocalRecord(image, [index], {"labels": [index], "url": url}))
+        for image in list_images(folder):
+            url = str(image.relative_to(data))
+            records.append(LocalRecord(image, [index], {"labels": [index], "url": url}))
     return records
 
 

@@ -37,14 +37,20 @@ import webdataset as wds
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from smileynet.data.layout import (
-    IMAGE_KEYS, LocalRecord, dataset_vocabulary, layout, local_records, parse_labels, shard_paths,
+    IMAGE_KEYS,
+    LocalRecord,
+    dataset_vocabulary,
+    layout,
+    local_records,
+    parse_labels,
+    shard_paths,
 )
 from smileynet.data.tar import CorruptShard, count_tar_samples, tar_samples
 from smileynet.errors import UserError
 from smileynet.images import BadImage, decode_rgb_array
 
 if TYPE_CHECKING:
-    from smileynet.model.transforms import CropTransform
+    from smileynet.data.transforms import CropTransform
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +268,7 @@ def build_loader(
     eval crop otherwise (file order with workers <= 1; with more, the workers' shards interleave).
     Same (seed, epoch, workers) -> same batches; `start_batch` resumes mid-epoch (exact unless a
     whole batch was corrupt: an empty batch is not yielded, so the caller's count is one short)."""
-    from smileynet.model.transforms import eval_transform, train_transform
+    from smileynet.data.transforms import eval_transform, train_transform
 
     if batch_size < 1:
         raise UserError(f"batch size must be >= 1, got {batch_size}")

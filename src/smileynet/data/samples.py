@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from smileynet.data.layout import (
-    IMAGE_KEYS, SPLITS, available_splits, check_data, check_split, dataset_vocabulary, layout, local_records, shard_paths,
+    IMAGE_KEYS,
+    SPLITS,
+    available_splits,
+    check_data,
+    check_split,
+    dataset_vocabulary,
+    layout,
+    local_records,
+    shard_paths,
 )
 from smileynet.data.tar import CorruptShard, tar_samples
 from smileynet.errors import UserError

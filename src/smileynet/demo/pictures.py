@@ -15,6 +15,8 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import io
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -110,3 +112,31 @@ def jpeg_bytes(image: Image.Image, rng: np.random.Generator) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=int(rng.integers(70, 95)))
     return buffer.getvalue()
+
+
+@dataclass
+class Picture:
+    """One image file to render: what it shows and how it is damaged."""
+
+    path: str
+    emojis: list[str]
+    mood: float
+    width: int
+    height: int
+    seed: int
+    damage: str | None = None  # "missing" (never written) or "broken" (not a JPEG)
+
+
+def render(picture: Picture, root: Path) -> None:
+    """Write one picture under `root` (or nothing, for a missing one)."""
+    if picture.damage == "missing":
+        return
+    rng = np.random.default_rng(picture.seed)
+    path = root / picture.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if picture.damage == "broken":
+        data = jpeg_bytes(background(rng, 64, 64), rng)
+        path.write_bytes(data[: len(data) // 3] if rng.random() < 0.5 else b"<html><body>Rate limit exceeded</body></html>")
+        return
+    image = compose(rng, picture.emojis, picture.mood, picture.width, picture.height)
+    path.write_bytes(jpeg_bytes(image, rng))

@@ -80,7 +80,7 @@ class Stage:
 
 
 def world_size(settings: DemoSettings):
-    from smileynet.demo.world import WorldSize
+    from smileynet.demo.plan import WorldSize
 
     return WorldSize.tiny() if settings.preset == "tiny" else WorldSize.for_minutes(settings.minutes)
 
@@ -176,9 +176,6 @@ class Runner:
         start = time.monotonic()
         rc, tail = _run_logged([sys.executable, "-m", "smileynet", *argv], log_path, echo=not self.quiet)
         seconds = time.monotonic() - start
-        if rc == 2 and "not built yet" in tail:
-            raise UserError(f"stage '{stage.name}': `smileynet {argv[0]}` is not built yet, so the demo stops here "
-                            f"(finished stages are kept; rerun the same command to continue)")
         if rc != 0:
             last = tail.strip().splitlines()[-1] if tail.strip() else ""
             raise UserError(f"stage '{stage.name}' failed (exit {rc}): {last} (full log: {log_path})")
@@ -240,7 +237,7 @@ def _check_settings(out: Path, settings: DemoSettings) -> None:
 def run_demo(out: Path, minutes: float = 10.0, seed: int = 0, preset: str = "full", quiet: bool = False,
              open_report: bool = False, workers: int | None = None) -> dict:
     """Generate the world (once) and run every stage; returns the summary (also `DIR/summary.json`)."""
-    from smileynet.demo.server import free_port, serve_folder
+    from smileynet.demo.image_host import free_port, serve_folder
     from smileynet.demo.world import generate_world
 
     if minutes <= 0:

@@ -27,7 +27,8 @@ def download(
     quiet: bool = QUIET,
 ) -> None:
     """Download the images into WebDataset shards with img2dataset; rerun to resume after a kill."""
-    from smileynet.download.run import DownloadConfig, download as run_download, format_summary
+    from smileynet.download.shards import DownloadConfig, format_summary
+    from smileynet.download.shards import download as run_download
 
     summary = run_download(DownloadConfig(
         source=source, out=out, image_size=image_size, jpeg_quality=jpeg_quality,

@@ -16,7 +16,6 @@ from PIL import Image
 
 from smileynet.images import MAX_PIXELS, BadImage, open_image
 
-
 ORIENTATION = 0x0112  # the EXIF tag
 
 

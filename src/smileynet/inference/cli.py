@@ -55,7 +55,8 @@ def embed(
     quiet: bool = QUIET,
 ) -> None:
     """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware."""
-    from smileynet.inference.embed import EmbedConfig, embed as run_embed
+    from smileynet.inference.embed import EmbedConfig
+    from smileynet.inference.embed import embed as run_embed
 
     summary = run_embed(EmbedConfig(
         model=model, input=input, out=out, batch_size=batch_size, backend=backend, device=device, split=split,

@@ -32,9 +32,8 @@ import pyarrow.parquet as pq
 
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
+from smileynet.images import list_images
 from smileynet.progress import progress
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -60,7 +59,7 @@ class Item:
 
 def folder_items(root: Path) -> Iterator[Item]:
     """Every image file under `root`, recursively, in sorted path order."""
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+    for path in list_images(root):
         yield Item(path.relative_to(root).as_posix(), str(path.resolve()), path)
 
 

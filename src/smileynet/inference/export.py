@@ -20,6 +20,7 @@ MAX_PROB_DIFF = 1e-4
 def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> dict:
     """How far ONNX Runtime is from PyTorch on `images` (uint8): max abs prob diff, same top-k."""
     from scipy.special import expit
+
     from smileynet.inference.runtime import OnnxRunner, TorchRunner
 
     torch_logits, _ = TorchRunner(model)(images)
@@ -65,12 +66,12 @@ def export(model_dir: Path, onnx_path: Path, check: bool = True, seed: int = 0,
 
 def quantized(model, data: bytes, folder: Path, limit: int) -> tuple[bytes, dict]:
     """The int8 graph calibrated on images of `folder`, and its top-1 agreement with the float model there."""
+    from smileynet.data.transforms import eval_transform
     from smileynet.images import BadImage
     from smileynet.inference.extraction import decode, extract
     from smileynet.inference.predict import image_paths
     from smileynet.inference.quantize import quantize_int8
     from smileynet.inference.runtime import OnnxRunner
-    from smileynet.model.transforms import eval_transform
 
     transform = eval_transform(model.config.image_size)
     tensors = []

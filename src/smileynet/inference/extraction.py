@@ -103,8 +103,8 @@ def iter_extract(
 
     With `workers` > 0, images are decoded by that many threads (Pillow and torch release the GIL)
     while the model runs on the previous batch."""
+    from smileynet.data.transforms import eval_transform
     from smileynet.inference.runtime import make_runner
-    from smileynet.model.transforms import eval_transform
 
     if features not in FEATURES:
         raise UserError(f"features must be one of {', '.join(FEATURES)}, not {features!r}")

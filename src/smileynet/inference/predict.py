@@ -1,4 +1,4 @@
-"""Top emojis and embeddings for a few images: what `SmileyNet.predict` / `.embed` and serving use."""
+"""Top emojis and embeddings for a few images: `smileynet.predict` / `smileynet.embed`, and serving."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 from scipy.special import expit
 
 from smileynet.errors import UserError
-from smileynet.images import BadImage
+from smileynet.images import BadImage, list_images
 from smileynet.inference.extraction import Extraction, as_inputs, extract
+from smileynet.metrics import top_k_indices
 from smileynet.vocab import emoji_name
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ def vocab_of(runner_or_model: Any) -> list[str]:
 
 def top_emojis(probs: np.ndarray, vocab: list[str], top_k: int = 5) -> list[list[dict]]:
     """Each row's `top_k` emojis by probability, highest first: {emoji, name, prob}."""
-    k = max(1, min(top_k, probs.shape[1]))
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    order = top_k_indices(probs, max(1, min(top_k, probs.shape[1])))
     return [
         [{"emoji": vocab[j], "name": emoji_name(vocab[j]) if not vocab[j].startswith("#") else f"class {j}", "prob": float(row[j])}
          for j in idx]
@@ -50,7 +50,7 @@ def _all_or_raise(result: Extraction) -> None:
         raise BadImage(f"{where}: {reason}{more}")
 
 
-def embed_images(model: Any, images: Any, *, batch_size: int = 32, backend: str = "torch") -> Embedding:
+def embed(model: Any, images: Any, *, batch_size: int = 32, backend: str = "torch") -> Embedding:
     """Logits and probabilities, one row per image; raises BadImage when an image cannot be used."""
     inputs = as_inputs(images)
     result = extract(model, inputs, batch_size=batch_size, backend=backend)
@@ -63,18 +63,16 @@ def predict(model: Any, images: Any, top_k: int = 5, *, batch_size: int = 32, ba
     from smileynet.inference.runtime import make_runner
 
     runner = make_runner(model, backend, batch_size=batch_size)
-    logits, probs = embed_images(runner, images, batch_size=batch_size)
+    logits, probs = embed(runner, images, batch_size=batch_size)
     return top_emojis(probs, vocab_of(runner), top_k)
 
 
 def image_paths(inputs: list[Path]) -> list[Path]:
     """Files as given, folders searched recursively for images (sorted); a missing path is an error."""
-    from smileynet.inference.embed import IMAGE_EXTENSIONS
-
     paths: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            paths += list_images(path)
         elif path.exists():
             paths.append(path)
         else:

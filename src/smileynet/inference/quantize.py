@@ -35,7 +35,12 @@ def quantize_int8(onnx_model: bytes, calibration: Iterable[torch.Tensor], per_ch
     percentile over `calibration`: on ResNet50 this kept top-1 where min/max ranges lost 12 %
     (benchmarks/README.md). The graph's metadata (vocabulary, image size) is kept."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = onnx.load_from_string(onnx_model)

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
 from smileynet.model.factory import ModelConfig, SmileyNet
-from smileynet.model.transforms import normalize
 
 BACKENDS = ("torch", "onnx", "auto")
 INPUT_NAME = "images"

@@ -94,10 +94,17 @@ def _replace_last_linear(model: nn.Module) -> tuple[nn.Module, int]:
     return model, last.in_features
 
 
+# torchvision classifiers whose output is a convolution, not a linear layer: no pooled embedding to take.
+NO_LINEAR_HEAD = frozenset({"squeezenet1_0", "squeezenet1_1"})
+# Classifiers that add auxiliary outputs in training mode unless told not to.
+AUX_LOGITS = frozenset({"googlenet", "inception_v3"})
+
+
 def list_archs() -> list[str]:
+    """Every architecture `create_model` builds: 'tiny' and the torchvision classifiers with a linear head."""
     import torchvision
 
-    return ["tiny"] + sorted(torchvision.models.list_models(module=torchvision.models))
+    return ["tiny"] + sorted(set(torchvision.models.list_models(module=torchvision.models)) - NO_LINEAR_HEAD)
 
 
 def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
@@ -118,11 +125,12 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
         return backbone, backbone.num_features
     import torchvision
 
-    if arch not in torchvision.models.list_models(module=torchvision.models):
+    if arch not in list_archs():
         raise UserError(f"unknown arch {arch!r}: use 'tiny', a torchvision classifier (e.g. resnet50) or timm/NAME")
     weights = "DEFAULT" if imagenet else None
+    options = {"aux_logits": False, "init_weights": not imagenet} if arch in AUX_LOGITS else {}
     try:
-        model = torchvision.models.get_model(arch, weights=weights)
+        model = torchvision.models.get_model(arch, weights=weights, **options)
     except Exception as err:  # the download fails offline: say so in one line
         raise UserError(f"cannot get ImageNet weights for {arch} ({err}); pass a local file with --pretrained PATH") from None
     return _replace_last_linear(model)
@@ -157,15 +165,15 @@ class SmileyNet(nn.Module):
     def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
         """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
         {emoji, name, prob}, highest first. A bad image raises BadImage naming it."""
-        from smileynet.inference.predict import predict
+        import smileynet  # the inference stage, on first call: the model itself imports no stage
 
-        return predict(self, images, top_k, batch_size=batch_size, backend=backend)
+        return smileynet.predict(self, images, top_k, batch_size=batch_size, backend=backend)
 
     def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
         """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
-        from smileynet.inference.predict import embed_images
+        import smileynet
 
-        return embed_images(self, images, batch_size=batch_size, backend=backend)
+        return smileynet.embed(self, images, batch_size=batch_size, backend=backend)
 
 
 def create_model(

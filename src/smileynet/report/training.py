@@ -7,13 +7,23 @@ import json
 from pathlib import Path
 
 from smileynet.files import read_config
+from smileynet.images import list_images, open_image
 from smileynet.report import plots, published
-from smileynet.report.page import details, emoji, esc, figure, jpeg_uri, note, pct, table, tag
+from smileynet.report.page import (
+    details,
+    emoji,
+    esc,
+    figure,
+    jpeg_uri,
+    note,
+    pct,
+    table,
+    tag,
+)
 from smileynet.vocab import normalize_emoji
 
 CONFIG_KEYS = ("arch", "pretrained", "steps", "epochs", "batch_size", "lr", "image_size", "device", "seed", "data")
 VAL_COLUMNS = ("val_auc", "val_mtop1", "val_mtop3", "val_mtop5", "val_map")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
 
 
 def read_metrics(path: Path):
@@ -184,10 +194,8 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
     images (a benchmark's class folders all show up), sorted within a folder."""
     by_folder: dict[Path, list[Path]] = {}
     for path in paths:
-        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in found:
-            if file.suffix.lower() in IMAGE_SUFFIXES or not path.is_dir():
-                by_folder.setdefault(file.parent, []).append(file)
+        for file in list_images(path) if path.is_dir() else [path]:
+            by_folder.setdefault(file.parent, []).append(file)
     queues = list(by_folder.values())
     chosen: list[Path] = []
     while len(chosen) < limit and any(queues):
@@ -197,37 +205,20 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
     return chosen
 
 
-def top_emojis(model_dir: Path, images: list[Path], k: int = 5) -> list[tuple[Path, object, list[tuple[str, float]]]]:
-    """Each readable image with the model's top-k emojis and their probabilities (Fig. 5).
+def examples_section(model_dir: Path, images: list[Path]) -> str:
+    """Fig. 5: example images with their top-5 emojis, left to right.
     Unreadable images are left out: they are shown as skipped by their absence."""
-    from scipy.special import expit
-
-    from smileynet.images import open_image
-    from smileynet.inference import extract
+    from smileynet.inference.predict import predict_files
     from smileynet.model import load
 
-    model = load(model_dir)
-    result = extract(model, images, backend="torch")
-    if not result.ids:
-        return []
-    vocab = model.config.vocabulary().emojis
-    probs = expit(result.logits)
-    results = []
-    for path, row in zip(result.ids, probs):
-        order = row.argsort()[::-1][:k]
-        results.append((Path(path), open_image(path), [(vocab[i], float(row[i])) for i in order]))
-    return results
-
-
-def examples_section(model_dir: Path, images: list[Path]) -> str:
-    """Fig. 5: example images with their top-5 emojis, left to right."""
-    predictions = top_emojis(model_dir, images)
+    predictions, _failures = predict_files(load(model_dir), images, top_k=5) if images else ([], [])
     if not predictions:
         return note("None of the given images could be read.")
     cards = []
-    for path, picture, top in predictions:
-        glyphs = " ".join(f"{emoji(key)}" for key, _ in top)
-        scores = " ".join(f"{p:.2f}" for _, p in top)
+    for name, top in predictions:
+        path, picture = Path(name), open_image(name)
+        glyphs = " ".join(f"{emoji(entry['emoji'])}" for entry in top)
+        scores = " ".join(f"{entry['prob']:.2f}" for entry in top)
         cards.append(f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
                      f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"
                      f"<div class=emoji-name>{esc(path.parent.name)}/{esc(path.name)}</div></div>")

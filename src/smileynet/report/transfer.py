@@ -14,7 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from smileynet.report import plots, published
-from smileynet.report.page import details, emoji, esc, figure, gallery, note, pct, png_uri, table, tag
+from smileynet.report.page import (
+    details,
+    emoji,
+    esc,
+    figure,
+    gallery,
+    note,
+    pct,
+    png_uri,
+    table,
+    tag,
+)
 from smileynet.vocab import normalize_emoji
 
 WIDE_FIGURES = {"fingerprints"}  # a grid of radar charts: shown across the page

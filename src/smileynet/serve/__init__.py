@@ -2,6 +2,5 @@
 
 `predictor` (model, vocabulary, zero-shot sentiment, fingerprints -> one image's answer),
 `batcher` (micro-batching of concurrent requests), `upload` (bounded in-memory request reading),
-`app` (FastAPI: /v1/predict, /v1/model, /healthz, /docs, the page), `server` (uvicorn),
-`loadtest` (bounded load on 127.0.0.1, for the benchmark and the tests).
+`app` (FastAPI: /v1/predict, /v1/model, /healthz, /docs, the page), `server` (uvicorn).
 """

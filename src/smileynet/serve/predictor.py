@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 import torch
+from scipy.special import expit
 
 from smileynet.errors import UserError
 from smileynet.images import MAX_PIXELS, decode_rgb_array
@@ -64,8 +64,8 @@ class Predictor:
     """A loaded model and everything derived from its vocabulary, ready to answer requests."""
 
     def __init__(self, model, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS, backend: str = "torch") -> None:
+        from smileynet.data.transforms import eval_transform
         from smileynet.inference.runtime import make_runner
-        from smileynet.model.transforms import eval_transform
 
         self.config = model.config
         self.runner = make_runner(model.eval(), backend)

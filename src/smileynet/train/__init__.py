@@ -7,14 +7,9 @@
 Imported lazily: the CLI imports `smileynet.train.cli`, and `smileynet --help` must not load torch.
 """
 
-from importlib import import_module
+from smileynet.lazy import lazy_exports
 
 _EXPORTS = {"TrainConfig": "config", "resolve": "config", "evaluate": "evaluation", "predict_scores": "evaluation",
-            "train": "loop"}
+            "train": "trainer"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f"smileynet.train.{_EXPORTS[name]}"), name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -45,7 +45,7 @@ def train(
     flags["quiet"] = quiet or None  # a flag can only switch it on: off is "not given"
     from smileynet.files import read_config
     from smileynet.train.config import resolve
-    from smileynet.train.loop import train as run_training
+    from smileynet.train.trainer import train as run_training
 
     base = None
     if resume:
@@ -75,7 +75,8 @@ def evaluate(
     """Emoji prediction metrics (mTop-1/3/5, mean ROC AUC, mAP, per emoji) with a random baseline, as JSON."""
     import os
 
-    from smileynet.train.evaluation import dumps, evaluate as run_evaluation
+    from smileynet.train.evaluation import dumps
+    from smileynet.train.evaluation import evaluate as run_evaluation
 
     result = run_evaluation(model, data, split, out=out, batch_size=batch_size, device=device, seed=seed, quiet=quiet,
                             workers=workers if workers is not None else min(os.cpu_count() or 1, 8))

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from smileynet import metrics
+from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
 from smileynet.files import write_json
 from smileynet.model import SmileyNet, load
-from smileynet.model.transforms import normalize
 from smileynet.progress import progress
 
 

@@ -19,8 +19,8 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
     version            1
     benchmark          "twitter" | "fi" | "folder"
     root               benchmark root as given
-    model              {path, arch, num_classes, fingerprint, features: "logits"}
-    baseline           null | {spec, arch, fingerprint, features: "pre_logits", dim}
+    model              {path, arch, num_classes, digest, features: "logits"}
+    baseline           null | {spec, arch, digest, features: "pre_logits", dim}
     classes            class names, label order ("negative", "positive" for Twitter I)
     class_sentiment    0/1 per class (FI: amusement, awe, contentment, excitement = 1) or null
     head               "linear" | "mlp"  (the transfer head t(.))
@@ -51,13 +51,8 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
     class_correlation  {class: [ROW x7]} (Table 5), more than two classes only
 """
 
-__all__ = ["TransferConfig", "run_transfer"]
+from smileynet.lazy import lazy_exports
 
-
-def __getattr__(name: str):
-    # Lazy, so that importing the CLI module (and `smileynet --help`) stays fast.
-    if name in __all__:
-        from smileynet.transfer import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module 'smileynet.transfer' has no attribute {name!r}")
+_EXPORTS = {"TransferConfig": "experiment", "run_transfer": "experiment"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from smileynet.errors import UserError
+from smileynet.images import list_images
 
 AGREE_SPLITS = ("five_agrees", "four_agrees", "three_agrees")
 TWITTER_IMAGE_DIRS = ("images", "Agg_AMT_Candidates")
 MIKELS_EMOTIONS = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
 POSITIVE_EMOTIONS = frozenset({"amusement", "awe", "contentment", "excitement"})
 SENTIMENT_NAMES = {"negative": 0, "neg": 0, "0": 0, "positive": 1, "pos": 1, "1": 1}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 PLACEHOLDER_COPIES = 5
 
 
@@ -174,14 +174,10 @@ def load_twitter(root: Path) -> Benchmark:
     return bench.drop(exists, ["missing file"] * len(paths))
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def _class_tree(kind: str, root: Path, classes: list[str]) -> Benchmark:
     paths, labels = [], []
     for label, name in enumerate(classes):
-        files = _image_files(root / name)
+        files = list_images(root / name)
         paths += files
         labels += [label] * len(files)
     if not paths:

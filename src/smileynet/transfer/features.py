@@ -1,6 +1,6 @@
 """Embeddings extracted once and cached in the output folder, keyed by image and model.
 
-The cache is `OUT/cache/<features>-<model fingerprint>.npz`: one row per image key (absolute
+The cache is `OUT/cache/<features>-<model digest>.npz`: one row per image key (absolute
 path, size and modification time), plus the images that failed to decode with
 their reason, so a rerun (another protocol, another head) extracts nothing, and an interrupted
 extraction resumes chunk by chunk.
@@ -36,7 +36,8 @@ class Embeddings:
         return np.array([not r for r in self.reasons], dtype=bool)
 
 
-def file_fingerprint(*paths: Path) -> str:
+def file_digest(*paths: Path) -> str:
+    """A short SHA-256 of the files' bytes: the cache key of a model's embeddings."""
     digest = hashlib.sha256()
     for path in paths:
         with open(path, "rb") as f:
@@ -69,7 +70,7 @@ def _write_cache(path: Path, rows: dict[str, np.ndarray], failed: dict[str, str]
 
 
 def cached_embeddings(
-    model, fingerprint: str, paths: list[Path], cache_dir: Path, *, features: str = "logits",
+    model, digest: str, paths: list[Path], cache_dir: Path, *, features: str = "logits",
     batch_size: int = 64, workers: int = 0, quiet: bool = False,
 ) -> Embeddings:
     """`features` ("logits": the emoji embedding, "pre_logits": backbone features) of every
@@ -77,7 +78,7 @@ def cached_embeddings(
     from smileynet.inference import extract
 
     start = time.monotonic()
-    cache_file = cache_dir / f"{features}-{fingerprint}.npz"
+    cache_file = cache_dir / f"{features}-{digest}.npz"
     rows, failed = _read_cache(cache_file)
     keys = [image_key(p) for p in paths]
     todo = [i for i, k in enumerate(keys) if k not in rows and k not in failed]

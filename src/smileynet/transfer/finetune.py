@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from smileynet.data.transforms import eval_transform, normalize, train_transform
 from smileynet.images import open_image
 from smileynet.model import SmileyNet
-from smileynet.model.transforms import eval_transform, normalize, train_transform
 from smileynet.progress import progress
 
 

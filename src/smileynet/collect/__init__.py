@@ -1,0 +1,13 @@
+"""collect: read post archives, apply the paper's filter -> posts.parquet.
+
+`archives` unpacks inputs (folders, tar/zip, bz2/gz/zst) into blocks of JSON lines; `records` tells
+each record's source and hands it to its reader (`twitter_v1`, `twitter_v2`, `bluesky`,
+`mastodon`), which yields normalised `post.Post`s; `filter` applies the paper's rules; `collector`
+is the streaming, parallel, resumable driver that writes posts.parquet and collect_report.json.
+"""
+
+from smileynet.lazy import lazy_exports
+
+_EXPORTS = {"collect": "collector", "DROP_REASONS": "collector", "parse_record": "records", "drop_reason": "filter"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,327 @@
+"""collect: archives -> the paper's posts, streaming, parallel, resumable.
+
+Work is split into tasks (a file, or a group of members of a big archive). Each task streams its
+lines, applies the filter, and writes its candidate posts as sorted parquet runs of at most
+`RUN_ROWS` rows plus a small JSON report into `OUT/.parts/`; the driver appends the task to
+`.parts/done.txt`. With `resume=True` finished tasks are not redone. The final step merges the
+sorted runs (a k-way merge of at most `MERGE_FANIN` runs at a time, holding one small row group
+per run), applies the vocabulary, drops duplicate post ids (same id -> same time -> neighbours
+in (created_at, post_id) order) and writes `posts.parquet` in row groups. The output depends
+only on the inputs, never on the worker count, the scheduler, or interruptions. On a Dask
+cluster the inputs and OUT must be on a filesystem every worker sees (the part files are
+written by the workers).
+
+Counting: every record read ends as kept or as exactly one drop reason (the first rule it
+breaks, cheap rules first; see `filter.drop_reason`). `no_smiley` covers posts with no emoji
+and posts whose emojis are all outside the vocabulary; `duplicate` counts repeats of a post that
+would otherwise be kept, charged to the input where the later copy sits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from functools import partial
+from itertools import islice
+from pathlib import Path
+
+from smileynet.collect.archives import (
+    TASK_BYTES,
+    Task,
+    expand_inputs,
+    iter_blocks,
+    make_tasks,
+)
+from smileynet.collect.bluesky import DEFAULT_BLUESKY_CDN
+from smileynet.collect.filter import drop_reason
+from smileynet.collect.post import Malformed, Post, parse_time
+from smileynet.collect.records import SOURCES, parse_record
+from smileynet.errors import UserError
+from smileynet.files import write_config, write_json
+from smileynet.progress import progress
+from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
+
+DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
+                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate")
+RUN_ROWS = 50_000
+MERGE_ROWS = 256  # a run's row group: the merge holds one per run, not whole runs
+MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are first merged in groups
+ROW_GROUP = 16_384  # rows of posts.parquet held (as Python rows) before they are written: bounds the merge
+MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
+PARTS = ".parts"
+
+
+def _schemas():
+    import pyarrow as pa
+
+    posts = pa.schema([
+        ("post_id", pa.string()), ("source", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
+        ("text", pa.string()), ("emojis", pa.list_(pa.string())), ("image_urls", pa.list_(pa.string())),
+        ("author_id", pa.string()), ("lang", pa.string()),
+    ])
+    parts = posts.append(pa.field("input", pa.int32())).append(pa.field("seq", pa.int64()))
+    return posts, parts
+
+
+def _order(row: dict) -> tuple:
+    return row["created_at"], row["post_id"], row["input"], row["seq"]
+
+
+BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a record of the wrong shape raises
+
+
+def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN,
+                 run_rows: int = RUN_ROWS) -> dict:
+    """Filter one task's records; write its candidates as sorted runs and its report. Never raises
+    for bad data: every unreadable line or record is counted as malformed with where it was."""
+    import orjson
+
+    parts = Path(parts_dir)
+    for stale in parts.glob(f"{task.key}.*"):
+        stale.unlink()
+    group = int(task.key.split("-")[1])
+    counts = dict.fromkeys(("read", *DROP_REASONS), 0)  # a plain dict, not a Counter: updated once per record
+    malformed: list[dict] = []
+    rows: list[dict] = []
+    runs: list[str] = []
+    seq = group << 40  # a record's place in the input, for a stable order of equal (time, id)
+
+    def bad(member: str, number: int, error: str) -> None:
+        counts["read"] += 1
+        counts["malformed"] += 1
+        if len(malformed) < MAX_MALFORMED_LISTED:
+            malformed.append({"member": member, "line": number, "error": error[:200]})
+
+    for member, first, lines, error in iter_blocks(task):
+        for number, line in enumerate(lines, first):
+            if not line or line.isspace():
+                continue
+            seq += 1
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as err:
+                bad(member, number, f"JSON: {err}")
+                continue
+            try:
+                for post in parse_record(obj, source, cdn):
+                    if isinstance(post, str):  # most records: a reason known before a Post is built
+                        counts["read"] += 1
+                        counts[post] += 1
+                    elif isinstance(post, Malformed):
+                        bad(member, number, f"Malformed: {post}")
+                    else:
+                        try:  # one post of a page may be broken (an unreadable time): the others go on
+                            reason = drop_reason(post)
+                            row = None if reason else _row(post, task.index, seq)
+                        except BAD_DATA as err:
+                            bad(member, number, f"{type(err).__name__}: {err}")
+                            continue
+                        counts["read"] += 1
+                        if reason:
+                            counts[reason] += 1
+                            continue
+                        rows.append(row)
+                        if len(rows) >= run_rows:
+                            runs.append(_write_run(rows, parts, task.key, len(runs)))
+            except (Malformed, *BAD_DATA) as err:
+                bad(member, number, f"{type(err).__name__}: {err}")
+        if error is not None:
+            bad(member, first + len(lines), str(error))
+    if rows:
+        runs.append(_write_run(rows, parts, task.key, len(runs)))
+    report = {"key": task.key, "index": task.index, "path": task.path, "counts": dict(counts),
+              "malformed": malformed, "runs": runs}
+    write_json(parts / f"{task.key}.json", report)
+    return report
+
+
+def _row(post: Post, index: int, seq: int) -> dict:
+    return {"post_id": post.post_id, "source": post.source, "created_at": parse_time(post.created), "text": post.text,
+            "emojis": post.emojis, "image_urls": post.image_urls, "author_id": post.author_id, "lang": post.lang,
+            "input": index, "seq": seq}
+
+
+def _write_run(rows: list[dict], parts: Path, key: str, number: int) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows.sort(key=_order)
+    name = f"{key}.{number:04d}.parquet"
+    tmp = parts / f".{name}.tmp"
+    pq.write_table(pa.Table.from_pylist(rows, schema=_schemas()[1]), tmp, row_group_size=MERGE_ROWS)
+    os.replace(tmp, parts / name)
+    rows.clear()
+    return name
+
+
+def _fewer_runs(runs: list[Path], parts: Path) -> list[Path]:
+    """Merge groups of `MERGE_FANIN` runs into longer runs until at most that many are left: open files
+    and rows held stay bounded however many tasks a collect has. (time, id, input, seq) is a
+    total order, so the final merge gives the same rows in the same order as one over all runs."""
+    fanin, level = MERGE_FANIN, 0
+    while len(runs) > fanin:
+        merged = []
+        for start in range(0, len(runs), fanin):
+            path = parts / f"merge-{level}-{start // fanin:05d}.parquet"
+            _write_rows(path, heapq.merge(*map(_batches, runs[start:start + fanin]), key=_order), _schemas()[1],
+                        MERGE_ROWS)
+            merged.append(path)
+        runs, level = merged, level + 1
+    return runs
+
+
+def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
+    """Rows to a parquet file, `group` at a time (one row group each): never all of them in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = iter(rows)
+    with pq.ParquetWriter(path, schema) as writer:
+        while batch := list(islice(rows, group)):
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+
+
+def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", vocab: str | None = None,
+            workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+            bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
+            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS) -> dict:
+    """Collect the paper's posts from `inputs` into `out/posts.parquet`; returns the report
+    (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
+
+    With `workers` > 1 the workers are forkserver processes, which import the calling script
+    again: a script calling this needs the usual `if __name__ == "__main__":` guard."""
+    if source != "auto" and source not in SOURCES:
+        raise UserError(f"unknown source {source!r}: expected auto, {', '.join(SOURCES)}")
+    top = parse_top_spec(vocab)
+    vocabulary = None if top else load_vocabulary(vocab)
+    out = Path(out)
+    files = expand_inputs(inputs)
+    tasks = make_tasks(files, task_bytes)
+    parts = out / PARTS
+    if not resume and parts.exists():
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    done_file = parts / "done.txt"
+    done = set(done_file.read_text().split()) if done_file.exists() else set()
+    todo = [t for t in tasks if t.key not in done or not (parts / f"{t.key}.json").exists()]
+    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows)
+    for finished in progress(_run(job, todo, workers, scheduler), total=len(todo), desc="collect", unit="task", quiet=quiet):
+        with open(done_file, "a") as f:
+            f.write(finished["key"] + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    reports = [json.loads((parts / f"{t.key}.json").read_text()) for t in tasks]
+    if top:
+        vocabulary = Vocabulary.top_n(_emoji_counts(parts, reports), top)
+    report = _merge(reports, files, parts, out, vocabulary)
+    report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
+    write_json(out / "collect_report.json", report)
+    vocabulary.write_categories_csv(out / "categories.csv")
+    write_config(out / "config.yaml", {"command": "collect", "inputs": [str(f) for f in files], "source": source,
+                                       "vocab": vocab or "default", "workers": workers, "scheduler": scheduler,
+                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes})
+    shutil.rmtree(parts)
+    return report
+
+
+def _run(job, tasks: list[Task], workers: int | None, scheduler: str | None) -> Iterator[dict]:
+    """Task reports in completion order: on a Dask cluster, in local processes, or inline."""
+    if scheduler:
+        from distributed import Client, as_completed
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+        with client:
+            for future in as_completed(client.map(job, tasks, pure=False)):
+                yield future.result()
+        return
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    if workers <= 1:
+        yield from map(job, tasks)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    # forkserver: workers never inherit a caller's threads (polars, torch), which fork could deadlock;
+    # the server imports the reader once, so each worker starts as a cheap fork of it
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["smileynet.collect.collector", "pyarrow.parquet"])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for future in as_completed([pool.submit(job, t) for t in tasks]):
+            yield future.result()
+
+
+def _emoji_counts(parts: Path, reports: list[dict]) -> Counter[str]:
+    import pyarrow.parquet as pq
+
+    counts: Counter[str] = Counter()
+    for report in reports:
+        for run in report["runs"]:
+            for emojis in pq.read_table(parts / run, columns=["emojis"]).column("emojis").to_pylist():
+                counts.update(emojis)
+    if not counts:
+        raise UserError("vocabulary top:N: no post with a photo and 1 to 5 emojis was found")
+    return counts
+
+
+def _batches(path: Path) -> Iterator[dict]:
+    """A run's rows, `created_at` as integer microseconds: the same order and equality, and
+    `to_pylist` makes a time-zoned datetime per row slowly; the writer takes the integers back."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # memory: one row group per run (pre-buffering reads ahead: ~1.6 MiB more per open run)
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=MERGE_ROWS):
+        at = batch.schema.get_field_index("created_at")
+        yield from batch.set_column(at, "created_at", batch.column(at).cast(pa.int64())).to_pylist()
+
+
+def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
+    per_file = {str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []}
+                for f in files}
+    for report in reports:
+        entry = per_file[str(files[report["index"]])]
+        for reason, n in report["counts"].items():
+            if reason == "read":
+                entry["read"] += n
+            else:
+                entry["dropped"][reason] += n
+        entry["malformed"].extend(report["malformed"])
+    entries = [per_file[str(f)] for f in files]  # by input index
+
+    def kept(rows: Iterator[dict]) -> Iterator[dict]:
+        """The vocabulary and duplicate rules, counted per input as the rows stream by."""
+        previous = None
+        for row in rows:
+            entry = entries[row["input"]]
+            emojis = [e for e in row["emojis"] if e in vocabulary]
+            if not emojis:
+                entry["dropped"]["no_smiley"] += 1
+                continue
+            if (row["created_at"], row["post_id"]) == previous:
+                entry["dropped"]["duplicate"] += 1
+                continue
+            previous = row["created_at"], row["post_id"]
+            row["emojis"] = emojis
+            entry["kept"] += 1
+            yield row
+
+    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts)
+    tmp = out / ".posts.parquet.tmp"
+    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order)), _schemas()[0], ROW_GROUP)
+    os.replace(tmp, out / "posts.parquet")
+    totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
+    listed = []
+    for path, entry in per_file.items():
+        totals["read"] += entry["read"]
+        totals["kept"] += entry["kept"]
+        for reason, n in entry["dropped"].items():
+            totals["dropped"][reason] += n
+        listed.extend({"file": path, **m} for m in entry["malformed"])
+    return {"totals": totals, "vocabulary_size": len(vocabulary), "files": per_file, "malformed": listed[:1000]}

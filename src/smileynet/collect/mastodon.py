@@ -1,0 +1,68 @@
+"""Mastodon statuses: REST timelines and streaming `update` events."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from smileynet.collect.post import NOT_A_POST, Malformed, Post
+
+
+def mastodon(status: dict) -> Post | str:
+    """A Mastodon status (REST or a streaming `update` event); links are `<a>` that are neither
+    mentions nor hashtags."""
+    if "payload" in status and "event" in status:
+        if status["event"] != "update":
+            return NOT_A_POST
+        import orjson
+
+        status = orjson.loads(status["payload"])
+    if "content" not in status or "created_at" not in status:
+        raise Malformed("mastodon status without content")
+    page = _MastodonHTML()
+    page.feed(status["content"] or "")
+    account = status.get("account") or {}
+    return Post(
+        post_id=str(status.get("uri") or status["id"]),
+        source="mastodon",
+        created=status["created_at"],
+        text=page.text().strip(),
+        image_urls=[m["url"] for m in status.get("media_attachments") or [] if m.get("type") == "image" and m.get("url")],
+        author_id=str(account.get("url") or account.get("id", "")),
+        lang=status.get("language"),
+        is_retweet=status.get("reblog") is not None,
+        is_quote=status.get("quote") is not None or status.get("quote_id") is not None,
+        is_reply=status.get("in_reply_to_id") is not None,
+        has_url=page.links > 0,
+        has_hashtag=bool(status.get("tags")) or page.hashtags > 0,
+        has_mention=bool(status.get("mentions")) or page.mentions > 0,
+    )
+
+
+class _MastodonHTML(HTMLParser):
+    """Text of a status' HTML, and its anchors by kind (mention, hashtag, plain link)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links = self.mentions = self.hashtags = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+        elif tag == "a":
+            values = dict(attrs)
+            classes = (values.get("class") or "").split()
+            if "hashtag" in classes or "tag" in (values.get("rel") or "").split():
+                self.hashtags += 1
+            elif "mention" in classes:
+                self.mentions += 1
+            else:
+                self.links += 1
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def text(self) -> str:
+        return "".join(self.parts)

@@ -1,0 +1,24 @@
+"""Lazy package exports: a stage's public names import their module on first use.
+
+`smileynet --help` and `import smileynet` must not pay for torch, polars or img2dataset, so every
+package `__init__` maps its public names to the submodules that define them, the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """Module `__getattr__` and `__dir__` for `package`, whose name `n` lives in `package.exports[n]`."""
+
+    def __getattr__(name: str) -> object:
+        if name in exports:
+            return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__

@@ -1,0 +1,133 @@
+"""`smileynet report`: find the inputs, render each section that has inputs, write one HTML file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from smileynet.errors import UserError
+from smileynet.files import atomic_write_text, write_config
+from smileynet.progress import progress
+from smileynet.report import dataset, training, transfer
+from smileynet.report.discover import Inputs, find_inputs, is_model_dir
+from smileynet.report.page import details, document, note, table
+from smileynet.vocab import Vocabulary
+
+Section = tuple[str, str, str]  # (anchor, title, HTML body)
+
+
+@dataclass
+class ReportConfig:
+    inputs: list[Path]
+    out: Path
+    images: list[Path] = field(default_factory=list)
+    model: Path | None = None
+    examples: int = 12
+    title: str = "SmileyNet report"
+    quiet: bool = False
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _vocabulary(found: Inputs) -> Vocabulary | None:
+    """The dataset's categories.csv: the one beside a manifest first."""
+    beside = [m.parent / "categories.csv" for m in found.manifests]
+    for path in [p for p in beside if p.is_file()] + found.categories:
+        try:
+            return Vocabulary.from_categories_csv(path)
+        except (UserError, OSError, KeyError):
+            continue
+    return None
+
+
+def _inputs_section(found: Inputs) -> str:
+    rows = [(name.replace("_", " "), str(path)) for name in found.__dataclass_fields__ for path in getattr(found, name)]
+    return table(["input", "path"], rows)
+
+
+def _dataset_sections(found: Inputs) -> list[Section]:
+    sections = []
+    reports = [(p, d) for p in found.collect_reports if (d := _read_json(p)) is not None]
+    if reports:
+        sections.append(("collect", "Dataset: collected posts", dataset.collect_section(reports)))
+    if found.posts or found.manifests or found.categories:
+        body = dataset.sample_section(found.posts, found.manifests, _vocabulary(found), found.stats_dirs,
+                                      found.releases)
+        if body:
+            sections.append(("sample", "Dataset: labels, sampling and splits", body))
+    return sections
+
+
+def _training_sections(found: Inputs) -> list[Section]:
+    if not found.runs:
+        return []
+    return [("training", "Training", "".join(training.run_section(run) for run in found.runs))]
+
+
+def _prediction_sections(found: Inputs, config: ReportConfig) -> list[Section]:
+    evaluations = [(p, d) for p in found.evaluations if (d := _read_json(p)) is not None]
+    model = config.model or (found.models[0] if found.models else None)
+    images = training.image_files(config.images, config.examples) if config.images else []
+    parts = []
+    if evaluations:
+        parts.append("<h3>Table 1: emoji prediction (%)</h3>" + training.table1(evaluations))
+        parts.append(note("Published rows are the paper's numbers on its Visual Smiley Dataset test split (ResNet50, "
+                          "320k iterations), not re-measured. mTop-k counts the labels found among the top k "
+                          "predictions out of min(k, number of labels); AUC is the mean ROC AUC over emojis; mAP (not in "
+                          "the paper) the mean average precision."))
+        parts.extend(training.per_emoji_section(p, d) for p, d in evaluations)
+    if images and model is not None:
+        parts.append("<h3>Fig. 5: top-5 emojis of example images</h3>" + training.examples_section(model, images))
+    elif images:
+        parts.append(note("Example images were given but no model dir was found among the inputs (or --model)."))
+    return [("prediction", "Emoji prediction", "".join(parts))] if parts else []
+
+
+def _transfer_sections(found: Inputs) -> list[Section]:
+    results = [(p, d) for p in found.transfers if (d := _read_json(p)) is not None]
+    return transfer.transfer_sections(results, found.fingerprints)
+
+
+def build_report(config: ReportConfig) -> Path:
+    """Render every section whose inputs are present into one self-contained HTML file.
+
+    Also writes the resolved config next to it (`<name>.config.yaml`) so the page can be rebuilt."""
+    if config.model is not None and not is_model_dir(Path(config.model)):
+        raise UserError(f"--model: not a model dir (config.json + model.safetensors): {config.model}")
+    if Path(config.out).is_dir():
+        raise UserError(f"--out is a folder; give the HTML file to write, e.g. {Path(config.out) / 'report.html'}")
+    if config.examples < 1:
+        raise UserError("--examples must be at least 1")
+    for image in config.images:
+        if not Path(image).exists():
+            raise UserError(f"--images: not found: {image}")
+    found = find_inputs(config.inputs)
+    if found.empty():
+        raise UserError("no report inputs found in " + ", ".join(map(str, config.inputs))
+                        + " (expected collect, sample, train, evaluate or transfer outputs)")
+    builders: list[Callable[[], list[Section]]] = [
+        lambda: _dataset_sections(found),
+        lambda: _training_sections(found),
+        lambda: _prediction_sections(found, config),
+        lambda: _transfer_sections(found),
+    ]
+    sections: list[Section] = []
+    for build in progress(builders, total=len(builders), desc="report", unit="part", quiet=config.quiet):
+        sections.extend(build())
+    sections.append(("inputs", "Inputs", details(f"{sum(len(getattr(found, f)) for f in found.__dataclass_fields__)} "
+                                                  "inputs recognised", _inputs_section(found))))
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    subtitle = f"Generated {when} from {', '.join(map(str, config.inputs))}"
+    out = Path(config.out)
+    atomic_write_text(out, document(config.title, subtitle, sections))
+    write_config(out.with_suffix(".config.yaml"), asdict(config))
+    return out

@@ -1,0 +1,105 @@
+"""sample: posts.parquet -> manifest.parquet, the release CSVs and stats figures.
+
+Reads only the columns it needs (ids, times, emojis, image URLs), never the texts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from smileynet.errors import UserError
+from smileynet.files import write_config, write_json
+from smileynet.sample.release import read_release, write_release
+from smileynet.sample.stats import write_stats
+from smileynet.sample.temporal import (
+    SPLITS,
+    assign_splits,
+    label_posts,
+    manifest_rows,
+    temporal_sample,
+)
+from smileynet.vocab import Vocabulary, load_vocabulary
+
+COLUMNS = ["post_id", "created_at", "emojis", "image_urls"]
+
+
+def read_posts(posts: Path) -> pl.DataFrame:
+    """The columns sample needs, from a posts.parquet file or a folder of parquet parts."""
+    import pyarrow.dataset as ds
+
+    if not posts.exists():
+        raise UserError(f"posts not found: {posts}")
+    try:
+        table = ds.dataset(posts, format="parquet", exclude_invalid_files=True).to_table(columns=COLUMNS)
+    except Exception as err:  # pyarrow raises several types for a missing column or a broken file
+        raise UserError(f"{posts}: not a posts parquet with columns {', '.join(COLUMNS)} ({err})") from None
+    frame = pl.from_arrow(table)
+    return frame.with_columns(pl.col("created_at").cast(pl.Datetime("us", "UTC")))
+
+
+def resolve_vocab(posts: Path, vocab: str | Path | None) -> Vocabulary:
+    """`vocab` if given, else the categories.csv collect wrote beside the posts, else the 92."""
+    if vocab is not None:
+        return load_vocabulary(vocab)
+    beside = (posts if posts.is_dir() else posts.parent) / "categories.csv"
+    return Vocabulary.from_categories_csv(beside) if beside.is_file() else load_vocabulary(None)
+
+
+def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, cap: int = 4000,
+           val_per_class: int = 500, test_per_class: int = 1000, seed: int = 0, vocab: str | Path | None = None,
+           from_release: str | Path | None = None) -> dict:
+    """Build the dataset in `out` from `posts` (or re-lay an official release with
+    `from_release`); returns the summary also written to `out/sample_report.json`."""
+    if window_days < 1 or cap < 1 or val_per_class < 0 or test_per_class < 0:
+        raise UserError("--window-days and --cap must be >= 1, --val-per-class and --test-per-class >= 0")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"command": "sample", "posts": str(posts) if posts else None, "window_days": window_days, "cap": cap,
+              "val_per_class": val_per_class, "test_per_class": test_per_class, "seed": seed,
+              "vocab": str(vocab) if vocab else None, "from_release": str(from_release) if from_release else None}
+    if from_release is not None:
+        release = read_release(from_release)
+        vocabulary, manifest = release.vocab, release.manifest
+        before = windows_before = windows_after = None
+        collected = None
+    else:
+        if posts is None:
+            raise UserError("give a posts.parquet (or --from-release DIR)")
+        posts = Path(posts)
+        vocabulary = resolve_vocab(posts, vocab)
+        labelled = label_posts(read_posts(posts), vocabulary)
+        if labelled.is_empty():
+            raise UserError(f"{posts}: no post with an image and a vocabulary emoji")
+        kept = temporal_sample(labelled, window_days, cap, seed)
+        kept = assign_splits(kept, len(vocabulary), val_per_class, test_per_class, seed)
+        manifest = manifest_rows(kept)
+        before = labelled["labels"].to_list()
+        first = labelled["created_at"].min()
+        windows_before = dict(labelled.select(
+            ((pl.col("created_at") - first).dt.total_seconds() // (window_days * 86400)).cast(pl.Int32).alias("w"))
+            ["w"].value_counts().iter_rows())
+        windows_after = dict(kept["window"].value_counts().iter_rows())
+        collected = len(labelled)
+    _write_manifest(manifest, out / "manifest.parquet")
+    write_release(manifest, vocabulary, out)
+    figures = write_stats(out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after)
+    report = {
+        "posts_in": collected,
+        "posts_kept": manifest["post_id"].n_unique() if from_release is None else None,
+        "images": len(manifest),
+        "windows": len(windows_after) if windows_after else None,
+        "categories": len(vocabulary),
+        "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
+        "figures": [p.name for p in figures],
+    }
+    write_json(out / "sample_report.json", report)
+    write_config(out / "config.yaml", config)
+    return report
+
+
+def _write_manifest(manifest: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    manifest.write_parquet(tmp)
+    tmp.replace(path)

@@ -1,0 +1,287 @@
+"""`smileynet download` against a real HTTP server on 127.0.0.1: real JPEG/PNG/WebP/GIF bytes,
+broken bytes, 404s, a slow response, redirects, a decompression bomb. Each image's colour encodes
+its id (red) and label (green), so the test can see that labels travel with the right images."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import webdataset as wds
+from PIL import Image
+
+from smileynet.data import build_loader, iter_samples
+from smileynet.download.shards import DownloadConfig, download, failure_reason
+from smileynet.errors import UserError
+from smileynet.vocab import Vocabulary
+
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+VOCAB = Vocabulary.from_emojis(["😀", "😂", "😍", "💀", "😴"])
+
+
+def label_of(i: int) -> int:
+    return i % len(VOCAB)
+
+
+def image_bytes(i: int, fmt: str, size=(40, 30), exif_rotate: bool = False) -> bytes:
+    image = Image.new("RGB", size, (8 + 4 * i, 20 + 40 * label_of(i), 128))
+    out = io.BytesIO()
+    options = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    if exif_rotate:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # stored sideways, shown upright after a 90 degree turn
+        options["exif"] = exif
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def decode_id_label(data: bytes) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    r, g, _ = image.getpixel((image.width // 2, image.height // 2))
+    return round((r - 8) / 4), round((g - 20) / 40)
+
+
+class Site:
+    """What the server answers, by path: bytes, a status, a delay or a redirect."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.routes: dict[str, tuple] = {}
+        self.delay = delay
+        self.hits: Counter = Counter()
+
+    def url(self, server, path: str) -> str:
+        return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+def serve(site: Site):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            site.hits[self.path] += 1
+            kind, *args = site.routes.get(self.path, ("status", 404))
+            if site.delay:
+                time.sleep(site.delay)
+            if kind == "bytes":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(args[0])))
+                self.end_headers()
+                self.wfile.write(args[0])
+            elif kind == "slow":
+                time.sleep(args[0])
+                self.send_response(200)
+                self.end_headers()
+            elif kind == "redirect":
+                self.send_response(302)
+                self.send_header("Location", args[0])
+                self.end_headers()
+            else:
+                self.send_error(args[0])
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def write_manifest(folder: Path, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.table({
+        "image_id": [r["image_id"] for r in rows], "post_id": [r["post_id"] for r in rows],
+        "url": [r["url"] for r in rows],
+        "created_at": pa.array([datetime(2019, 1, 1 + i % 28, tzinfo=timezone.utc) for i in range(len(rows))], pa.timestamp("us", "UTC")),
+        "window": [0] * len(rows), "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
+        "emojis": [[VOCAB.emojis[i] for i in r["labels"]] for r in rows], "split": [r["split"] for r in rows],
+    })
+    pq.write_table(table, folder / "manifest.parquet")
+    VOCAB.write_categories_csv(folder / "categories.csv")
+
+
+def good_row(site, server, i: int, split: str, fmt: str = "JPEG", redirect: bool = False, **kw) -> dict:
+    path = f"/img/{i}.{fmt.lower()}"
+    site.routes[path] = ("bytes", image_bytes(i, fmt, **kw))
+    url = site.url(server, path)
+    if redirect:
+        site.routes[f"/r/{i}"] = ("redirect", path)
+        url = site.url(server, f"/r/{i}")
+    return {"image_id": f"{i}_0", "post_id": str(i), "url": url, "labels": [label_of(i)], "split": split}
+
+
+def shard_samples(folder: Path) -> list[dict]:
+    samples = []
+    for tar in sorted(folder.glob("*.tar")):
+        samples += list(wds.DataPipeline(wds.SimpleShardList([str(tar)]), wds.tarfile_to_samples()))
+    return samples
+
+
+@pytest.fixture(scope="module")
+def downloaded(tmp_path_factory):
+    """One download of a manifest with every kind of success and failure (shared by the tests below)."""
+    root = tmp_path_factory.mktemp("download")
+    site = Site()
+    server = serve(site)
+    rows = [good_row(site, server, i, "train", FORMATS[i % 4]) for i in range(12)]
+    rows += [good_row(site, server, i, "train", redirect=True) for i in (12, 13)]
+    rows.append(good_row(site, server, 14, "train", exif_rotate=True, size=(160, 120)))  # decoded in draft mode
+    site.routes["/bad/page.jpg"] = ("bytes", b"<html><body>Sorry, this page is not available</body></html>")
+    site.routes["/bad/cut.jpg"] = ("bytes", image_bytes(50, "JPEG", size=(400, 300))[:1500])
+    site.routes["/bad/slow.jpg"] = ("slow", 6.0)
+    site.routes["/bad/loop.jpg"] = ("redirect", "/bad/loop.jpg")
+    site.routes["/bad/bomb.png"] = ("bytes", image_bytes(51, "PNG", size=(3000, 3000)))
+    for n, path in enumerate(["/bad/page.jpg", "/bad/cut.jpg", "/bad/missing.jpg", "/bad/slow.jpg", "/bad/loop.jpg", "/bad/bomb.png"]):
+        rows.append({"image_id": f"bad{n}", "post_id": f"bad{n}", "url": site.url(server, path), "labels": [0], "split": "train"})
+    rows += [good_row(site, server, i, "valid", FORMATS[i % 4]) for i in range(20, 24)]
+    rows.append({"image_id": "v404", "post_id": "v404", "url": site.url(server, "/gone.jpg"), "labels": [1], "split": "valid"})
+    rows += [good_row(site, server, i, "test") for i in range(30, 33)]
+    write_manifest(root / "ds", rows)
+    config = DownloadConfig(root / "ds", root / "shards", image_size=32, processes=1, threads=4, shard_size=8,
+                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True)
+    try:
+        summary = download(config)
+    finally:
+        server.shutdown()
+    return root / "shards", summary, site
+
+
+def test_summary_counts_every_failure_by_reason(downloaded):
+    shards, summary, site = downloaded
+    train = summary["splits"]["train"]
+    assert (train["count"], train["successes"], train["shards"]) == (21, 15, 3)
+    assert train["failures"] == {"not an image": 1, "truncated or corrupt image": 1, "http 404": 1, "timeout": 1,
+                                 "redirect loop": 1, "too many pixels": 1}
+    assert summary["splits"]["valid"] | {"failures": None} == {"count": 5, "successes": 4, "failed_to_download": 1,
+                                                                "failed_to_resize": 0, "shards": 1, "failures": None}
+    assert summary["splits"]["valid"]["failures"] == {"http 404": 1}
+    assert summary["splits"]["test"]["successes"] == 3
+    assert summary["total"]["successes"] == 22 and summary["total"]["failures"]["http 404"] == 2
+    assert json.loads((shards / "download_summary.json").read_text()) == summary
+    assert (shards / "categories.csv").read_text() == (shards.parent / "ds" / "categories.csv").read_text()
+
+
+def test_shards_hold_each_image_once_with_its_labels(downloaded):
+    shards, _, _ = downloaded
+    for split, ids in {"train": range(15), "valid": range(20, 24), "test": range(30, 33)}.items():
+        tars = sorted(p.name for p in (shards / split).glob("*.tar"))
+        assert tars == [f"{n:05d}.tar" for n in range(len(tars))]
+        samples = shard_samples(shards / split)
+        metas = [json.loads(s["json"]) for s in samples]
+        assert sorted(m["image_id"] for m in metas) == sorted(f"{i}_0" for i in ids)
+        for sample, meta in zip(samples, metas):
+            sample_id, label = decode_id_label(sample["jpg"])
+            assert meta["image_id"] == f"{sample_id}_0" and meta["post_id"] == str(sample_id)
+            assert meta["labels"] == [label] == [label_of(sample_id)]
+            assert meta["emojis"] == [VOCAB.emojis[label]]
+            assert meta["url"].startswith("http://127.0.0.1:") and meta["created_at"].startswith("2019-01-")
+            image = Image.open(io.BytesIO(sample["jpg"]))
+            assert image.format == "JPEG" and min(image.size) == 32
+            assert image.size == ((32, 43) if sample_id == 14 else (43, 32))  # EXIF rotation applied
+
+
+def test_reader_trains_on_downloaded_shards(downloaded):
+    shards, _, _ = downloaded
+    loader = build_loader(shards, "train", num_classes=len(VOCAB), image_size=16, batch_size=4, train=True, workers=0)
+    batches = list(loader)
+    assert sum(len(images) for images, _ in batches) == 15 and not loader.skipped
+    assert {s.id for s in iter_samples(shards, "valid")} == {f"{i}_0" for i in range(20, 24)}
+
+
+def test_rerun_is_a_no_op_and_other_input_is_refused(downloaded, tmp_path):
+    shards, summary, site = downloaded
+    before = {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")}
+    hits = sum(site.hits.values())
+    config = DownloadConfig(shards.parent / "ds", shards, image_size=32, processes=1, threads=4, shard_size=8,
+                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True)
+    assert download(config) == summary
+    assert sum(site.hits.values()) == hits
+    assert {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")} == before
+    table = pq.read_table(shards.parent / "ds" / "manifest.parquet")
+    write_manifest(tmp_path / "other", [{**r, "url": r["url"] + "?v=2"} for r in table.to_pylist()])
+    with pytest.raises(UserError, match="different input"):
+        download(DownloadConfig(tmp_path / "other", shards, shard_size=8, quiet=True))
+    with pytest.raises(UserError, match="shard-size 8"):
+        download(DownloadConfig(shards.parent / "ds", shards, shard_size=5, quiet=True))
+
+
+def test_release_csvs_are_accepted(tmp_path):
+    site = Site()
+    server = serve(site)
+    try:
+        (tmp_path / "rel").mkdir()
+        VOCAB.write_categories_csv(tmp_path / "rel" / "categories.csv")
+        lines = ["url,labels"] + [f"{good_row(site, server, i, 'test')['url']},\"[{label_of(i)}, 4]\"" for i in range(3)]
+        (tmp_path / "rel" / "test.csv").write_text("\n".join(lines) + "\n")
+        summary = download(DownloadConfig(tmp_path / "rel", tmp_path / "out", image_size=24, processes=1, threads=2, quiet=True))
+    finally:
+        server.shutdown()
+    assert list(summary["splits"]) == ["test"] and summary["splits"]["test"]["successes"] == 3
+    metas = sorted((s.meta for s in iter_samples(tmp_path / "out", "test")), key=lambda m: m["url"])
+    assert [m["labels"] for m in metas] == [[0, 4], [1, 4], [2, 4]]
+    assert metas[1]["emojis"] == [VOCAB.emojis[1], VOCAB.emojis[4]]
+
+
+def test_bad_input_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no manifest"):
+        download(DownloadConfig(tmp_path, tmp_path / "out"))
+    with pytest.raises(UserError, match="distributor"):
+        download(DownloadConfig(tmp_path, tmp_path / "out", distributor="slurm"))
+
+
+def test_failure_reasons():
+    assert failure_reason("HTTP Error 404: Not Found") == "http 404"
+    assert failure_reason("<urlopen error timed out>") == "timeout"
+    assert failure_reason("The read operation timed out") == "timeout"
+    assert failure_reason("<urlopen error [Errno 111] Connection refused>") == "connection refused"
+    assert failure_reason("HTTP Error 302: The HTTP server returned a redirect error that would lead to an infinite loop.\nThe last 30x error message was:\nFound") == "redirect loop"
+
+
+@pytest.mark.slow
+def test_kill_and_resume_completes_missing_shards_only(tmp_path):
+    """Kill the command once its first shard is finished; the rerun fetches only the rest."""
+    site = Site(delay=0.4)
+    server = serve(site)
+    try:
+        rows = [good_row(site, server, i, "train") for i in range(10)]
+        write_manifest(tmp_path / "ds", rows)
+        out = tmp_path / "shards"
+        command = [sys.executable, "-m", "smileynet", "download", str(tmp_path / "ds"), "--out", str(out),
+                   "--splits", "train", "--shard-size", "2", "--processes", "1", "--threads", "1", "--retries", "0",
+                   "--image-size", "24", "--quiet"]
+        process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not list((out / "train").glob("*_stats.json")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        finished = {p.name.split("_")[0] for p in (out / "train").glob("*_stats.json")}
+        assert finished and len(finished) < 5, "the kill must land mid-download"
+        kept = {name: (out / "train" / f"{name}.tar").stat().st_mtime_ns for name in finished}
+        assert len(list(iter_samples(out, "train"))) == 2 * len(finished)  # a half-written shard is not read
+        fetched_before = Counter(site.hits)
+        summary = download(DownloadConfig(tmp_path / "ds", out, splits=("train",), image_size=24, processes=2,
+                                          threads=2, shard_size=2, retries=0, quiet=True))  # img2dataset's process pool
+    finally:
+        server.shutdown()
+    assert summary["splits"]["train"] | {"failures": None} == {
+        "count": 10, "successes": 10, "failed_to_download": 0, "failed_to_resize": 0, "shards": 5, "failures": None}
+    ids = [json.loads(s["json"])["image_id"] for s in shard_samples(out / "train")]
+    assert sorted(ids) == sorted(f"{i}_0" for i in range(10))
+    assert {name: (out / "train" / f"{name}.tar").stat().st_mtime_ns for name in finished} == kept
+    refetched = [path for path, n in site.hits.items() if fetched_before[path] and n > fetched_before[path]]
+    finished_paths = {f"/img/{i}.jpeg" for name in finished for i in (2 * int(name), 2 * int(name) + 1)}
+    assert not finished_paths & set(refetched)

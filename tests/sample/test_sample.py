@@ -1,0 +1,190 @@
+"""sample: temporal windows, the per-emoji cap, balanced splits, release CSVs and stats figures."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from smileynet.errors import UserError
+from smileynet.sample import read_release, sample
+from smileynet.vocab import Vocabulary
+
+EMOJIS = ["\U0001F602", "\U0001F60D", "\U0001F480", "\U0001F62D", "\U0001F60A"]
+START = datetime(2017, 6, 1, tzinfo=timezone.utc)
+
+
+def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
+    """posts.parquet with (day offset, emojis, number of images) per post, in collect's schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = {"post_id": [], "source": [], "created_at": [], "text": [], "emojis": [], "image_urls": [], "author_id": [],
+             "lang": []}
+    for i, (day, emojis, images) in enumerate(rows):
+        table["post_id"].append(f"p{i:05d}")
+        table["source"].append("twitter-v1")
+        table["created_at"].append(START + timedelta(days=day))
+        table["text"].append("".join(emojis))
+        table["emojis"].append(emojis)
+        table["image_urls"].append([f"https://img.example/{i}/{n}.jpg" for n in range(images)])
+        table["author_id"].append("1")
+        table["lang"].append("en")
+    pq.write_table(pa.table(table, schema=pa.schema([
+        ("post_id", pa.string()), ("source", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
+        ("text", pa.string()), ("emojis", pa.list_(pa.string())), ("image_urls", pa.list_(pa.string())),
+        ("author_id", pa.string()), ("lang", pa.string())])), path)
+    Vocabulary.from_emojis(EMOJIS).write_categories_csv(path.parent / "categories.csv")
+    return path
+
+
+def random_posts(n: int, days: float, seed: int = 0, multi: bool = True) -> list[tuple[float, list[str], int]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        k = int(rng.integers(1, 3)) if multi else 1
+        emojis = list(dict.fromkeys(EMOJIS[int(j)] for j in rng.choice(5, size=k, p=[0.5, 0.2, 0.15, 0.1, 0.05])))
+        rows.append((float(rng.uniform(0, days)), emojis, int(rng.integers(1, 3))))
+    return rows
+
+
+def manifest(out: Path) -> list[dict]:
+    return pq.read_table(out / "manifest.parquet").to_pylist()
+
+
+def test_windows_cap_and_one_row_per_image(tmp_path):
+    rows = [(d, [EMOJIS[0]], 1) for d in np.linspace(0, 29.99, 50)]  # window 0: 50 posts of one emoji
+    rows += [(30.0 + d, [EMOJIS[0]], 2) for d in np.linspace(0, 5, 8)]  # window 1: 8 posts, two images each
+    rows += [(61.0, [EMOJIS[1], EMOJIS[0]], 3)]  # window 2
+    posts = write_posts(tmp_path / "c" / "posts.parquet", rows)
+    report = sample(posts, tmp_path / "out", cap=20, val_per_class=0, test_per_class=0)
+    rows_out = manifest(tmp_path / "out")
+    per_window = Counter(r["window"] for r in rows_out if r["image_id"].endswith("_0"))
+    assert per_window == {0: 20, 1: 8, 2: 1}
+    assert report["windows"] == 3 and report["images"] == 20 + 16 + 3 == len(rows_out)
+    last = [r for r in rows_out if r["window"] == 2]
+    assert [r["image_id"] for r in last] == ["p00058_0", "p00058_1", "p00058_2"]
+    assert last[0]["labels"] == [1, 0] and last[0]["emojis"] == [EMOJIS[1], EMOJIS[0]]
+    assert {r["url"] for r in last} == {f"https://img.example/58/{n}.jpg" for n in range(3)}
+
+
+def test_a_post_chosen_through_several_emojis_is_kept_once_and_sampling_is_seeded(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(600, 70))
+    sample(posts, tmp_path / "a", cap=40, val_per_class=0, test_per_class=0, seed=1)
+    sample(posts, tmp_path / "b", cap=40, val_per_class=0, test_per_class=0, seed=1)
+    sample(posts, tmp_path / "c2", cap=40, val_per_class=0, test_per_class=0, seed=2)
+    a = manifest(tmp_path / "a")
+    assert len({r["image_id"] for r in a}) == len(a)
+    assert a == manifest(tmp_path / "b")
+    assert {r["post_id"] for r in a} != {r["post_id"] for r in manifest(tmp_path / "c2")}
+    kept = {r["post_id"]: r for r in a}.values()
+    for window in {r["window"] for r in kept}:  # each emoji reaches the cap through its own draws
+        counts = Counter(e for r in kept if r["window"] == window for e in r["emojis"])
+        assert counts[EMOJIS[0]] >= 40
+
+
+def test_splits_are_balanced_by_category_and_disjoint_by_post(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(3000, 40, multi=False))
+    sample(posts, tmp_path / "out", cap=4000, val_per_class=20, test_per_class=40, seed=3)
+    rows = manifest(tmp_path / "out")
+    splits_of_post: dict[str, set] = {}
+    for r in rows:
+        splits_of_post.setdefault(r["post_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits_of_post.values())
+    for split, target in (("valid", 20), ("test", 40)):
+        counts = Counter(label for r in rows if r["split"] == split for label in r["labels"])
+        assert all(target <= counts[c] <= target + 1 for c in range(5)), counts  # a post may add 2 images
+    assert sum(r["split"] == "train" for r in rows) > len(rows) // 2
+
+
+def test_a_rare_category_keeps_half_of_its_images_for_training(tmp_path):
+    rows = [(1.0, [EMOJIS[0]], 1)] * 200 + [(2.0, [EMOJIS[4]], 1)] * 10
+    posts = write_posts(tmp_path / "c" / "posts.parquet", rows)
+    sample(posts, tmp_path / "out", val_per_class=50, test_per_class=100)
+    rare = Counter(r["split"] for r in manifest(tmp_path / "out") if r["labels"] == [4])
+    assert rare["train"] >= 5 and rare["test"] >= 1
+
+
+def test_release_csvs_round_trip_and_from_release(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(300, 50))
+    sample(posts, tmp_path / "out", cap=4000, val_per_class=10, test_per_class=10)
+    rows = manifest(tmp_path / "out")
+    with open(tmp_path / "out" / "train.csv", newline="") as f:
+        first = next(csv.DictReader(f))
+    assert set(first) == {"url", "labels"} and first["labels"].startswith("[")
+    release = read_release(tmp_path / "out")
+    assert release.vocab.emojis == tuple(EMOJIS)
+    for split in ("train", "valid", "test"):
+        ours = [(r["url"], r["labels"]) for r in rows if r["split"] == split]
+        theirs = release.manifest.filter(release.manifest["split"] == split)
+        assert list(zip(theirs["url"].to_list(), theirs["labels"].to_list())) == ours
+    from typer.testing import CliRunner
+
+    from smileynet.cli import app
+
+    result = CliRunner().invoke(app, ["sample", "--from-release", str(tmp_path / "out"), "--out", str(tmp_path / "again"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    for name in ("train.csv", "valid.csv", "test.csv", "categories.csv"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+    assert len(manifest(tmp_path / "again")) == len(rows)
+
+
+def test_release_with_glyph_categories_and_bad_labels(tmp_path):
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "categories.csv").write_text("category,unicode\njoy,\U0001F602\nskull,U+1F480\n", encoding="utf-8")
+    (folder / "train.csv").write_text("url,labels\nimg/a.jpg,\"[0, 1]\"\nimg/b.jpg,[1]\n")
+    release = read_release(folder)
+    assert release.manifest["labels"].to_list() == [[0, 1], [1]]
+    assert release.manifest["emojis"].to_list()[0] == ["\U0001F602", "\U0001F480"]
+    (folder / "test.csv").write_text("url,labels\nimg/c.jpg,[7]\n")
+    with pytest.raises(UserError, match=r"test.csv: line 2"):
+        read_release(folder)
+    with pytest.raises(UserError, match="no train.csv"):
+        read_release(tmp_path)
+
+
+def test_stats_figures_and_counts(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(400, 65))
+    report = sample(posts, tmp_path / "out", cap=30, val_per_class=5, test_per_class=5)
+    stats = tmp_path / "out" / "stats"
+    for name in ("labels_before", "labels_after", "cooccurrence", "posts_per_window"):
+        assert (stats / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import json
+
+    numbers = json.loads((stats / "stats.json").read_text())
+    assert sum(numbers["before"]) > sum(numbers["after"])
+    assert sum(numbers["posts_per_window"]["sampled"].values()) == report["posts_kept"]
+    from smileynet.sample.stats import cooccurrence
+
+    matrix = cooccurrence([[0, 1], [0], [1, 2]], 3)
+    assert matrix[0].tolist() == [1.0, 0.5, 0.0] and matrix[1].tolist() == [0.5, 1.0, 0.5]
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        sample(tmp_path / "missing.parquet", tmp_path / "out")
+    posts = write_posts(tmp_path / "c" / "posts.parquet", [(0.0, ["\U0001F355"], 1)])
+    with pytest.raises(UserError, match="no post"):
+        sample(posts, tmp_path / "out")
+    with pytest.raises(UserError, match="--cap"):
+        sample(posts, tmp_path / "out", cap=0)
+
+
+def test_posts_folder_of_parts_gives_the_same_dataset(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(200, 40))
+    sample(posts, tmp_path / "file", cap=10, val_per_class=3, test_per_class=3)
+    table = pq.read_table(posts)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 120), folder / "part-0.parquet")
+    pq.write_table(table.slice(120), folder / "part-1.parquet")
+    (folder / "collect_report.json").write_text("{}")  # what else a collect folder holds is not read as posts
+    Vocabulary.from_emojis(EMOJIS).write_categories_csv(folder / "categories.csv")
+    sample(folder, tmp_path / "folder", cap=10, val_per_class=3, test_per_class=3)
+    assert manifest(tmp_path / "folder") == manifest(tmp_path / "file")

@@ -2,7 +2,7 @@
 
 Prints records/s (best of `--repeat` interleaved runs) for: the ceiling (bz2 decompress + orjson.loads of every line of the same
 files, one process, nothing else), collect with 1 worker, collect with 2 workers; and the peak
-memory (VmHWM) of a 1-worker collect process on N and 4N records. Goals (issue 3): collect >= 0.9x
+memory (VmHWM) of a 1-worker collect process on N and 4N records. Goals: collect >= 0.9x
 the ceiling, 2 workers >= 1.8x one, peak memory flat as input grows.
 
     python benchmarks/bench_collect.py                 # 100k records (a few minutes)

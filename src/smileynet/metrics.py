@@ -106,7 +106,7 @@ def random_scores(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary | Sequence[str], seed: int = 0) -> dict:
-    """Every emoji-prediction metric of a split as JSON-ready data (DESIGN keys).
+    """Every emoji-prediction metric of a split as JSON-ready data (the evaluation JSON keys of docs/architecture.md).
 
     `random` holds the same headline numbers for uniform random scores on the same targets;
     `per_category` one row per emoji (auc and ap are None where undefined); `skipped_categories`

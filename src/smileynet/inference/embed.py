@@ -1,6 +1,6 @@
 """`smileynet embed`: the emoji embedding of every image of a folder, a list file or a dataset, to parquet.
 
-Output (DESIGN.md): `id`, `path`, `embedding` (fixed-size list of float32, the pre-sigmoid
+Output (docs/architecture.md): `id`, `path`, `embedding` (fixed-size list of float32, the pre-sigmoid
 logits, one entry per emoji of the model's vocabulary, which the file's metadata carries) and
 `probs` (the same after the sigmoid).
 

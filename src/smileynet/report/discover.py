@@ -1,6 +1,6 @@
 """Find the report's inputs by the files they hold, in any mix of files and folders.
 
-Each stage's outputs have a name or a shape that gives them away (DESIGN.md): `collect_report.json`,
+Each stage's outputs have a name or a shape that gives them away (docs/architecture.md): `collect_report.json`,
 `posts.parquet`, `manifest.parquet`, `categories.csv` (with `train/valid/test.csv` beside it and no
 manifest: a release-layout dataset), `stats/`, a run's `metrics.csv`, an
 evaluation JSON (keys `mtop1` and `auc`), transfer's `results.json`, `emoji_fingerprints.csv`, a

@@ -1,7 +1,7 @@
 """Train and evaluate SmileyNet: the paper's recipe (Sec. 3.2) and its emoji-prediction metrics (Sec. 4.1).
 
     train(TrainConfig(data=..., out=..., arch=..., steps=...), resume=False) -> Path of RUN/model
-    evaluate(model_dir, data, split="test", out=None, ...) -> dict (DESIGN keys, see smileynet.metrics)
+    evaluate(model_dir, data, split="test", out=None, ...) -> dict (the evaluation JSON keys, see smileynet.metrics)
     predict_scores(model, loader, device) -> (logits N x C, targets N x C)
 
 Imported lazily: the CLI imports `smileynet.train.cli`, and `smileynet --help` must not load torch.

@@ -61,7 +61,7 @@ def bce(scores: np.ndarray, targets: np.ndarray) -> float:
 
 def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | None = None, batch_size: int = 64,
              workers: int = 2, device: str = "cpu", seed: int = 0, quiet: bool = False) -> dict:
-    """Every emoji-prediction metric of a model dir on one split of a data folder (DESIGN keys), with
+    """Every emoji-prediction metric of a model dir on one split of a data folder (the evaluation JSON keys of docs/architecture.md), with
     a random-scores baseline; written to `out` when given."""
     from smileynet.data import build_loader, dataset_vocabulary
 

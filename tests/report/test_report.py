@@ -130,10 +130,10 @@ def write_transfers(folder: Path, model: Path, monkeypatch) -> tuple[Path, Path]
     """Real `smileynet transfer` runs on tiny Twitter I and FI layouts. Only the extraction is
     stood in for (`_fake_embeddings`): embeddings that lean with the label, so the tables have
     something to show, fast and whatever the state of the inference stage."""
-    from smileynet.transfer import TransferConfig, run, run_transfer
+    from smileynet.transfer import TransferConfig, experiment, run_transfer
     from smileynet.transfer.benchmarks import MIKELS_EMOTIONS
 
-    monkeypatch.setattr(run, "cached_embeddings", _fake_embeddings)
+    monkeypatch.setattr(experiment, "cached_embeddings", _fake_embeddings)
     twitter = folder / "twitter"
     names = []
     for i in range(30):

@@ -7,11 +7,11 @@
     split_sizes(data, split) -> number of samples (None when shards lack img2dataset stats)
 """
 
+from smileynet.data.layout import SPLITS, available_splits, dataset_vocabulary, layout, split_sizes
 from smileynet.lazy import lazy_exports
 
 # The readers import torch and webdataset: only on first use, so the layout helpers stay light.
-_EXPORTS = {"SPLITS": "layout", "available_splits": "layout", "dataset_vocabulary": "layout", "layout": "layout",
-            "split_sizes": "layout", "Loader": "loader", "build_loader": "loader", "Sample": "samples",
-            "iter_samples": "samples", "train_transform": "transforms", "eval_transform": "transforms"}
-__all__ = sorted(_EXPORTS)
+_EXPORTS = {"Loader": "loader", "build_loader": "loader", "Sample": "samples", "iter_samples": "samples",
+            "train_transform": "transforms", "eval_transform": "transforms"}
+__all__ = sorted([*_EXPORTS, "SPLITS", "available_splits", "dataset_vocabulary", "layout", "split_sizes"])
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -263,9 +263,12 @@ def build_loader(
     world_size: int = 1,
     start_batch: int = 0,
     shuffle_buffer: int = SHUFFLE_BUFFER,
+    transform: CropTransform | None = None,
 ) -> Loader:
     """Batches of one split for one rank: shuffled and augmented when `train`, unshuffled with the
     eval crop otherwise (file order with workers <= 1; with more, the workers' shards interleave).
+    `transform` replaces the crop (default: `train_transform(image_size)` when `train`, else
+    `eval_transform(image_size)`), as open_clip's loaders take their preprocessing.
     Same (seed, epoch, workers) -> same batches; `start_batch` resumes mid-epoch (exact unless a
     whole batch was corrupt: an empty batch is not yielded, so the caller's count is one short)."""
     from smileynet.data.transforms import eval_transform, train_transform
@@ -275,7 +278,8 @@ def build_loader(
     if not 0 <= rank < world_size:
         raise UserError(f"rank {rank} outside world size {world_size}")
     data = Path(data)
-    transform = train_transform(image_size) if train else eval_transform(image_size)
+    if transform is None:
+        transform = train_transform(image_size) if train else eval_transform(image_size)
     kind = layout(data, split)
     if kind == "shards":
         shards = [str(p) for p in shard_paths(data, split)]

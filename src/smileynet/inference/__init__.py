@@ -3,8 +3,8 @@
     extract(model, inputs, batch_size=32, features="logits"|"pre_logits"|"both",
             backend="torch"|"onnx"|"auto", workers=0) -> Extraction(ids, logits, pre_logits, failures)
     iter_extract(model, (id, source) pairs, ...) -> one Extraction per batch (streaming)
-    predict(model, images, top_k=5) -> per image [{emoji, name, prob}, ...]   (smileynet.predict)
-    embed(model, images) -> Embedding(logits, probs)                       (smileynet.embed)
+    smileynet.predict(model, images, top_k=5) -> per image [{emoji, name, prob}, ...]
+    smileynet.embed(model, images) -> Embedding(logits, probs)
     top_emojis(probs, vocab, top_k) -> per row [{emoji, name, prob}, ...]
     export_onnx(model, path) -> ONNX bytes (uint8 pixels in; logits and features out)
     make_runner(model, backend) -> a reusable runner (pass it as `model` to skip re-exporting)
@@ -18,7 +18,7 @@ from smileynet.lazy import lazy_exports
 
 _EXPORTS = {
     "Extraction": "extraction", "extract": "extraction", "iter_extract": "extraction", "as_inputs": "extraction",
-    "Embedding": "predict", "embed": "predict", "predict": "predict", "top_emojis": "predict",
+    "Embedding": "predict", "top_emojis": "predict",
     "export_onnx": "runtime", "make_runner": "runtime", "TorchRunner": "runtime", "OnnxRunner": "runtime",
 }
 __all__ = sorted(_EXPORTS)

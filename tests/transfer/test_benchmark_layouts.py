@@ -77,8 +77,9 @@ def test_twitter_i_release_layout_with_the_published_folds(tmp_path, shared_fixt
     assert all(bench.labels[by_name[n]] == int(y) for n, y in labels.items())
     four = next(s for s in bench.splits if s.name == "four_agrees")
     train, test = four.folds[4]
-    assert {bench.paths[i].name for i in test} == {n for n, _ in listed(folds_dir / "four_agrees" / "test5" / "test.txt")}
-    assert {bench.paths[i].name for i in train} == {n for n, _ in listed(folds_dir / "four_agrees" / "test5" / "train.txt")}
+    published = folds_dir / "four_agrees" / "test5"
+    assert {bench.paths[i].name for i in test} == {n for n, _ in listed(published / "test.txt")}
+    assert {bench.paths[i].name for i in train} == {n for n, _ in listed(published / "train.txt")}
     assert all(p.parent == tmp_path / "images" for p in bench.paths)
 
 
@@ -175,7 +176,7 @@ def test_emotionroi_published_split(tmp_path):
 
 
 def test_emotion6_class_folders(tmp_path):
-    rows = ["[image_filename]\t[valence]\t[arousal]\t[anger]\t[disgust]\t[fear]\t[joy]\t[sadness]\t[surprise]\t[neutral]"]
+    rows = ["\t".join(["image", "valence", "arousal", *EKMAN_EMOTIONS, "neutral"])]  # the distributions: not read
     for e, emotion in enumerate(EKMAN_EMOTIONS):
         for n in range(1, 4 + e):
             jpeg(tmp_path / "Emotion6" / "images" / emotion / f"{n}.jpg")
@@ -258,7 +259,8 @@ def test_release_listings_parse_or_refuse_in_one_line(tmp_path_factory, data):
                        max_size=20))
 def test_twitter_ii_labels_round_trip(tmp_path_factory, labels):
     path = tmp_path_factory.mktemp("labels") / "groundTruthLabel.txt"
-    path.write_text("Image\tSentiment\r\n" + "".join(f"{n}\t{'positive' if y else 'negative'}\r\n" for n, y in labels.items()))
+    rows = [f"{n}\t{'positive' if y else 'negative'}" for n, y in labels.items()]
+    path.write_text("\r\n".join(["Image\tSentiment", *rows]) + "\r\n")
     if not labels:
         with pytest.raises(UserError, match="no labelled images"):
             read_twitter2_labels(path)

@@ -25,6 +25,7 @@ from smileynet.transfer.benchmarks.twitter import (
     read_pairs,
     read_twitter2_labels,
 )
+from smileynet.transfer.experiment import _split_folds
 
 
 def _tiny_jpeg() -> bytes:
@@ -228,6 +229,8 @@ def test_abstract_votes_ties_dropped(tmp_path):
     assert [p.name for p in bench.paths] == ["abstract_1.jpg", "abstract_2.jpg", "abstract_4.jpg", "abstract_5.jpg"]
     assert list(bench.labels) == [0, 1, 2, 1] and list(bench.sentiment) == [1, 1, 0, 1]
     assert bench.skipped == {"tied votes": 2, "missing file": 1}
+    with pytest.raises(UserError, match=r"abstract all: 2-fold .*\(smallest has 1\); lower --folds"):
+        _split_folds(bench, bench.splits[0], 2, seed=0)  # a class smaller than the folds: says what to do
     (folder / "ABSTRACT_groundTruth.csv").write_text(header + "\n'abstract_1.jpg',1,2,3\n")
     with pytest.raises(UserError, match="line 2: expected a file and 8 vote counts"):
         load_benchmark("abstract", folder)

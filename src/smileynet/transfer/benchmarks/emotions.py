@@ -53,7 +53,6 @@ from smileynet.transfer.benchmarks.base import (
     MIKELS_EMOTIONS,
     Benchmark,
     class_tree,
-    first_dir,
     read_lines,
     relative_name,
     shown,
@@ -192,7 +191,7 @@ def load_emotionroi(root: Path) -> Benchmark:
 
 def load_emotion6(root: Path) -> Benchmark:
     """Emotion6: `images/<emotion>/` folders, the folder naming the class."""
-    images = first_dir(root, ("images",)) or root
+    images = _within(root, "images")
     present = [e for e in EKMAN_EMOTIONS if (images / e).is_dir()]
     if len(present) < 2:
         raise UserError(f"{root}: expected Emotion6's images/<emotion>/ folders ({', '.join(EKMAN_EMOTIONS)})")

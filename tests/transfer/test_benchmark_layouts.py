@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -246,6 +246,8 @@ def test_unknown_benchmark_lists_them_all(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=200).map(str.encode)))
+@example(b". 1\n")
+@example(b"Image\tSentiment\n./\tpositive\n")
 def test_release_listings_parse_or_refuse_in_one_line(tmp_path_factory, data):
     """Any bytes: a parse or a UserError, never another exception (the files come from outside)."""
     path = tmp_path_factory.mktemp("listing") / "list.txt"

@@ -131,7 +131,7 @@ def relative_name(path: Path, number: int, text: str) -> PurePosixPath:
     """A file name from a listing as a relative path that stays inside its folder: listings are
     outside input, so absolute paths and ".." are refused rather than followed."""
     name = PurePosixPath(text.replace("\\", "/"))
-    if not text or name.is_absolute() or ".." in name.parts or ":" in name.parts[0]:
+    if not name.parts or name.is_absolute() or ".." in name.parts or ":" in name.parts[0]:
         raise UserError(f"{path}: line {number}: not a file name inside the benchmark: {shown(text)}")
     return name
 

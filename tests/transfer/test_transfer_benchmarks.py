@@ -73,7 +73,7 @@ def test_agg_amt_candidates_layout_with_agree_files(tmp_path):
 
 
 def test_twitter_rejects_bad_lines_and_empty_roots(tmp_path):
-    with pytest.raises(UserError, match="no twitter_"):
+    with pytest.raises(UserError, match="looked for ground_truth/twitter_"):
         load_benchmark("twitter", tmp_path)
     (tmp_path / "twitter_five_agrees.txt").write_text("a.jpg positive\n")
     with pytest.raises(UserError, match="line 1"):

@@ -1,6 +1,8 @@
 """The transfer sections, from `smileynet transfer`'s results.json (schema in
 `smileynet.transfer`): Tables 2, 3, 4 (Twitter I), 5 and 6 (FI) in the paper's layout with the
-published numbers in their own rows, and Figs. 4, 6, 7, 8 from the PNGs the run wrote.
+published numbers in their own rows, and Figs. 4, 6, 7, 8 from the PNGs the run wrote. The
+benchmarks beyond the paper (Twitter II, EmotionROI, Emotion6, ArtPhoto, Abstract) get a section
+each with our rows only: the paper reports nothing on them.
 
 Every lookup tolerates a missing key: a cell shows "-" and a table without any row of ours is
 left out.
@@ -37,6 +39,15 @@ FIGURES = (
     ("fingerprints", "Fig. 7: emotional fingerprints of the most positive and most negative emojis"),
     ("fingerprints_tsne", "Fig. 8: emojis placed by t-SNE of their emotional fingerprints"),
 )
+# Benchmarks beyond the paper, in report order: (results.json "benchmark", section title).
+MORE_BENCHMARKS = (
+    ("twitter2", "Visual sentiment: Twitter II (Borth et al. 2013)"),
+    ("emotionroi", "Emotions: EmotionROI (Peng et al. 2016)"),
+    ("emotion6", "Emotions: Emotion6 (Peng et al. 2015)"),
+    ("artphoto", "Emotions: ArtPhoto (Machajdik & Hanbury 2010)"),
+    ("abstract", "Emotions: Abstract paintings (Machajdik & Hanbury 2010)"),
+)
+BENCHMARK_PROTOCOLS = ("knn", "head", "finetune", "zero_shot_binary", "zero_shot_continuous")
 PROTOCOL_NAMES = {"knn": "1-NN", "head": "transfer head", "finetune": "fine-tuned network",
                   "zero_shot_binary": "zero-shot, binary", "zero_shot_continuous": "zero-shot, continuous"}
 
@@ -131,6 +142,66 @@ def fi_table(results: list[tuple[Path, dict]]) -> str | None:
     if not ours:
         return None
     return table(["Model", *published.TABLE6_HEADERS], rows, numeric=[1, 2], row_classes=classes, raw=True)
+
+
+def benchmark_table(results: list[tuple[Path, dict]]) -> str | None:
+    """Our accuracy per protocol on a benchmark the paper does not report (so no published rows):
+    one column for a sentiment benchmark; emotion and derived sentiment accuracy otherwise."""
+    rows = []
+    multi = any(len(_list(r.get("classes"))) > 2 for _, r in results)
+    for path, result in results:
+        for split_name, split in _map(result, "splits").items():
+            for protocol in BENCHMARK_PROTOCOLS:
+                for model in ("baseline", "smileynet"):
+                    entry = _get(split, "protocols", protocol, model)
+                    if not isinstance(entry, dict):
+                        continue
+                    label = _protocol_label(result, protocol, model)
+                    if split_name != "all":
+                        label += f" ({split_name})"
+                    cells = [_cell(entry.get("accuracy"))]
+                    if multi:  # zero-shot predicts the sentiment only
+                        cells = (["-", cells[0]] if protocol.startswith("zero_shot")
+                                 else [cells[0], _cell(entry.get("sentiment_accuracy"))])
+                    rows.append([_ours(label, path, len(results) > 1), *cells])
+    if not rows:
+        return None
+    headers = ["Model", "Emotion accuracy", "Sentiment accuracy"] if multi else ["Model", "Sentiment accuracy"]
+    return table(headers, rows, numeric=list(range(1, len(headers))), row_classes=["ours"] * len(rows), raw=True)
+
+
+def _folds_note(results: list[tuple[Path, dict]]) -> str:
+    sources = {str(_get(r, "folds", "source")) for _, r in results}
+    if sources == {"published"}:
+        return "the benchmark's published folds"
+    if sources == {"stratified"}:
+        ks = {_get(r, "folds", "k") for _, r in results}
+        return "seeded stratified folds (no split is published)" + (f", k={ks.pop()}" if len(ks) == 1 else "")
+    return "published folds where the benchmark has them, seeded stratified folds otherwise"
+
+
+def more_benchmark_sections(results: list[tuple[Path, dict]]) -> list[tuple[str, str, str]]:
+    """A section per benchmark beyond the paper that has results: our table, the details."""
+    sections = []
+    for kind, title in MORE_BENCHMARKS:
+        runs = [(p, r) for p, r in results if r.get("benchmark") == kind]
+        if not runs:
+            continue
+        parts = []
+        body = benchmark_table(runs)
+        if body:
+            parts.append(f"<h3>Accuracy (%)</h3>{body}")
+        text = ("Beyond the paper: it reports no numbers on this benchmark, and none are quoted here. "
+                f"Ours: mean ± std over {_folds_note(runs)}.")
+        if not any(isinstance(r.get("class_sentiment"), list) for _, r in runs):
+            text += " These classes carry no sentiment mapping, so there is no zero-shot row."
+        elif any(len(_list(r.get("classes"))) > 2 for _, r in runs):
+            text += (" Sentiment: the predicted emotion mapped to positive (amusement, awe, contentment, "
+                     "excitement) or negative.")
+        parts.append(note(text))
+        parts.append(_benchmark_details(runs))
+        sections.append((f"transfer-{kind}", title, "".join(parts)))
+    return sections
 
 
 def _emoji_rho(row: object) -> str:
@@ -240,11 +311,13 @@ def fingerprints_section(path: Path) -> str:
 
 
 def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]) -> list[tuple[str, str, str]]:
-    """(anchor, title, body) sections: Twitter I, FI, other benchmarks, standalone fingerprints."""
+    """(anchor, title, body) sections: Twitter I, FI, the benchmarks beyond the paper, other
+    benchmarks, standalone fingerprints."""
     sections = []
     twitter = [(p, r) for p, r in results if r.get("benchmark") == "twitter"]
     fi = [(p, r) for p, r in results if r.get("benchmark") == "fi"]
-    other = [(p, r) for p, r in results if r.get("benchmark") not in ("twitter", "fi")]
+    known = {"twitter", "fi", *(kind for kind, _ in MORE_BENCHMARKS)}
+    other = [(p, r) for p, r in results if r.get("benchmark") not in known]
     if twitter:
         parts = []
         for title, rows, protocols in (
@@ -270,6 +343,7 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
                               "emotion mapped to positive (amusement, awe, contentment, excitement) or negative."))
         parts.append(_benchmark_details(fi))
         sections.append(("transfer-fi", "Emotions: Flickr & Instagram (FI)", "".join(parts)))
+    sections += more_benchmark_sections(results)
     if other:
         sections.append(("transfer-other", "Transfer: other benchmarks", _benchmark_details(other)))
     if fingerprints:

@@ -1,7 +1,8 @@
 """transfer: sentiment and emotion benchmarks on the emoji embedding (paper Sec. 4.2-4.4).
 
-`smileynet transfer twitter|fi|folder --root DIR --model MODEL --out OUT` reads the benchmark in
-its original layout (`benchmarks`), extracts the emoji embedding (and, with `--baseline`, the
+`smileynet transfer KIND --root DIR --model MODEL --out OUT` reads the benchmark KIND (twitter,
+twitter2, fi, emotionroi, emotion6, artphoto, abstract, folder) in its original layout
+(`benchmarks`, docs/benchmarks.md), extracts the emoji embedding (and, with `--baseline`, the
 ImageNet "ObjectNet" features) once into `OUT/cache/` (`features`), runs every protocol on the
 cached arrays (`protocols`; `finetune` for `--finetune`), and writes:
 
@@ -17,12 +18,14 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
 `{"mean": float, "std": float, "folds": [float, ...]}`, std over folds with ddof=0.
 
     version            1
-    benchmark          "twitter" | "fi" | "folder"
+    benchmark          KIND: "twitter" | "twitter2" | "fi" | "emotionroi" | "emotion6" | "artphoto" |
+                       "abstract" | "folder"
     root               benchmark root as given
     model              {path, arch, num_classes, digest, features: "logits"}
     baseline           null | {spec, arch, digest, features: "pre_logits", dim}
-    classes            class names, label order ("negative", "positive" for Twitter I)
-    class_sentiment    0/1 per class (FI: amusement, awe, contentment, excitement = 1) or null
+    classes            class names, label order ("negative", "positive" for Twitter I and II)
+    class_sentiment    0/1 per class (FI, ArtPhoto, Abstract: amusement, awe, contentment,
+                       excitement = 1) or null (EmotionROI, Emotion6: no zero-shot)
     head               "linear" | "mlp"  (the transfer head t(.))
     finetune           null | {epochs}
     folds              {k (null when published), source: "published" | "stratified", seed}
@@ -30,7 +33,7 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
     extraction         {smileynet|baseline: {seconds, extracted, cached}}
     lexicon            {source, covered, total, fallback: [emoji, ...]} (zero-shot weights)
     splits             {name: SPLIT}: Twitter I "five_agrees", "four_agrees", "three_agrees";
-                       FI and folder "all"
+                       every other benchmark "all"
     fingerprints       null | {file: "emoji_fingerprints.csv", classes, response}
     figures            {name: file name in OUT}
     seconds            wall time of the run

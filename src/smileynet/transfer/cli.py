@@ -11,11 +11,13 @@ import typer
 from smileynet.cli_common import QUIET, SEED, WORKERS
 from smileynet.errors import UserError
 
-BENCHMARKS = ("twitter", "fi", "folder")
+BENCHMARKS = ("twitter", "twitter2", "fi", "emotionroi", "emotion6", "artphoto", "abstract", "folder")
 
 
 def transfer(
-    benchmark: str = typer.Argument(..., help="twitter (Twitter I), fi (Flickr&Instagram emotions) or folder (class folders or path,label CSV)."),
+    benchmark: str = typer.Argument(..., help="twitter (Twitter I), twitter2 (Twitter II), fi (Flickr&Instagram), "
+                                    "emotionroi, emotion6, artphoto, abstract (docs/benchmarks.md), or folder (class "
+                                    "folders or a path,label CSV)."),
     root: Path = typer.Option(..., "--root", help="The benchmark in its original layout."),
     model: Path = typer.Option(..., "--model", help="A SmileyNet model dir."),
     out: Path = typer.Option(..., "--out", help="Output folder: results.json, figures, cache/."),

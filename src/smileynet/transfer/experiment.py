@@ -78,7 +78,7 @@ def _split_folds(bench: Benchmark, split, k: int, seed: int) -> list[tuple[np.nd
     try:
         return protocols.stratified_folds(y, k, seed)
     except ValueError as err:
-        raise UserError(f"{bench.kind} {split.name}: {err}") from None
+        raise UserError(f"{bench.kind} {split.name}: {err}; lower --folds") from None
 
 
 def evaluate_split(

@@ -81,7 +81,7 @@ class FetchPolicy:
 
     def opener(self) -> urllib.request.OpenerDirector:
         """A urllib opener that fetches only what the policy allows."""
-        opener = urllib.request.OpenerDirector()
+        opener = _RefusalMemo()
         for handler in (_PolicyHandler(self), _HTTPHandler(self), _HTTPSHandler(self), _RedirectHandler(),
                         urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(),
                         urllib.request.UnknownHandler()):
@@ -98,6 +98,29 @@ class FetchPolicy:
             yield
         finally:
             urllib.request.install_opener(previous)
+
+
+class _RefusalMemo(urllib.request.OpenerDirector):
+    """An opener that answers a url it has refused once with the same refusal, unfetched.
+    img2dataset retries every failed url (`--retries`); without this, a server that dribbles
+    bytes would hold a thread for the deadline once per try. One opener serves one shard, so
+    the memo holds at most a shard's urls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: dict[str, str] = {}
+
+    def open(self, fullurl, *args, **kwargs):
+        url = fullurl if isinstance(fullurl, str) else fullurl.full_url
+        if url in self.refused:
+            raise Refused(self.refused[url])
+        try:
+            response = super().open(fullurl, *args, **kwargs)
+        except Refused as err:
+            self.refused[url] = str(err)
+            raise
+        response.on_refused = partial(self.refused.__setitem__, url)  # a body over the limits, later
+        return response
 
 
 def check_scheme(url: str) -> None:
@@ -232,6 +255,7 @@ class _BoundedResponse:
     def __init__(self, response, policy: FetchPolicy, deadline: float) -> None:
         self._response, self._policy, self._deadline = response, policy, deadline
         self._read = 0
+        self.on_refused = lambda reason: None
         declared = response.headers.get("content-length", "")
         if declared.strip().isdigit() and int(declared) > policy.max_bytes:
             response.close()
@@ -239,6 +263,11 @@ class _BoundedResponse:
 
     def _too_large(self) -> Refused:
         return Refused(f"refused: over --max-bytes ({self._policy.max_bytes:,})")
+
+    def _refuse(self, err: Refused) -> Refused:
+        self.close()
+        self.on_refused(str(err))
+        return err
 
     def read(self, amt: int | None = None) -> bytes:
         want = self._policy.max_bytes + 1 - self._read if amt is None or amt < 0 else amt
@@ -254,8 +283,7 @@ class _BoundedResponse:
                 break
             self._read += len(chunk)
             if self._read > self._policy.max_bytes:
-                self.close()
-                raise self._too_large()
+                raise self._refuse(self._too_large())
             chunks.append(chunk)
             want -= len(chunk)
             if amt is not None and amt >= 0:
@@ -264,8 +292,7 @@ class _BoundedResponse:
 
     def _check_deadline(self) -> None:
         if time.monotonic() >= self._deadline:
-            self.close()
-            raise _over_deadline(self._policy)
+            raise self._refuse(_over_deadline(self._policy))
 
     def close(self) -> None:
         self._response.close()

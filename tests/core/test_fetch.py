@@ -210,6 +210,19 @@ def test_deadline_spans_redirects(site):
     assert time.monotonic() - start < 2.5
 
 
+def test_a_refused_url_is_refused_again_unfetched(site):
+    """img2dataset retries failed urls: a slow server costs the deadline once, not once per try."""
+    site.routes["/slow"] = ("dribble", "body", 0.2)
+    policy = FetchPolicy(allow_private_network=True, deadline=1.0)
+    with policy.installed():
+        for attempt in range(3):
+            start = time.monotonic()
+            with pytest.raises(Refused, match="over the deadline"):
+                urllib.request.urlopen(site.base + "/slow", timeout=5).read()
+            assert time.monotonic() - start < (2.5 if attempt == 0 else 0.1)
+    assert site.hits == ["/slow"]
+
+
 def test_http_errors_keep_urllibs_form(site):
     with pytest.raises(urllib.error.HTTPError, match="HTTP Error 404"):
         fetch(LOOPBACK_OK, site.base + "/missing")

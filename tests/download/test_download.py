@@ -282,6 +282,7 @@ def test_fetch_policy_refusals_are_counted_and_nothing_else_is_read(tmp_path):
             "refused: not http or https": 4, "refused: link-local address": 3, "refused: multicast address": 1,
             "refused: over --max-bytes": 1, "refused: over the deadline": 1}
         assert summary["splits"]["train"]["successes"] == 1
+        assert site.hits["/dribble"] == site.hits["/zeros"] == 1  # --retries 1 does not try a refused url again
         assert [json.loads(s["json"])["image_id"] for s in shard_samples(tmp_path / "out" / "train")] == ["0_0"]
         assert {(p.stat().st_size > 0, p.with_name(p.stem + "_stats.json").is_file()) for p in (tmp_path / "out" / "train").glob("*.tar")} == {(True, True)}
 

@@ -13,8 +13,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 import torch
+import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -68,13 +70,13 @@ def dribble(port: int, head: bytes, give_up: float = 8.0) -> tuple[float, bytes]
     return time.monotonic() - start, received
 
 
-def test_slow_headers_and_bodies_are_cut_off(predictor):
+def test_slow_headers_and_bodies_are_cut_off(predictor, tmp_path):
     """20 connections dribbling bytes: slow headers are closed after --header-timeout, a slow
     upload gets 408 after --body-timeout, a body nobody reads (GET /) does not hold the
     connection; the server keeps answering."""
     port = free_port()
-    config = ServeConfig(model=None, port=port, header_timeout=1.0, body_timeout=1.0, quiet=True)
-    server = __import__("uvicorn").Server(uvicorn_config(create_app(predictor, body_timeout=config.body_timeout), config))
+    config = ServeConfig(model=tmp_path, port=port, header_timeout=1.0, body_timeout=1.0, quiet=True)
+    server = uvicorn.Server(uvicorn_config(create_app(predictor, body_timeout=config.body_timeout), config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -90,8 +92,6 @@ def test_slow_headers_and_bodies_are_cut_off(predictor):
     try:
         with ThreadPoolExecutor(len(kinds)) as pool:
             results = list(pool.map(lambda kind: dribble(port, heads[kind]), kinds))
-        import httpx
-
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     finally:
         server.should_exit = True

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from smileynet.errors import UserError
 from smileynet.images import MAX_PIXELS
-from smileynet.serve.timeouts import http_protocol
 
 
 @dataclass
@@ -40,6 +39,7 @@ def serve(config: ServeConfig) -> None:
 
     from smileynet.serve.app import ENV_CONFIG, create_app
     from smileynet.serve.predictor import Predictor
+    from smileynet.serve.timeouts import http_protocol
 
     if config.max_upload_mb <= 0:
         raise UserError("--max-upload-mb must be positive")
@@ -78,6 +78,8 @@ def serve(config: ServeConfig) -> None:
 def uvicorn_config(app, config: ServeConfig):
     """uvicorn's settings for `app` under `config`: its address and the header deadline."""
     import uvicorn
+
+    from smileynet.serve.timeouts import http_protocol
 
     return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning" if config.quiet else "info",
                           http=http_protocol(config.header_timeout))

@@ -1,7 +1,9 @@
 """Download and shard-reading throughput, each against a ceiling measured in the same run.
 
 1. download: images/s from a loopback HTTP server into WebDataset shards (`smileynet download`:
-   fetch, decode, resize to 256, re-encode, write), against fetching the same urls alone.
+   fetch, decode, resize to 256, re-encode, write), against fetching the same urls alone; and
+   fetching them under the fetch policy (address checks, bounded chunked reads, the deadline
+   watchdog) against the same plain fetch.
 2. read: training images/s from those shards, per core (workers=0, one thread, CPU time):
    tar reading + JPEG decode + the paper's augmentation (random resized crop 224, flip) + batching,
    against decoding the same JPEG bytes alone with the fastest decoder at hand (the ceiling; Pillow's
@@ -37,6 +39,7 @@ from PIL import Image
 from smileynet.data import build_loader, iter_samples
 from smileynet.data.tar import tar_samples
 from smileynet.download.shards import DownloadConfig, download
+from smileynet.fetch import FetchPolicy
 from smileynet.images import open_image
 
 
@@ -90,15 +93,28 @@ def main() -> None:
             fetched = sum(pool.map(fetch, urls))
         fetch_rate = args.images / (time.perf_counter() - start)
 
+        opener = FetchPolicy(allow_private_network=True).opener()
+
+        def fetch_under_policy(url: str) -> int:
+            with opener.open(url) as r:
+                return len(r.read())
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.processes * args.threads) as pool:
+            assert sum(pool.map(fetch_under_policy, urls)) == fetched
+        policy_rate = args.images / (time.perf_counter() - start)
+
         start, cpu_start = time.perf_counter(), cpu_seconds()
         summary = download(DownloadConfig(root / "ds", root / "shards", processes=args.processes, threads=args.threads,
-                                          shard_size=max(50, args.images // 8), splits=("train",), quiet=True))
+                                          shard_size=max(50, args.images // 8), splits=("train",), quiet=True,
+                                          allow_private_network=True))  # the loopback server
         download_rate = summary["total"]["successes"] / (time.perf_counter() - start)
         download_cpu = summary["total"]["successes"] / (cpu_seconds() - cpu_start)
         server.shutdown()
         print(f"download: {args.images} images of {width}x{height} ({fetched / args.images / 1024:.0f} KiB), "
               f"{args.processes} processes x {args.threads} threads")
         print(f"  fetch only       {fetch_rate:8.1f} images/s")
+        print(f"  fetch, policy    {policy_rate:8.1f} images/s  ({policy_rate / fetch_rate:.2f}x fetch only)")
         print(f"  download->shards {download_rate:8.1f} images/s  ({download_rate / fetch_rate:.2f}x fetch only; "
               f"includes process start-up)")
         print(f"  download->shards {download_cpu:8.1f} images per CPU-second (all processes: fetch, decode, resize, "

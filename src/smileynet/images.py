@@ -2,8 +2,10 @@
 
 Handles what real archives hold: EXIF rotation, CMYK, palette and alpha images, 16-bit PNGs,
 animated GIFs (first frame). Rejects, with a one-line reason, what must not be decoded: empty
-files, non-images, truncated files, and decompression bombs (checked from the header, before
-any pixel is decoded).
+files, non-images, truncated files, and images whose size `check_size` refuses (decompression
+bombs, and strips such as a 222-byte 49000 x 1 PNG, which every stage scales by its short side:
+to 256 px that is 12.5 million x 256 pixels). Sizes are checked from the header, before any
+pixel is decoded.
 
 `decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
 download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through
@@ -24,6 +26,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from smileynet.errors import UserError
 
 MAX_PIXELS = 50_000_000
+MAX_ASPECT = 50  # panoramas and long screenshots stay well under 1:50
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 ImageSource = Union[str, Path, bytes, IO[bytes], Image.Image, np.ndarray]
 
@@ -42,11 +45,26 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if is_image_file(p))
 
 
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS, max_aspect: int = MAX_ASPECT) -> None:
+    """The one size policy of every decoder (download, training, predict/embed, serve, transfer):
+    raise BadImage unless the image has pixels, at most `max_pixels` of them, and sides within
+    1:`max_aspect`. With the aspect bounded, scaling the short side to S makes at most
+    `max_aspect` * S^2 pixels, whatever the file says."""
+    if width <= 0 or height <= 0:
+        raise BadImage("image has no pixels")
+    if width * height > max_pixels:
+        raise BadImage(f"too many pixels: {width}x{height} (limit {max_pixels:,})")
+    if max(width, height) > max_aspect * min(width, height):
+        raise BadImage(f"extreme aspect ratio: {width}x{height} (over 1:{max_aspect})")
+
+
 def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode `source` to an upright 8-bit RGB image, or raise BadImage with the reason."""
     if isinstance(source, Image.Image):
+        check_size(*source.size, max_pixels)
         return _to_rgb(source)
     if isinstance(source, np.ndarray):
+        check_size(*_array_size(source), max_pixels)
         return _from_array(source)
     if isinstance(source, bytes):
         if not source:
@@ -73,11 +91,7 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
                 raise BadImage(f"too many pixels (limit {max_pixels:,})") from None
             except (OSError, SyntaxError, ValueError) as err:
                 raise BadImage(f"truncated or corrupt image ({err})") from None
-            width, height = image.size
-            if width * height > max_pixels:
-                raise BadImage(f"too many pixels: {width}x{height} (limit {max_pixels:,})")
-            if width == 0 or height == 0:
-                raise BadImage("image has no pixels")
+            check_size(*image.size, max_pixels)
             try:
                 image.seek(0)
                 image.load()
@@ -104,7 +118,8 @@ def decode_rgb_array(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.nd
             data = None  # open_image words the reason
     if isinstance(data, bytes) and _plain_jpeg(data):
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-        if colorspace in ("YCbCr", "Gray") and 0 < width * height <= max_pixels:
+        check_size(width, height, max_pixels)
+        if colorspace in ("YCbCr", "Gray"):
             try:
                 return simplejpeg.decode_jpeg(data, colorspace="RGB")
             except ValueError:
@@ -148,6 +163,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _array_size(array: np.ndarray) -> tuple[int, int]:
+    """(width, height) of an HWC, CHW or HW array, as `_from_array` reads it."""
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3, 4):
+        return array.shape[2], array.shape[1]
+    return (array.shape[1], array.shape[0]) if array.ndim >= 2 else (0, 0)
 
 
 def _from_array(array: np.ndarray) -> Image.Image:

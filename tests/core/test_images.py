@@ -98,3 +98,42 @@ def test_decode_rgb_array_falls_back_where_pillow_knows_better(tmp_path):
             decode_rgb_array(bad)
     with pytest.raises(BadImage, match="too many pixels"):
         decode_rgb_array(data, max_pixels=1000)
+
+
+def strip(size, fmt="PNG"):
+    return encode(Image.new("L", size, 200), fmt)
+
+
+@pytest.mark.parametrize("size", [(49000, 1), (1, 3000), (5001, 100)])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_strips_are_refused_from_the_header_by_every_decoder(size, fmt):
+    """Scaled by its short side, a strip's pixels grow with its aspect ratio (49000 x 1 at 256 px:
+    12.5 million x 256). Every decoding entry point refuses it before decoding."""
+    from smileynet.data.loader import decode_batch
+    from smileynet.data.transforms import eval_transform, train_transform
+    from smileynet.download.resize import SafeResizer
+    from smileynet.images import decode_rgb_array
+    from smileynet.inference.extraction import decode
+
+    data = strip(size, fmt)
+    for read in (open_image, decode_rgb_array, lambda d: open_image(Image.open(io.BytesIO(d))),
+                 lambda d: decode(d, eval_transform(32))):
+        with pytest.raises(BadImage, match=rf"extreme aspect ratio: {size[0]}x{size[1]} \(over 1:50\)"):
+            read(data)
+    assert SafeResizer(64)(io.BytesIO(data))[-1] == "extreme aspect ratio"
+    images, _, skipped = decode_batch([(data, [0]), (strip((50, 40), fmt), [1])], train_transform(16), 2, seed=0)
+    assert skipped == {"extreme aspect ratio": 1} and len(images) == 1
+
+
+def test_aspect_limit_is_one_to_fifty_and_covers_arrays():
+    from smileynet.images import check_size
+
+    check_size(5000, 100)
+    check_size(100, 5000)
+    with pytest.raises(BadImage, match="extreme aspect ratio"):
+        check_size(100, 5001)
+    assert open_image(np.zeros((100, 5000, 3), np.uint8)).size == (5000, 100)
+    with pytest.raises(BadImage, match="extreme aspect ratio: 49000x1"):
+        open_image(np.zeros((1, 49000, 3), np.uint8))
+    with pytest.raises(BadImage, match="image has no pixels"):
+        check_size(0, 10)

@@ -82,6 +82,24 @@ def serve(site: Site):
                 time.sleep(args[0])
                 self.send_response(200)
                 self.end_headers()
+            elif kind == "zeros":  # no Content-Length: the body ends when the connection does
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    for _ in range(args[0] // 65536):
+                        self.wfile.write(bytes(65536))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            elif kind == "dribble":  # one byte of body at a time, each read well within --timeout
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    for _ in range(100):
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        time.sleep(args[0])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
             elif kind == "redirect":
                 self.send_response(302)
                 self.send_header("Location", args[0])
@@ -149,7 +167,7 @@ def downloaded(tmp_path_factory):
     rows += [good_row(site, server, i, "test") for i in range(30, 33)]
     write_manifest(root / "ds", rows)
     config = DownloadConfig(root / "ds", root / "shards", image_size=32, processes=1, threads=4, shard_size=8,
-                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True)
+                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True, allow_private_network=True)
     try:
         summary = download(config)
     finally:
@@ -204,16 +222,16 @@ def test_rerun_is_a_no_op_and_other_input_is_refused(downloaded, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")}
     hits = sum(site.hits.values())
     config = DownloadConfig(shards.parent / "ds", shards, image_size=32, processes=1, threads=4, shard_size=8,
-                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True)
+                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True, allow_private_network=True)
     assert download(config) == summary
     assert sum(site.hits.values()) == hits
     assert {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")} == before
     table = pq.read_table(shards.parent / "ds" / "manifest.parquet")
     write_manifest(tmp_path / "other", [{**r, "url": r["url"] + "?v=2"} for r in table.to_pylist()])
     with pytest.raises(UserError, match="different input"):
-        download(DownloadConfig(tmp_path / "other", shards, shard_size=8, quiet=True))
+        download(DownloadConfig(tmp_path / "other", shards, shard_size=8, quiet=True, allow_private_network=True))
     with pytest.raises(UserError, match="shard-size 8"):
-        download(DownloadConfig(shards.parent / "ds", shards, shard_size=5, quiet=True))
+        download(DownloadConfig(shards.parent / "ds", shards, shard_size=5, quiet=True, allow_private_network=True))
 
 
 def test_release_csvs_are_accepted(tmp_path):
@@ -224,7 +242,7 @@ def test_release_csvs_are_accepted(tmp_path):
         VOCAB.write_categories_csv(tmp_path / "rel" / "categories.csv")
         lines = ["url,labels"] + [f"{good_row(site, server, i, 'test')['url']},\"[{label_of(i)}, 4]\"" for i in range(3)]
         (tmp_path / "rel" / "test.csv").write_text("\n".join(lines) + "\n")
-        summary = download(DownloadConfig(tmp_path / "rel", tmp_path / "out", image_size=24, processes=1, threads=2, quiet=True))
+        summary = download(DownloadConfig(tmp_path / "rel", tmp_path / "out", image_size=24, processes=1, threads=2, quiet=True, allow_private_network=True))
     finally:
         server.shutdown()
     assert list(summary["splits"]) == ["test"] and summary["splits"]["test"]["successes"] == 3
@@ -240,11 +258,89 @@ def test_bad_input_is_a_user_error(tmp_path):
         download(DownloadConfig(tmp_path, tmp_path / "out", distributor="slurm"))
 
 
+def test_fetch_policy_refusals_are_counted_and_nothing_else_is_read(tmp_path):
+    """Local files, other protocols, the metadata address, endless and slow bodies: each url is
+    refused under its own reason, and no byte of the local file reaches a shard."""
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(image_bytes(90, "JPEG"))
+    site = Site()
+    server = serve(site)
+    try:
+        rows = [good_row(site, server, 0, "train")]
+        site.routes["/to-file"] = ("redirect", secret.as_uri())
+        site.routes["/to-ftp"] = ("redirect", "ftp://127.0.0.1:9/x.jpg")
+        site.routes["/to-metadata"] = ("redirect", "http://169.254.169.254/latest/meta-data/")
+        site.routes["/zeros"] = ("zeros", 50_000_000)
+        site.routes["/dribble"] = ("dribble", 0.3)
+        urls = [secret.as_uri(), "ftp://127.0.0.1:9/x.jpg", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x.jpg",
+                "http://224.0.0.1/x.jpg"] + [site.url(server, p) for p in ("/to-file", "/to-ftp", "/to-metadata", "/zeros", "/dribble")]
+        rows += [{"image_id": f"h{n}", "post_id": f"h{n}", "url": url, "labels": [0], "split": "train"} for n, url in enumerate(urls)]
+        write_manifest(tmp_path / "ds", rows)
+        summary = download(DownloadConfig(tmp_path / "ds", tmp_path / "out", image_size=24, processes=1, threads=4, retries=1,
+                                          timeout=5, deadline=1.5, max_bytes=1_000_000, quiet=True, allow_private_network=True))
+        assert summary["splits"]["train"]["failures"] == {
+            "refused: not http or https": 4, "refused: link-local address": 3, "refused: multicast address": 1,
+            "refused: over --max-bytes": 1, "refused: over the deadline": 1}
+        assert summary["splits"]["train"]["successes"] == 1
+        assert site.hits["/dribble"] == site.hits["/zeros"] == 1  # --retries 1 does not try a refused url again
+        assert [json.loads(s["json"])["image_id"] for s in shard_samples(tmp_path / "out" / "train")] == ["0_0"]
+        assert {(p.stat().st_size > 0, p.with_name(p.stem + "_stats.json").is_file()) for p in (tmp_path / "out" / "train").glob("*.tar")} == {(True, True)}
+
+        hits = sum(site.hits.values())  # without the flag, the loopback server itself is refused, unasked
+        summary = download(DownloadConfig(tmp_path / "ds", tmp_path / "strict", image_size=24, processes=1, threads=4, retries=0, quiet=True))
+        assert summary["splits"]["train"]["failures"]["refused: loopback address"] == 6
+        assert summary["splits"]["train"]["successes"] == 0 and sum(site.hits.values()) == hits
+    finally:
+        server.shutdown()
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+from smileynet.download.shards import DownloadConfig, download
+import img2dataset.downloader, img2dataset.reader, img2dataset.writer  # their imports alone take ~0.8 GB
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+summary = download(DownloadConfig(sys.argv[1], sys.argv[2], image_size=64, processes=1, threads=2, retries=0,
+                                  allow_private_network=True, quiet=True))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"summary": summary, "growth": (after - before) * 1024}))
+"""
+
+
+def test_hostile_bodies_download_in_bounded_memory(tmp_path):
+    """An endless body (no Content-Length) stops at --max-bytes (default 20 MB); a 49000 x 1 PNG
+    (a few hundred bytes that a short-side resize to 64 px would turn into 2.3 GB of pixels) is
+    refused from its header. The download's peak memory grows by a bounded amount."""
+    site = Site()
+    server = serve(site)
+    strip = io.BytesIO()
+    Image.new("L", (49000, 1), 255).save(strip, "PNG")
+    site.routes["/zeros"] = ("zeros", 1_000_000_000)
+    site.routes["/strip.png"] = ("bytes", strip.getvalue())
+    rows = [good_row(site, server, 0, "train")]
+    rows += [{"image_id": f"h{n}", "post_id": f"h{n}", "url": site.url(server, path), "labels": [0], "split": "train"}
+             for n, path in enumerate(["/zeros", "/strip.png"])]
+    write_manifest(tmp_path / "ds", rows)
+    try:
+        result = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "ds"), str(tmp_path / "out")],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    train = report["summary"]["splits"]["train"]
+    assert train["failures"] == {"refused: over --max-bytes": 1, "extreme aspect ratio": 1} and train["successes"] == 1
+    assert report["growth"] < 150e6, f"peak RSS grew by {report['growth'] / 1e6:.0f} MB"
+    assert (tmp_path / "out" / "train" / "00000.tar").stat().st_size > 0
+    assert (tmp_path / "out" / "train" / "00000_stats.json").is_file()
+
+
 def test_failure_reasons():
     assert failure_reason("HTTP Error 404: Not Found") == "http 404"
     assert failure_reason("<urlopen error timed out>") == "timeout"
     assert failure_reason("The read operation timed out") == "timeout"
     assert failure_reason("<urlopen error [Errno 111] Connection refused>") == "connection refused"
+    assert failure_reason("refused: link-local address") == "refused: link-local address"
+    assert failure_reason("refused: loopback address (--allow-private-network allows it)") == "refused: loopback address"
     assert failure_reason("HTTP Error 302: The HTTP server returned a redirect error that would lead to an infinite loop.\nThe last 30x error message was:\nFound") == "redirect loop"
 
 
@@ -259,7 +355,7 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
         out = tmp_path / "shards"
         command = [sys.executable, "-m", "smileynet", "download", str(tmp_path / "ds"), "--out", str(out),
                    "--splits", "train", "--shard-size", "2", "--processes", "1", "--threads", "1", "--retries", "0",
-                   "--image-size", "24", "--quiet"]
+                   "--image-size", "24", "--quiet", "--allow-private-network"]
         process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
@@ -274,7 +370,7 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
         assert len(list(iter_samples(out, "train"))) == 2 * len(finished)  # a half-written shard is not read
         fetched_before = Counter(site.hits)
         summary = download(DownloadConfig(tmp_path / "ds", out, splits=("train",), image_size=24, processes=2,
-                                          threads=2, shard_size=2, retries=0, quiet=True))  # img2dataset's process pool
+                                          threads=2, shard_size=2, retries=0, quiet=True, allow_private_network=True))  # img2dataset's process pool
     finally:
         server.shutdown()
     assert summary["splits"]["train"] | {"failures": None} == {

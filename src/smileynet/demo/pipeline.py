@@ -100,7 +100,8 @@ def plan(out: Path, settings: DemoSettings, base_url: str) -> list[Stage]:
               [dataset / name for name in ("manifest.parquet", "categories.csv", "train.csv", "valid.csv", "test.csv")],
               [dataset], summary=lambda: _sample_summary(dataset)),
         Stage("download", ["download", str(dataset), "--out", str(shards), "--image-size", str(s.image_size),
-                           "--processes", str(s.workers), "--threads", "16", "--shard-size", str(s.shard_size)],
+                           "--processes", str(s.workers), "--threads", "16", "--shard-size", str(s.shard_size),
+                           "--allow-private-network"],  # the demo's image host is on 127.0.0.1
               [shards / "train", shards / "valid", shards / "test", shards / "categories.csv", shards / "download_summary.json"],
               [shards], needs_image_server=True, summary=lambda: _download_summary(shards)),
         Stage("train", ["train", "--data", str(shards), "--out", str(run), "--arch", s.arch, "--pretrained", "none",

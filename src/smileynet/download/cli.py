@@ -19,8 +19,12 @@ def download(
     threads: int = typer.Option(32, "--threads", help="Download threads per process."),
     shard_size: int = typer.Option(10_000, "--shard-size", help="Samples per shard."),
     retries: int = typer.Option(2, "--retries", help="Retries per url after a failed download."),
-    timeout: int = typer.Option(10, "--timeout", help="Seconds before a download gives up."),
+    timeout: int = typer.Option(10, "--timeout", help="Seconds one read may wait for data."),
+    deadline: float = typer.Option(30.0, "--deadline", help="Seconds one whole download may take (redirects, headers, body), per try."),
+    max_bytes: int = typer.Option(20_000_000, "--max-bytes", help="Refuse a response larger than this many bytes (read in chunks, never whole)."),
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", help="Refuse larger images (decompression bombs), from the header."),
+    allow_private_network: bool = typer.Option(False, "--allow-private-network",
+                                               help="Allow urls on loopback and private addresses (a local image server); link-local, multicast and reserved addresses stay refused."),
     distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine), pyspark or ray (a cluster; install it first)."),
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
     workers: int = WORKERS,
@@ -33,7 +37,8 @@ def download(
     summary = run_download(DownloadConfig(
         source=source, out=out, image_size=image_size, jpeg_quality=jpeg_quality,
         processes=processes or workers or os.cpu_count() or 1, threads=threads, shard_size=shard_size,
-        retries=retries, timeout=timeout, max_pixels=max_pixels, distributor=distributor,
+        retries=retries, timeout=timeout, max_pixels=max_pixels, max_bytes=max_bytes,
+        deadline=deadline, allow_private_network=allow_private_network, distributor=distributor,
         splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet,
     ))
     print(format_summary(summary))

@@ -3,8 +3,9 @@
 img2dataset's own resizer decodes with OpenCV, which ignores EXIF rotation and silently accepts a
 truncated JPEG (grey bottom half). Phone photos are rotated by EXIF and the web is full of cut-off
 files, so this step decodes with the project's one safe opener instead: upright RGB, alpha on
-white, first GIF frame, decompression bombs refused from the header, truncated files refused. The
-reason it returns is short and countable ("truncated or corrupt image"), for the summary.
+white, first GIF frame, truncated files refused, and the project's one size policy
+(`smileynet.images.check_size`: decompression bombs and 1:50+ strips refused from the header).
+The reason it returns is short and countable ("truncated or corrupt image"), for the summary.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 
 from PIL import Image
 
-from smileynet.images import MAX_PIXELS, BadImage, open_image
+from smileynet.images import MAX_PIXELS, BadImage, check_size, open_image
 
 ORIENTATION = 0x0112  # the EXIF tag
 
@@ -34,6 +35,8 @@ class SafeResizer:
         scale = self.image_size / min(image.size)
         if scale != 1:
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            if size[0] * size[1] > self.max_pixels:  # a large --image-size on a long image
+                return None, None, None, None, None, "resized image over --max-pixels"
             image = image.resize(size, Image.BICUBIC if scale > 1 else Image.LANCZOS, reducing_gap=3.0 if scale < 1 else None)
         out = io.BytesIO()
         image.save(out, "JPEG", quality=self.quality)
@@ -46,8 +49,9 @@ class SafeResizer:
         try:
             with Image.open(io.BytesIO(data)) as probe:
                 size = probe.size
+                check_size(*size, self.max_pixels)
                 scale = min(size) / self.image_size
-                if probe.format == "JPEG" and scale >= 2 and size[0] * size[1] <= self.max_pixels:
+                if probe.format == "JPEG" and scale >= 2:
                     probe.draft("RGB", (math.ceil(size[0] / scale), math.ceil(size[1] / scale)))
                     probe.load()
                     turned = probe.getexif().get(ORIENTATION) in (5, 6, 7, 8)  # stored sideways

@@ -4,8 +4,11 @@ img2dataset's reader cuts the url table into shards, its downloader fetches a sh
 thread pool, its writer writes `NNNNN.tar` (+ `NNNNN.parquet` of every row's status and
 `NNNNN_stats.json`), its distributor spreads shards over processes (multiprocessing), a Spark
 cluster (pyspark) or a Ray cluster (ray). We wire those parts as `img2dataset.download` does,
-with one change: the resize step is `SafeResizer` (EXIF rotation, truncated files and
-decompression bombs counted, see resize.py).
+with two changes: the resize step is `SafeResizer` (EXIF rotation, truncated files and
+decompression bombs counted, see resize.py), and every fetch goes through the project's fetch
+policy (`smileynet.fetch`: http/https only, no private or link-local targets unless
+`--allow-private-network`, `--max-bytes`, a `--deadline` per download), each refusal counted
+under its own reason.
 
 Resume is img2dataset's incremental mode: a shard is done when its `_stats.json` exists, which
 is written after its tar is closed. A rerun after a kill rewrites the unfinished shards whole and
@@ -32,6 +35,7 @@ from smileynet.data.layout import SPLITS
 from smileynet.download.resize import SafeResizer
 from smileynet.download.url_tables import COLUMNS, split_tables
 from smileynet.errors import UserError
+from smileynet.fetch import DEADLINE, MAX_BYTES, FetchPolicy
 from smileynet.files import read_config, write_config, write_json
 from smileynet.images import MAX_PIXELS
 from smileynet.progress import progress
@@ -53,6 +57,9 @@ class DownloadConfig:
     retries: int = 2
     timeout: int = 10
     max_pixels: int = MAX_PIXELS
+    max_bytes: int = MAX_BYTES
+    deadline: float = DEADLINE
+    allow_private_network: bool = False
     distributor: str = "multiprocessing"
     splits: tuple[str, ...] = SPLITS
     quiet: bool = False
@@ -62,7 +69,7 @@ class DownloadConfig:
             raise UserError(f"unknown distributor {self.distributor!r}: use {', '.join(DISTRIBUTORS)}")
         if self.distributor != "multiprocessing" and not _importable(self.distributor):
             raise UserError(f"the {self.distributor} distributor needs `pip install {self.distributor}`")
-        for name in ("image_size", "processes", "threads", "shard_size", "timeout", "max_pixels"):
+        for name in ("image_size", "processes", "threads", "shard_size", "timeout", "max_pixels", "max_bytes", "deadline"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1")
         if not 1 <= self.jpeg_quality <= 100:
@@ -97,9 +104,10 @@ def download_split(table: pa.Table, folder: Path, config: DownloadConfig) -> Non
     """One split through img2dataset's reader -> downloader -> writer, on the chosen distributor."""
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # img2dataset imports albumentations, which phones home
     from img2dataset import distributor as distributors
-    from img2dataset.downloader import Downloader
     from img2dataset.reader import Reader
     from img2dataset.writer import WebDatasetSampleWriter
+
+    from smileynet.download.fetcher import PolicyDownloader
 
     folder.mkdir(parents=True, exist_ok=True)
     urls = folder / "_urls.parquet"
@@ -112,7 +120,8 @@ def download_split(table: pa.Table, folder: Path, config: DownloadConfig) -> Non
     tmp.mkdir(exist_ok=True)
     extra = [c for c in COLUMNS if c != "url"]
     reader = Reader(str(urls), "parquet", "url", None, None, None, extra, config.shard_size, done, str(tmp))
-    downloader = Downloader(
+    downloader = PolicyDownloader(
+        FetchPolicy(config.max_bytes, config.deadline, config.allow_private_network),
         sample_writer_class=WebDatasetSampleWriter, resizer=SafeResizer(config.image_size, config.jpeg_quality, config.max_pixels),
         thread_count=config.threads, save_caption=False, extract_exif=False, output_folder=str(folder),
         column_list=reader.column_list, timeout=config.timeout, number_sample_per_shard=config.shard_size,
@@ -165,6 +174,8 @@ def failure_reason(message: str) -> str:
     """img2dataset's raw error text -> a short reason to count ("http 404", "timeout", "not an image")."""
     text = str(message)
     lower = text.lower()
+    if "refused: " in text:  # the fetch policy's own reasons, e.g. "refused: link-local address"
+        return text[text.index("refused: "):].split(" (")[0]
     if "redirect" in lower and ("loop" in lower or "infinite" in lower):
         return "redirect loop"
     match = HTTP_ERROR.search(text)

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from smileynet.images import BadImage
@@ -102,9 +103,12 @@ class ModelInfo(BaseModel):
     max_upload_bytes: int
 
 
-def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int = 32, max_wait_ms: float = 5.0) -> FastAPI:
+def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int = 32, max_wait_ms: float = 5.0,
+               body_timeout: float = 30.0, allowed_hosts: list[str] | tuple[str, ...] | None = None) -> FastAPI:
     """The app around a loaded model. Use it inside a lifespan (uvicorn, or `with TestClient(app)`):
-    the micro-batching loop starts and stops with it."""
+    the micro-batching loop starts and stops with it. An upload must arrive within `body_timeout`
+    seconds (else 408); with `allowed_hosts`, a request whose Host header is not one of them is
+    refused (400), which stops DNS-rebinding pages from reaching a server on 127.0.0.1."""
     limit = int(max_upload_mb * 1_000_000)
     batcher = MicroBatcher(predictor.forward, max_batch=max_batch, max_wait_ms=max_wait_ms)
 
@@ -121,6 +125,8 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
                     "emotional fingerprint. Send an image as multipart field `file` or JSON `image_base64`.",
     )
     app.state.predictor, app.state.batcher = predictor, batcher
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -130,18 +136,18 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
 
     @app.exception_handler(UploadError)
     async def refused(request: Request, err: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=err.status, headers={"connection": "close"} if err.status == 413 else None)
+        return JSONResponse({"detail": str(err)}, status_code=err.status, headers={"connection": "close"} if err.status in (408, 413) else None)
 
     @app.post("/v1/predict", response_model=Prediction, response_model_exclude_none=True,
               openapi_extra={"requestBody": PREDICT_BODY, "parameters": PREDICT_QUERY},
               responses={400: {"description": "not a usable image, or a malformed request"},
-                         413: {"description": "upload over the size limit"}, 415: {"description": "unsupported body type"}})
+                         408: {"description": "upload not received in time"}, 413: {"description": "upload over the size limit"}, 415: {"description": "unsupported body type"}})
     async def predict(request: Request) -> dict:
         """Top-k emojis with names and probabilities, zero-shot sentiment (binary and continuous),
         the emotional fingerprint when the server has one, and the full embedding with `embedding=true`.
         Options come from the query string or the body (the body wins)."""
         try:
-            upload = await read_upload(request, limit)
+            upload = await read_upload(request, limit, body_timeout)
         except ClientDisconnect:
             raise UploadError(400, "client disconnected during the upload") from None
         options = {**request.query_params, **upload.options}
@@ -227,4 +233,5 @@ def app_from_env() -> FastAPI:
     fingerprints = settings["fingerprints"]
     predictor = Predictor.from_dir(Path(settings["model"]), Path(fingerprints) if fingerprints else None,
                                    settings["max_pixels"], settings["backend"], settings["device"])
-    return create_app(predictor, settings["max_upload_mb"], settings["max_batch"], settings["max_wait_ms"])
+    return create_app(predictor, settings["max_upload_mb"], settings["max_batch"], settings["max_wait_ms"],
+                      settings["body_timeout"], settings["allowed_hosts"])

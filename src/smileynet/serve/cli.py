@@ -17,6 +17,10 @@ def serve(
                                       help="emoji_fingerprints.csv from `smileynet transfer` (FI emotions) for the emotion chart."),
     max_batch: int = typer.Option(32, "--max-batch", help="Most images in one forward pass."),
     max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a request waits for others to share its forward pass."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", help="Seconds a client has to send each request's headers."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client has to send an upload's body (else 408)."),
+    allowed_hosts: str = typer.Option(None, "--allowed-hosts",
+                                      help="Comma-separated Host header values to answer (e.g. localhost,127.0.0.1); others get 400."),
     backend: str = typer.Option("torch", "--backend", help="torch, onnx (ONNX Runtime) or auto (ONNX Runtime on CPU when installed)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
     quiet: bool = QUIET,
@@ -27,4 +31,6 @@ def serve(
 
     run(ServeConfig(model=model, host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
                     fingerprints=fingerprints, max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend,
+                    header_timeout=header_timeout, body_timeout=body_timeout,
+                    allowed_hosts=tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()) if allowed_hosts else None,
                     device=device, quiet=quiet))

@@ -24,6 +24,9 @@ class ServeConfig:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_pixels: int = MAX_PIXELS
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    allowed_hosts: tuple[str, ...] | None = None
     backend: str = "torch"
     device: str = "cpu"
     quiet: bool = False
@@ -36,6 +39,7 @@ def serve(config: ServeConfig) -> None:
 
     from smileynet.serve.app import ENV_CONFIG, create_app
     from smileynet.serve.predictor import Predictor
+    from smileynet.serve.timeouts import http_protocol
 
     if config.max_upload_mb <= 0:
         raise UserError("--max-upload-mb must be positive")
@@ -43,6 +47,8 @@ def serve(config: ServeConfig) -> None:
         raise UserError("--workers must be at least 1")
     if config.max_batch < 1:
         raise UserError("--max-batch must be at least 1")
+    if config.header_timeout <= 0 or config.body_timeout <= 0:
+        raise UserError("--header-timeout and --body-timeout must be positive")
     if not 0 <= config.port < 65536:
         raise UserError(f"--port {config.port}: not a port number")
     if config.device.startswith("cuda") and not torch.cuda.is_available():
@@ -55,8 +61,9 @@ def serve(config: ServeConfig) -> None:
         print(f"smileynet serve: {config.model} ({predictor.config.arch}, {len(predictor.vocab)} emojis, {config.backend}) "
               f"on http://{config.host}:{config.port}/", flush=True)
     if config.workers == 1:
-        app = create_app(predictor, config.max_upload_mb, config.max_batch, config.max_wait_ms)
-        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
+        app = create_app(predictor, config.max_upload_mb, config.max_batch, config.max_wait_ms, config.body_timeout,
+                         config.allowed_hosts)
+        uvicorn.Server(uvicorn_config(app, config)).run()
         return
     # Each worker process loads its own copy; the cores are shared out between them.
     del predictor
@@ -65,4 +72,14 @@ def serve(config: ServeConfig) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // config.workers)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))
     uvicorn.run("smileynet.serve.app:app_from_env", factory=True, host=config.host, port=config.port,
-                workers=config.workers, log_level=log_level)
+                workers=config.workers, log_level=log_level, http=http_protocol(config.header_timeout))
+
+
+def uvicorn_config(app, config: ServeConfig):
+    """uvicorn's settings for `app` under `config`: its address and the header deadline."""
+    import uvicorn
+
+    from smileynet.serve.timeouts import http_protocol
+
+    return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning" if config.quiet else "info",
+                          http=http_protocol(config.header_timeout))

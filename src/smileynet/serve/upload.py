@@ -2,12 +2,14 @@
 
 Starlette's own form parser spools large files to a temporary file and only then lets the
 handler see their size; here the body is read chunk by chunk and the request is refused (413)
-as soon as the image part passes the limit. Nothing of the request (name, file name, bytes)
-touches the disk.
+as soon as the image part passes the limit, or answered 408 when the whole body has not arrived
+within the body deadline (a client dribbling bytes would otherwise hold a request open). Nothing
+of the request (name, file name, bytes) touches the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -40,8 +42,17 @@ def _too_large(limit: int) -> UploadError:
     return UploadError(413, f"upload larger than the limit of {limit / 1e6:g} MB")
 
 
-async def read_upload(request: Request, limit: int) -> Upload:
-    """The image and option fields of a multipart (`file`) or JSON (`image_base64`) request."""
+async def read_upload(request: Request, limit: int, body_timeout: float = 30.0) -> Upload:
+    """The image and option fields of a multipart (`file`) or JSON (`image_base64`) request,
+    read within `body_timeout` seconds."""
+    try:
+        async with asyncio.timeout(body_timeout):
+            return await _read_upload(request, limit)
+    except TimeoutError:
+        raise UploadError(408, f"request body not received within {body_timeout:g} s") from None
+
+
+async def _read_upload(request: Request, limit: int) -> Upload:
     media_type, params = parse_options_header(request.headers.get("content-type", ""))
     if media_type == b"multipart/form-data":
         body_limit = limit + FORM_OVERHEAD

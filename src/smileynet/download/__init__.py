@@ -7,11 +7,9 @@ reads a `smileynet sample` folder (manifest.parquet) or the official release CSV
 `SHARDS/categories.csv`, `SHARDS/download_summary.json` (successes and failures by reason, per
 split) and `SHARDS/download_config.yaml`. Rerun the same command after a kill to resume.
 
-Outgrowing one machine: img2dataset's distributors run the same shards on a cluster.
-`--distributor pyspark` (`pip install pyspark`) starts a local Spark session with `--processes`
-cores, or, on a cluster, uses the session that is active when your own PySpark driver script
-(run with `spark-submit`, this package on every executor) calls `smileynet.download.download`,
-as img2dataset's documentation does it. `--distributor ray` (`pip install ray`) sends one task per
-shard to the Ray cluster that `ray.init()` finds (`RAY_ADDRESS`). Either way `--out` must be a
-folder every node can write (a shared file system).
+Outgrowing one machine: `--distributor pyspark` (`pip install 'smileynet[spark]'`, Java 17+)
+runs the same shards in a Spark session (spark.py): a local one of `--processes` cores, the
+cluster of `--spark-master` (or of Spark's own settings), or the session of a driver started by
+`spark-submit`. `--out` must then be a folder every node can write (a shared file system), and
+every node must have this package installed at the same interpreter path (docs/scale.md).
 """

@@ -21,7 +21,8 @@ def download(
     retries: int = typer.Option(2, "--retries", help="Retries per url after a failed download."),
     timeout: int = typer.Option(10, "--timeout", help="Seconds before a download gives up."),
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", help="Refuse larger images (decompression bombs), from the header."),
-    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine), pyspark or ray (a cluster; install it first)."),
+    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine) or pyspark (a Spark session: local, or a cluster; pip install 'smileynet[spark]')."),
+    spark_master: str = typer.Option(None, "--spark-master", help="Spark master URL (spark://HOST:7077, yarn, k8s://...); default: MASTER or spark-defaults.conf, else local[--processes]."),
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
@@ -33,7 +34,7 @@ def download(
     summary = run_download(DownloadConfig(
         source=source, out=out, image_size=image_size, jpeg_quality=jpeg_quality,
         processes=processes or workers or os.cpu_count() or 1, threads=threads, shard_size=shard_size,
-        retries=retries, timeout=timeout, max_pixels=max_pixels, distributor=distributor,
+        retries=retries, timeout=timeout, max_pixels=max_pixels, distributor=distributor, spark_master=spark_master,
         splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet,
     ))
     print(format_summary(summary))

@@ -19,6 +19,8 @@ from smileynet.errors import UserError
 from test_download import FORMATS, Site, good_row, image_bytes, serve, shard_samples, write_manifest
 
 HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and (java_version() or 0) >= 17
+# the image server is on loopback, which a fetch policy that refuses private targets lets through only when asked
+LOOPBACK = {"allow_private_network": True} if "allow_private_network" in DownloadConfig.__dataclass_fields__ else {}
 
 
 def shard_contents(shards: Path) -> dict:
@@ -50,7 +52,7 @@ def test_local_spark_session_gives_the_shards_multiprocessing_gives(tmp_path):
         rows += [good_row(site, server, i, "valid") for i in range(20, 23)]
         rows.append({"image_id": "v404", "post_id": "v404", "url": site.url(server, "/gone.jpg"), "labels": [1], "split": "valid"})
         write_manifest(tmp_path / "ds", rows)
-        settings = dict(image_size=24, threads=2, shard_size=4, retries=0, timeout=5, quiet=True)
+        settings = dict(image_size=24, threads=2, shard_size=4, retries=0, timeout=5, quiet=True, **LOOPBACK)
         # one process runs the shards inline (the reference); Spark runs them in its own Python workers
         by_processes = download(DownloadConfig(tmp_path / "ds", tmp_path / "mp", processes=1, **settings))
         by_spark = download(DownloadConfig(tmp_path / "ds", tmp_path / "spark", distributor="pyspark",
@@ -86,6 +88,7 @@ def test_master_from_flag_then_spark_settings_then_local(tmp_path):
     (tmp_path / "other" / "spark-defaults.conf").write_text("spark.master=k8s://https://api:6443\n")
     assert resolve_master(None, 2, {"SPARK_HOME": str(tmp_path), "SPARK_CONF_DIR": str(tmp_path / "other")}) == "k8s://https://api:6443"
     assert resolve_master(None, 2, {"SPARK_CONF_DIR": str(tmp_path / "missing")}) == "local[2]"
+    assert resolve_master(None, 2, {"PYSPARK_GATEWAY_PORT": "41234", "MASTER": "yarn"}) is None  # spark-submit's own
 
 
 def fake_java(home: Path, version_line: str) -> Path:

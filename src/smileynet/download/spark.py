@@ -6,8 +6,8 @@ they cannot import img2dataset). This module opens the session itself, before im
 
 - the master is `--spark-master`, else Spark's own settings (the `MASTER` variable, or
   `spark.master` in `spark-defaults.conf` under `SPARK_CONF_DIR` or `SPARK_HOME/conf`), else
-  `local[processes]`; a session that is already active (a driver started by `spark-submit`) is
-  used as it is;
+  `local[processes]`; a session that is already active is used as it is, and a driver script
+  started by `spark-submit` gets the master spark-submit was given;
 - the workers start `PYSPARK_PYTHON`, which defaults to this interpreter: on a cluster that path
   must exist on every node (the same environment installed at the same place), or set
   `PYSPARK_PYTHON` to the nodes' interpreter;
@@ -68,10 +68,15 @@ def parse_java_version(text: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
-def resolve_master(flag: str | None, processes: int, env: Mapping[str, str] | None = None) -> str:
-    """--spark-master, else Spark's configured master, else a local session of `processes` cores."""
+def resolve_master(flag: str | None, processes: int, env: Mapping[str, str] | None = None) -> str | None:
+    """--spark-master, else Spark's configured master, else a local session of `processes` cores.
+    None under `spark-submit` (its JVM is already up, with the master it was given)."""
     env = os.environ if env is None else env
-    return flag or env.get("MASTER") or spark_defaults(env).get("spark.master") or f"local[{processes}]"
+    if flag:
+        return flag
+    if env.get("PYSPARK_GATEWAY_PORT"):
+        return None
+    return env.get("MASTER") or spark_defaults(env).get("spark.master") or f"local[{processes}]"
 
 
 def spark_defaults(env: Mapping[str, str]) -> dict[str, str]:
@@ -101,15 +106,18 @@ def spark_session(master: str | None, processes: int, quiet: bool = False) -> It
         return
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import this environment's packages
     url = resolve_master(master, processes)
-    builder = SparkSession.builder.appName("smileynet download").master(url)
-    if url.startswith("local"):
+    builder = SparkSession.builder.appName("smileynet download")
+    if url is not None:
+        builder = builder.master(url)
+    if url and url.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session needs no interface but loopback
     if quiet:
         builder = builder.config("spark.ui.showConsoleProgress", "false")
     try:
         spark = builder.getOrCreate()
     except Exception as err:  # py4j / pyspark raise several kinds when the JVM or the master is unreachable
-        raise UserError(f"cannot start a Spark session on {url}: {str(err).strip().splitlines()[0][:200]}") from None
+        where = url or "the spark-submit master"
+        raise UserError(f"cannot start a Spark session on {where}: {str(err).strip().splitlines()[0][:200]}") from None
     spark.sparkContext.setLogLevel("ERROR" if quiet else "WARN")
     try:
         yield spark

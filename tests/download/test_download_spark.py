@@ -1,10 +1,13 @@
-"""`download --distributor pyspark`: a local Spark session gives the shards multiprocessing gives;
-a missing pyspark or Java is a one-line error; the master comes from the flag or Spark's settings."""
+"""`download --distributor pyspark`: a local Spark session, and a standalone cluster on loopback
+(`-m heavy`), give the shards multiprocessing gives; a missing pyspark or Java is a one-line error;
+the master comes from the flag or Spark's settings."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +130,47 @@ def test_cli_without_java_exits_with_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and ("needs Java 17+" in lines[0] or "needs pyspark" in lines[0]), result.stderr
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not HAVE_SPARK, reason="needs pyspark (pip install 'smileynet[spark]') and Java 17+ (scripts/system-deps.sh)")
+def test_standalone_cluster_given_by_spark_master(tmp_path):
+    """A Spark standalone master and one 2-core worker on 127.0.0.1, the CLI as the driver."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    spark_class = Path(_find_spark_home()) / "bin" / "spark-class"
+    port = free_port()
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    daemons = [subprocess.Popen([str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                 "--port", str(port), "--webui-port", str(free_port())],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    site = Site()
+    server = serve(site)
+    try:
+        daemons.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+                                         "--cores", "2", "--memory", "1g", "--webui-port", str(free_port())],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        rows = [good_row(site, server, i, "train", FORMATS[i % 4]) for i in range(6)]
+        rows.append({"image_id": "gone", "post_id": "gone", "url": site.url(server, "/gone.jpg"), "labels": [0], "split": "train"})
+        write_manifest(tmp_path / "ds", rows)
+        download(DownloadConfig(tmp_path / "ds", tmp_path / "mp", image_size=24, threads=2, shard_size=3, retries=0,
+                                processes=1, quiet=True, **LOOPBACK))
+        flags = ["--allow-private-network"] if LOOPBACK else []
+        result = subprocess.run([sys.executable, "-m", "smileynet", "download", str(tmp_path / "ds"), "--out", str(tmp_path / "cluster"),
+                                 "--distributor", "pyspark", "--spark-master", f"spark://127.0.0.1:{port}", "--image-size", "24",
+                                 "--threads", "2", "--shard-size", "3", "--retries", "0", "--quiet", *flags],
+                                capture_output=True, text=True, env=env, timeout=600)
+    finally:
+        server.shutdown()
+        for daemon in daemons:
+            daemon.terminate()
+            daemon.wait(30)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train: 6/7 images" in result.stdout
+    assert shard_contents(tmp_path / "cluster") == shard_contents(tmp_path / "mp")

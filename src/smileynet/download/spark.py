@@ -81,9 +81,8 @@ def resolve_master(flag: str | None, processes: int, env: Mapping[str, str] | No
 
 def spark_defaults(env: Mapping[str, str]) -> dict[str, str]:
     """The properties of the `spark-defaults.conf` spark-submit would read (empty without one)."""
-    folder = env.get("SPARK_CONF_DIR") or (str(Path(env["SPARK_HOME"]) / "conf") if env.get("SPARK_HOME") else None)
-    path = Path(folder) / "spark-defaults.conf" if folder else None
-    if path is None or not path.is_file():
+    folder = env.get("SPARK_CONF_DIR") or (env.get("SPARK_HOME") and str(Path(env["SPARK_HOME"]) / "conf"))
+    if not folder or not (path := Path(folder) / "spark-defaults.conf").is_file():
         return {}
     properties = {}
     for line in path.read_text(errors="replace").splitlines():

@@ -21,7 +21,7 @@ def download(
     retries: int = typer.Option(2, "--retries", help="Retries per url after a failed download."),
     timeout: int = typer.Option(10, "--timeout", help="Seconds before a download gives up."),
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", help="Refuse larger images (decompression bombs), from the header."),
-    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine) or pyspark (a Spark session: local, or a cluster; pip install 'smileynet[spark]')."),
+    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine) or pyspark (a Spark session: local, or a cluster; pip install 'smileynet\\[spark]')."),
     spark_master: str = typer.Option(None, "--spark-master", help="Spark master URL (spark://HOST:7077, yarn, k8s://...); default: MASTER or spark-defaults.conf, else local[--processes]."),
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
     workers: int = WORKERS,

@@ -12,11 +12,9 @@ https only, no loopback or private addresses unless `--allow-private-network` (a
 server), never link-local, multicast or reserved ones, at most `--max-bytes` per response and
 `--deadline` seconds per download; refusals are counted in the summary.
 
-Outgrowing one machine: img2dataset's distributors run the same shards on a cluster.
-`--distributor pyspark` (`pip install pyspark`) starts a local Spark session with `--processes`
-cores, or, on a cluster, uses the session that is active when your own PySpark driver script
-(run with `spark-submit`, this package on every executor) calls `smileynet.download.download`,
-as img2dataset's documentation does it. `--distributor ray` (`pip install ray`) sends one task per
-shard to the Ray cluster that `ray.init()` finds (`RAY_ADDRESS`). Either way `--out` must be a
-folder every node can write (a shared file system).
+Outgrowing one machine: `--distributor pyspark` (`pip install 'smileynet[spark]'`, Java 17+)
+runs the same shards in a Spark session (spark.py): a local one of `--processes` cores, the
+cluster of `--spark-master` (or of Spark's own settings), or the session of a driver started by
+`spark-submit`. `--out` must then be a folder every node can write (a shared file system), and
+every node must have this package installed at the same interpreter path (docs/scale.md).
 """

@@ -25,7 +25,8 @@ def download(
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", help="Refuse larger images (decompression bombs), from the header."),
     allow_private_network: bool = typer.Option(False, "--allow-private-network",
                                                help="Allow urls on loopback and private addresses (a local image server); link-local, multicast and reserved addresses stay refused."),
-    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine), pyspark or ray (a cluster; install it first)."),
+    distributor: str = typer.Option("multiprocessing", "--distributor", help="multiprocessing (this machine) or pyspark (a Spark session: local, or a cluster; pip install 'smileynet\\[spark]')."),
+    spark_master: str = typer.Option(None, "--spark-master", help="Spark master URL (spark://HOST:7077, yarn, k8s://...); default: MASTER or spark-defaults.conf, else local[--processes]."),
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
@@ -39,6 +40,7 @@ def download(
         processes=processes or workers or os.cpu_count() or 1, threads=threads, shard_size=shard_size,
         retries=retries, timeout=timeout, max_pixels=max_pixels, max_bytes=max_bytes,
         deadline=deadline, allow_private_network=allow_private_network, distributor=distributor,
+        spark_master=spark_master,
         splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet,
     ))
     print(format_summary(summary))

@@ -2,8 +2,8 @@
 
 img2dataset's reader cuts the url table into shards, its downloader fetches a shard with a
 thread pool, its writer writes `NNNNN.tar` (+ `NNNNN.parquet` of every row's status and
-`NNNNN_stats.json`), its distributor spreads shards over processes (multiprocessing), a Spark
-cluster (pyspark) or a Ray cluster (ray). We wire those parts as `img2dataset.download` does,
+`NNNNN_stats.json`), its distributor spreads shards over processes (multiprocessing) or a Spark
+session (pyspark, opened by spark.py). We wire those parts as `img2dataset.download` does,
 with two changes: the resize step is `SafeResizer` (EXIF rotation, truncated files and
 decompression bombs counted, see resize.py), and every fetch goes through the project's fetch
 policy (`smileynet.fetch`: http/https only, no private or link-local targets unless
@@ -40,7 +40,7 @@ from smileynet.files import read_config, write_config, write_json
 from smileynet.images import MAX_PIXELS
 from smileynet.progress import progress
 
-DISTRIBUTORS = ("multiprocessing", "pyspark", "ray")
+DISTRIBUTORS = ("multiprocessing", "pyspark")
 SHARD_DIGITS = 5
 DISALLOWED = {"noai", "noimageai", "noindex", "noimageindex"}  # X-Robots-Tag values img2dataset honours by default
 
@@ -61,14 +61,15 @@ class DownloadConfig:
     deadline: float = DEADLINE
     allow_private_network: bool = False
     distributor: str = "multiprocessing"
+    spark_master: str | None = None
     splits: tuple[str, ...] = SPLITS
     quiet: bool = False
 
     def check(self) -> None:
         if self.distributor not in DISTRIBUTORS:
             raise UserError(f"unknown distributor {self.distributor!r}: use {', '.join(DISTRIBUTORS)}")
-        if self.distributor != "multiprocessing" and not _importable(self.distributor):
-            raise UserError(f"the {self.distributor} distributor needs `pip install {self.distributor}`")
+        if self.spark_master and self.distributor != "pyspark":
+            raise UserError("--spark-master needs --distributor pyspark")
         for name in ("image_size", "processes", "threads", "shard_size", "timeout", "max_pixels", "max_bytes", "deadline"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1")
@@ -79,6 +80,10 @@ class DownloadConfig:
         unknown = set(self.splits) - set(SPLITS)
         if unknown:
             raise UserError(f"unknown split {sorted(unknown)[0]!r}: use {', '.join(SPLITS)}")
+        if self.distributor == "pyspark":
+            from smileynet.download.spark import check_spark
+
+            check_spark()
 
 
 def download(config: DownloadConfig) -> dict[str, Any]:
@@ -93,8 +98,9 @@ def download(config: DownloadConfig) -> dict[str, Any]:
     categories = Path(config.source) / "categories.csv"
     if categories.is_file():
         shutil.copyfile(categories, out / "categories.csv")
-    for split, table in tables.items():
-        download_split(table, out / split, config)
+    with _distributor_session(config):
+        for split, table in tables.items():
+            download_split(table, out / split, config)
     summary = summarize(out, list(tables))
     write_json(out / "download_summary.json", summary)
     return summary
@@ -161,10 +167,13 @@ def _check_same_sharding(out: Path, config: DownloadConfig) -> None:
             raise UserError(f"{out} was downloaded with --shard-size {size}: resume with the same, or use a new --out")
 
 
-def _importable(name: str) -> bool:
-    import importlib.util
+def _distributor_session(config: DownloadConfig) -> contextlib.AbstractContextManager:
+    """One Spark session for every split (starting one takes seconds); nothing to open otherwise."""
+    if config.distributor != "pyspark":
+        return contextlib.nullcontext()
+    from smileynet.download.spark import spark_session
 
-    return importlib.util.find_spec(name) is not None
+    return spark_session(config.spark_master, config.processes, quiet=config.quiet)
 
 
 HTTP_ERROR = re.compile(r"HTTP Error (\d{3})")

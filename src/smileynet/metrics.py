@@ -1,6 +1,7 @@
 """Emoji-prediction metrics of the paper (Sec. 4.1), used by training, `evaluate` and the report.
 
     mtop_k(scores, targets, k)          eq. 2-3: per sample |top-k ∩ labels| / min(k, |labels|), averaged
+    official_mtop_k(scores, targets, k) the same as the official scripts compute it (see below)
     per_category_auc(scores, targets)   ROC AUC of each category (NaN where it has no positive or no negative)
     mean_auc(scores, targets)           mean over the categories that have an AUC
     mean_ap(scores, targets)            mean average precision over the categories with positives
@@ -9,6 +10,13 @@
 `scores` are any monotone scores (logits or probabilities; the ranking is all that counts), N x C;
 `targets` are multi-hot N x C. ROC AUC and AP are scikit-learn's, so the numbers mean what
 everyone else's mean.
+
+Two conventions for mTop-k, which differ only where a sample has no label or scores tie:
+- ours (default): eq. 2 is undefined for a sample without labels, so it is left out of the mean;
+  tied scores rank the lower category index first (a stable sort: the same on every machine);
+- the official scripts' (`count_unlabelled=True`, `evaluate --count-unlabelled`): a sample
+  without labels scores 0 and counts in N, and the top k come from `torch.topk`, whose order
+  among tied scores is the kernel's own (not the lowest index), as in the official code.
 """
 
 from __future__ import annotations
@@ -56,6 +64,25 @@ def mtop_k(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
+def official_mtop_k(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Eq. 3 by the official scripts' convention: every sample counts in N, one without labels
+    scores 0, and the top k are `torch.topk`'s (its order among tied scores, as the official
+    code ranks them). NaN for an empty split."""
+    import torch
+
+    scores, targets = _check(scores, targets)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if not len(scores):
+        return math.nan
+    k = min(k, scores.shape[1])
+    top = torch.from_numpy(scores.astype(np.float32)).topk(k, dim=1, largest=True, sorted=True).indices.numpy()
+    hits = np.take_along_axis(targets, top, axis=1).sum(axis=1)
+    sizes = targets.sum(axis=1)
+    values = np.where(sizes > 0, hits / np.maximum(np.minimum(k, sizes), 1), 0.0)
+    return float(values.mean())
+
+
 def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """ROC AUC per category; NaN where the category has no positive (or no negative) sample."""
     scores, targets = _check(scores, targets)
@@ -92,9 +119,11 @@ def mean_ap(scores: np.ndarray, targets: np.ndarray) -> float:
     return _nanmean(per_category_ap(scores, targets))
 
 
-def summary(scores: np.ndarray, targets: np.ndarray, ks: Sequence[int] = TOP_KS) -> dict[str, float]:
+def summary(scores: np.ndarray, targets: np.ndarray, ks: Sequence[int] = TOP_KS,
+            count_unlabelled: bool = False) -> dict[str, float]:
     """The headline numbers: mtop{k} for each k, auc, map (what validation logs)."""
-    result = {f"mtop{k}": mtop_k(scores, targets, k) for k in ks}
+    top = official_mtop_k if count_unlabelled else mtop_k
+    result = {f"mtop{k}": top(scores, targets, k) for k in ks}
     result["auc"] = mean_auc(scores, targets)
     result["map"] = mean_ap(scores, targets)
     return result
@@ -105,9 +134,13 @@ def random_scores(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape)
 
 
-def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary | Sequence[str], seed: int = 0) -> dict:
+def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary | Sequence[str], seed: int = 0,
+                    count_unlabelled: bool = False) -> dict:
     """Every emoji-prediction metric of a split as JSON-ready data (the evaluation JSON keys of docs/architecture.md).
 
+    `n` is every sample of the split, `unlabelled` how many of them have no label, and
+    `mtop_convention` says how mTop-k treated those (module docstring): "skip unlabelled" (ours)
+    or "official" (`count_unlabelled`: scored 0 and counted in N, torch.topk ties).
     `random` holds the same headline numbers for uniform random scores on the same targets;
     `per_category` one row per emoji (auc and ap are None where undefined); `skipped_categories`
     lists the emojis left out of the mean AUC because the split has no positive (or no negative)."""
@@ -117,10 +150,13 @@ def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary |
         raise ValueError(f"vocabulary has {len(emojis)} emojis but the scores have {scores.shape[1]} columns")
     aucs, aps = per_category_auc(scores, targets), per_category_ap(scores, targets)
     positives = targets.sum(axis=0)
-    result: dict = {f"mtop{k}": mtop_k(scores, targets, k) for k in TOP_KS}
+    top = official_mtop_k if count_unlabelled else mtop_k
+    result: dict = {f"mtop{k}": top(scores, targets, k) for k in TOP_KS}
     result.update(auc=_nanmean(aucs), map=_nanmean(aps), n=int(len(scores)),
-                  unlabelled=int((targets.sum(axis=1) == 0).sum()))
-    result["random"] = {**summary(random_scores(scores.shape, seed), targets), "n": int(len(scores))}
+                  unlabelled=int((targets.sum(axis=1) == 0).sum()),
+                  mtop_convention="official" if count_unlabelled else "skip unlabelled")
+    result["random"] = {**summary(random_scores(scores.shape, seed), targets, count_unlabelled=count_unlabelled),
+                        "n": int(len(scores))}
     result["per_category"] = [
         {"emoji": e, "name": emoji_name(e), "auc": _none(aucs[c]), "ap": _none(aps[c]), "positives": int(positives[c])}
         for c, e in enumerate(emojis)

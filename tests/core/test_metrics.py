@@ -78,3 +78,59 @@ def test_evaluate_scores_rejects_shape_mismatch():
         metrics.evaluate_scores(np.zeros((3, 4)), np.zeros((3, 4)), ["😂", "😍"])
     with pytest.raises(ValueError):
         metrics.mtop_k(np.zeros((3, 4)), np.zeros((3, 5)), 1)
+
+
+def _official_formula(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """The official scripts' mTop-k written out sample by sample: torch.topk on the logits, then
+    |top-k ∩ labels| / min(k, |labels|), 0 for a sample without labels, mean over every sample."""
+    import torch
+
+    top = torch.from_numpy(scores.astype(np.float32)).topk(k=k, dim=1, largest=True, sorted=True).indices.tolist()
+    values = []
+    for row, target in zip(top, targets):
+        labels = set(np.flatnonzero(target).tolist())
+        values.append(len(set(row) & labels) / min(k, len(labels)) if labels else 0.0)
+    return sum(values) / len(values)
+
+
+def _fixture_with_unlabelled_and_tied_rows():
+    rng = np.random.default_rng(7)
+    scores = rng.normal(size=(60, 10)).astype(np.float32)
+    targets = (rng.random((60, 10)) < 0.2).astype(np.float32)
+    targets[np.arange(60), np.arange(60) % 10] = 1
+    targets[::6] = 0  # 10 samples without any label
+    scores[1::5] = 0.25  # 12 rows where every category ties
+    scores[2::7, :6] = 1.5  # and rows whose first six categories tie at the top
+    return scores, targets
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_count_unlabelled_equals_the_official_formula_on_unlabelled_and_tied_rows(k):
+    scores, targets = _fixture_with_unlabelled_and_tied_rows()
+    assert metrics.official_mtop_k(scores, targets, k) == pytest.approx(_official_formula(scores, targets, k), abs=1e-12)
+
+
+def test_our_convention_skips_unlabelled_rows_and_ranks_ties_by_the_lower_index():
+    scores, targets = _fixture_with_unlabelled_and_tied_rows()
+    labelled = targets.sum(axis=1) > 0
+    expected = []
+    for row, target in zip(scores[labelled], targets[labelled]):
+        order = sorted(range(10), key=lambda c: (-row[c], c))[:3]
+        expected.append(float(target[order].sum()) / min(3, int(target.sum())))
+    assert metrics.mtop_k(scores, targets, 3) == pytest.approx(np.mean(expected), abs=1e-12)
+    # the unlabelled rows alone pull the official number down by their share of N
+    only_labelled = metrics.official_mtop_k(scores[labelled], targets[labelled], 3)
+    assert metrics.official_mtop_k(scores, targets, 3) == pytest.approx(only_labelled * labelled.sum() / len(scores))
+
+
+def test_evaluate_scores_reports_unlabelled_samples_and_the_convention_used():
+    scores, targets = _fixture_with_unlabelled_and_tied_rows()
+    emojis = ["😀", "😃", "😄", "😁", "😆", "😅", "🤣", "😂", "🙂", "🙃"]
+    ours = metrics.evaluate_scores(scores, targets, emojis)
+    official = metrics.evaluate_scores(scores, targets, emojis, count_unlabelled=True)
+    for result in (ours, official):
+        assert result["n"] == 60 and result["unlabelled"] == 10
+    assert ours["mtop_convention"] == "skip unlabelled" and official["mtop_convention"] == "official"
+    assert official["mtop3"] == pytest.approx(_official_formula(scores, targets, 3))
+    assert official["mtop3"] < ours["mtop3"]
+    assert official["auc"] == ours["auc"]  # only mTop-k changes

@@ -69,6 +69,11 @@ def evaluate(
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random-scores baseline."),
+    count_unlabelled: bool = typer.Option(
+        False, "--count-unlabelled",
+        help="mTop-k as the official scripts compute it: a sample without labels scores 0 and counts in n, "
+             "ties ranked by torch.topk (default: such samples are left out, ties go to the lower index). "
+             "The JSON's mtop_convention says which; `unlabelled` always counts them."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
 ) -> None:
@@ -79,5 +84,6 @@ def evaluate(
     from smileynet.train.evaluation import evaluate as run_evaluation
 
     result = run_evaluation(model, data, split, out=out, batch_size=batch_size, device=device, seed=seed, quiet=quiet,
+                            count_unlabelled=count_unlabelled,
                             workers=workers if workers is not None else min(os.cpu_count() or 1, 8))
     print(dumps(result))

@@ -60,9 +60,11 @@ def bce(scores: np.ndarray, targets: np.ndarray) -> float:
 
 
 def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | None = None, batch_size: int = 64,
-             workers: int = 2, device: str = "cpu", seed: int = 0, quiet: bool = False) -> dict:
-    """Every emoji-prediction metric of a model dir on one split of a data folder (the evaluation JSON keys of docs/architecture.md), with
-    a random-scores baseline; written to `out` when given."""
+             workers: int = 2, device: str = "cpu", seed: int = 0, count_unlabelled: bool = False,
+             quiet: bool = False) -> dict:
+    """Every emoji-prediction metric of a model dir on one split of a data folder (the evaluation JSON keys
+    of docs/architecture.md), with a random-scores baseline; written to `out` when given.
+    `count_unlabelled`: mTop-k by the official scripts' convention (`smileynet.metrics`)."""
     from smileynet.data import build_loader, dataset_vocabulary
 
     device_ = torch.device(resolve_device(device))
@@ -78,7 +80,8 @@ def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | N
     scores, targets = predict_scores(model, loader, device_, total=loader.num_batches, quiet=quiet)
     if not len(scores):
         raise UserError(f"{data}: no readable images in the {split} split")
-    result = metrics.evaluate_scores(scores, targets, model.vocab or list(vocab.emojis), seed=seed)
+    result = metrics.evaluate_scores(scores, targets, model.vocab or list(vocab.emojis), seed=seed,
+                                     count_unlabelled=count_unlabelled)
     result = {"model": str(model_path), "data": str(data), "split": split, **result,
               "skipped_images": dict(loader.skipped)}
     if out is not None:

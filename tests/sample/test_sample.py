@@ -188,3 +188,47 @@ def test_posts_folder_of_parts_gives_the_same_dataset(tmp_path):
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(folder / "categories.csv")
     sample(folder, tmp_path / "folder", cap=10, val_per_class=3, test_per_class=3)
     assert manifest(tmp_path / "folder") == manifest(tmp_path / "file")
+
+
+def _skewed_posts(n: int = 2400, days: float = 120, seed: int = 5) -> list[tuple[float, list[str], int]]:
+    """One emoji on most posts, the others rare: the shape of a real emoji distribution."""
+    rng = np.random.default_rng(seed)
+    return [(float(rng.uniform(0, days)), [EMOJIS[int(rng.choice(5, p=[0.7, 0.12, 0.08, 0.06, 0.04]))]],
+             int(rng.integers(1, 3))) for _ in range(n)]
+
+
+def _top_share(rows: list[dict], k: int = 1) -> float:
+    """Share of the training labels that go to the k most frequent emojis."""
+    counts = Counter(label for r in rows if r["split"] == "train" for label in r["labels"])
+    return sum(n for _, n in counts.most_common(k)) / sum(counts.values())
+
+
+def test_raw_sampling_keeps_the_size_and_the_held_out_splits_and_is_more_skewed(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", _skewed_posts())
+    temporal_report = sample(posts, tmp_path / "temporal", cap=60, val_per_class=10, test_per_class=20, seed=4)
+    raw_report = sample(posts, tmp_path / "raw", cap=60, val_per_class=10, test_per_class=20, seed=4, sampling="raw")
+    temporal, raw = manifest(tmp_path / "temporal"), manifest(tmp_path / "raw")
+    assert temporal_report["splits"] == raw_report["splits"]  # same train size, in images
+    assert raw_report["sampling"] == "raw" and temporal_report["sampling"] == "temporal"
+    for split in ("valid", "test"):
+        assert [r for r in raw if r["split"] == split] == [r for r in temporal if r["split"] == split]
+    held = {r["post_id"] for r in raw if r["split"] != "train"}
+    assert not held & {r["post_id"] for r in raw if r["split"] == "train"}
+    assert len({r["image_id"] for r in raw}) == len(raw)
+    # The cap flattens the distribution; the raw draw keeps its skew: 0.7 of posts carry one emoji.
+    assert _top_share(raw, 1) > _top_share(temporal, 1) + 0.15
+    assert _top_share(raw, 1) == pytest.approx(0.7, abs=0.06)
+    assert [r["created_at"] for r in raw] == sorted(r["created_at"] for r in raw)
+
+
+def test_raw_sampling_is_seeded(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", _skewed_posts(900, 90))
+    for name, seed in (("a", 1), ("b", 1), ("c2", 2)):
+        sample(posts, tmp_path / name, cap=40, val_per_class=5, test_per_class=5, seed=seed, sampling="raw")
+    a = manifest(tmp_path / "a")
+    assert a == manifest(tmp_path / "b")
+    assert {r["image_id"] for r in a} != {r["image_id"] for r in manifest(tmp_path / "c2")}
+    with pytest.raises(UserError, match="--sampling"):
+        sample(posts, tmp_path / "bad", sampling="uniform")
+    with pytest.raises(UserError, match="--from-release"):
+        sample(None, tmp_path / "bad", from_release=tmp_path / "a", sampling="raw")

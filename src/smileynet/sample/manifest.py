@@ -14,10 +14,13 @@ from smileynet.files import write_config, write_json
 from smileynet.sample.release import read_release, write_release
 from smileynet.sample.stats import write_stats
 from smileynet.sample.temporal import (
+    SAMPLINGS,
     SPLITS,
+    add_windows,
     assign_splits,
     label_posts,
     manifest_rows,
+    raw_train,
     temporal_sample,
 )
 from smileynet.vocab import Vocabulary, load_vocabulary
@@ -49,16 +52,25 @@ def resolve_vocab(posts: Path, vocab: str | Path | None) -> Vocabulary:
 
 def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, cap: int = 4000,
            val_per_class: int = 500, test_per_class: int = 1000, seed: int = 0, vocab: str | Path | None = None,
-           from_release: str | Path | None = None) -> dict:
+           from_release: str | Path | None = None, sampling: str = "temporal") -> dict:
     """Build the dataset in `out` from `posts` (or re-lay an official release with
-    `from_release`); returns the summary also written to `out/sample_report.json`."""
+    `from_release`); returns the summary also written to `out/sample_report.json`.
+
+    `sampling`: "temporal" (the paper's windows and cap) or "raw" (Table 1's Raw-Dist.: the same
+    valid and test splits as temporal with the same seed, and a train split of the same size drawn
+    uniformly from every other post, `temporal.raw_train`)."""
     if window_days < 1 or cap < 1 or val_per_class < 0 or test_per_class < 0:
         raise UserError("--window-days and --cap must be >= 1, --val-per-class and --test-per-class >= 0")
+    if sampling not in SAMPLINGS:
+        raise UserError(f"unknown --sampling {sampling!r}: use {' or '.join(SAMPLINGS)}")
+    if sampling != "temporal" and from_release is not None:
+        raise UserError("--sampling raw draws from posts: it does not apply to --from-release")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = {"command": "sample", "posts": str(posts) if posts else None, "window_days": window_days, "cap": cap,
               "val_per_class": val_per_class, "test_per_class": test_per_class, "seed": seed,
-              "vocab": str(vocab) if vocab else None, "from_release": str(from_release) if from_release else None}
+              "vocab": str(vocab) if vocab else None, "from_release": str(from_release) if from_release else None,
+              "sampling": sampling}
     if from_release is not None:
         release = read_release(from_release)
         vocabulary, manifest = release.vocab, release.manifest
@@ -75,17 +87,18 @@ def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, 
         kept = temporal_sample(labelled, window_days, cap, seed)
         kept = assign_splits(kept, len(vocabulary), val_per_class, test_per_class, seed)
         manifest = manifest_rows(kept)
+        windowed = add_windows(labelled, window_days)
+        if sampling == "raw":
+            manifest = raw_train(windowed, manifest, seed)
         before = labelled["labels"].to_list()
-        first = labelled["created_at"].min()
-        windows_before = dict(labelled.select(
-            ((pl.col("created_at") - first).dt.total_seconds() // (window_days * 86400)).cast(pl.Int32).alias("w"))
-            ["w"].value_counts().iter_rows())
-        windows_after = dict(kept["window"].value_counts().iter_rows())
+        windows_before = dict(windowed["window"].value_counts().iter_rows())
+        windows_after = dict(manifest.unique("post_id")["window"].value_counts().iter_rows())
         collected = len(labelled)
     _write_manifest(manifest, out / "manifest.parquet")
     write_release(manifest, vocabulary, out)
     figures = write_stats(out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after)
     report = {
+        "sampling": sampling if from_release is None else None,
         "posts_in": collected,
         "posts_kept": manifest["post_id"].n_unique() if from_release is None else None,
         "images": len(manifest),

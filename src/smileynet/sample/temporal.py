@@ -6,6 +6,13 @@ keeps its `cap` posts of lowest priority; a post picked through several of its e
 once. `assign_splits`: validation and test take about `val_per_class` / `test_per_class` images
 of every category (rarest categories first, so shared posts do not starve them), never more
 than half of a category's images; the rest is train. Splits are by post, so no post is in two.
+`raw_train`: Table 1's "Raw-Dist." variant, the same number of training images drawn uniformly
+from every post instead of through the windows.
+
+Ours, not the paper's: windows start at the first post (the paper names the period, Jan 2016 -
+Jul 2018, not where a window starts), and a post chosen through any of its emojis is kept once,
+so its other emojis can pass `cap` in that window: `cap` bounds the posts drawn *through* an
+emoji, not every post that carries it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import polars as pl
 from smileynet.vocab import Vocabulary
 
 SPLITS = ("train", "valid", "test")
+SAMPLINGS = ("temporal", "raw")
 
 
 def label_posts(posts: pl.DataFrame, vocab: Vocabulary) -> pl.DataFrame:
@@ -29,17 +37,22 @@ def label_posts(posts: pl.DataFrame, vocab: Vocabulary) -> pl.DataFrame:
             .filter(pl.col("labels").list.len() > 0, pl.col("image_urls").list.len() > 0))
 
 
-def temporal_sample(posts: pl.DataFrame, window_days: int = 30, cap: int = 4000, seed: int = 0) -> pl.DataFrame:
-    """`posts` (sorted, with `labels`) plus a `window` column, keeping at most `cap` posts per
-    emoji per window."""
+def add_windows(posts: pl.DataFrame, window_days: int = 30) -> pl.DataFrame:
+    """`posts` plus `window`: the number of the `window_days`-long window, counted from the first post."""
     if posts.is_empty():
         return posts.with_columns(window=pl.lit(0, pl.Int32))
     first = posts["created_at"].min()
-    seconds = window_days * 86400
-    posts = posts.with_columns(
-        window=((pl.col("created_at") - first).dt.total_seconds() // seconds).cast(pl.Int32),
-        priority=pl.Series(np.random.default_rng(seed).random(len(posts))),
-    )
+    return posts.with_columns(
+        window=((pl.col("created_at") - first).dt.total_seconds() // (window_days * 86400)).cast(pl.Int32))
+
+
+def temporal_sample(posts: pl.DataFrame, window_days: int = 30, cap: int = 4000, seed: int = 0) -> pl.DataFrame:
+    """`posts` (sorted, with `labels`) plus a `window` column, keeping at most `cap` posts drawn
+    through each emoji per window (co-labels of a kept post may add more, module docstring)."""
+    if posts.is_empty():
+        return add_windows(posts, window_days)
+    posts = add_windows(posts, window_days).with_columns(
+        priority=pl.Series(np.random.default_rng(seed).random(len(posts))))
     chosen = (posts.select("post_id", "window", "priority", "labels").explode("labels")
               .filter(pl.col("priority").rank("ordinal").over("window", "labels") <= cap)
               .select("post_id").unique())
@@ -74,6 +87,23 @@ def assign_splits(posts: pl.DataFrame, num_classes: int, val_per_class: int = 50
             split[p] = want[0]
             counts[want[0], labels[p]] += images[p]
     return posts.with_columns(split=pl.Series([SPLITS[s] for s in split], dtype=pl.String))
+
+
+def raw_train(posts: pl.DataFrame, manifest: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
+    """Table 1's Raw-Dist. variant of a temporal `manifest`: its valid and test rows unchanged,
+    and as many training images as its train split holds, drawn uniformly at random (seeded) from
+    all the other `posts` (windowed, with `labels`), so the images follow the raw label
+    distribution. Posts are drawn whole, in random order; the last one drawn may give only its
+    first images, so the train split has exactly the temporal one's size."""
+    size = int((manifest["split"] == "train").sum())
+    held = manifest.filter(pl.col("split") != "train")
+    pool = posts.filter(~pl.col("post_id").is_in(held["post_id"].unique().implode())).with_columns(
+        split=pl.lit("train"))
+    order = np.random.default_rng(seed + 2).permutation(len(pool))
+    drawn = manifest_rows(pool[order]).head(size)["image_id"]
+    every = manifest_rows(pool)
+    train = every.filter(pl.col("image_id").is_in(drawn.implode()))
+    return pl.concat([held, train]).sort("created_at", "post_id", maintain_order=True)
 
 
 def manifest_rows(posts: pl.DataFrame) -> pl.DataFrame:

@@ -187,6 +187,17 @@ def test_config_file_flags_and_errors(tmp_path):
         resolve({"data": "d", "out": "o", "schedule": "linear"})
 
 
+def test_crop_scale_defaults_to_the_official_range_and_is_checked(tmp_path):
+    assert resolve({"data": "d", "out": "o"}).crop_scale == [0.5, 1.0]
+    assert resolve({"data": "d", "out": "o", "crop_scale": "0.08,1"}).crop_scale == [0.08, 1.0]
+    file = tmp_path / "c.yaml"
+    file.write_text("crop-scale: [0.25, 0.9]\n")
+    assert resolve({"data": "d", "out": "o"}, file).crop_scale == [0.25, 0.9]
+    for bad in ("0.5", "0,1", "0.9,0.5", "a,b", "0.5,1.5"):
+        with pytest.raises(UserError, match="crop-scale"):
+            resolve({"data": "d", "out": "o", "crop_scale": bad})
+
+
 def test_bad_input_is_a_user_error_not_a_traceback(dataset, tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), "--arch", "tiny"])
     assert isinstance(result.exception, UserError) and "data folder not found" in str(result.exception)

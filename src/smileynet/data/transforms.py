@@ -16,6 +16,10 @@ import torch
 if TYPE_CHECKING:
     from smileynet.model.factory import ModelConfig
 
+# The official training code's RandomResizedCrop area range (its `--input_aug`); torchvision's
+# own default is (0.08, 1). The paper only says "random crop with flip and scaling".
+TRAIN_CROP_SCALE = (0.5, 1.0)
+
 
 class CropTransform:
     """What the loaders take: an S x S crop of an RGB array written into a slot of the batch, from
@@ -39,7 +43,8 @@ class RandomResizedCropFlip(CropTransform):
     """The paper's augmentation, random resized crop (scaling) + horizontal flip. The crop
     distribution is torchvision's RandomResizedCrop (area uniform in `scale`, log aspect ratio
     uniform in [3/4, 4/3], ten tries, then a centre crop), drawn from `draws_per_image` uniform
-    numbers, so a seeded generator makes it reproducible. The crop is resized with OpenCV on the
+    numbers, so a seeded generator makes it reproducible. `scale` defaults to the official
+    code's (0.5, 1), `TRAIN_CROP_SCALE`. The crop is resized with OpenCV on the
     uint8 array (area interpolation when shrinking, bilinear when enlarging) straight into its
     slot of the batch: about 4x cheaper per image than torchvision's tensor path, which is what
     lets the input pipeline keep up with JPEG decoding."""
@@ -47,7 +52,7 @@ class RandomResizedCropFlip(CropTransform):
     TRIES = 10
     draws_per_image = 4 * TRIES + 1
 
-    def __init__(self, image_size: int, scale: tuple[float, float] = (0.08, 1.0)) -> None:
+    def __init__(self, image_size: int, scale: tuple[float, float] = TRAIN_CROP_SCALE) -> None:
         self.size = image_size
         self.scale = scale
 
@@ -82,8 +87,9 @@ class RandomResizedCropFlip(CropTransform):
             cv2.flip(out, 1, dst=out)
 
 
-def train_transform(image_size: int, scale: tuple[float, float] = (0.08, 1.0)) -> RandomResizedCropFlip:
-    """Random resized crop (scaling) + horizontal flip, as the paper trains; uint8 CHW out."""
+def train_transform(image_size: int, scale: tuple[float, float] = TRAIN_CROP_SCALE) -> RandomResizedCropFlip:
+    """Random resized crop (scaling, crop area a fraction `scale` of the image) + horizontal flip,
+    as the paper trains; uint8 CHW out."""
     return RandomResizedCropFlip(image_size, scale)
 
 

@@ -26,6 +26,9 @@ def train(
     schedule: str = typer.Option(None, "--schedule", help="constant (default, the paper) or cosine."),
     warmup_steps: int = typer.Option(None, "--warmup-steps", help="Linear warmup steps (default 0)."),
     image_size: int = typer.Option(None, "--image-size", help="Training crop size (default 224)."),
+    crop_scale: str = typer.Option(None, "--crop-scale", help="Area range LOW,HIGH of the random resized crop, as "
+                                                             "fractions of the image (default 0.5,1: the official "
+                                                             "code's; torchvision's default is 0.08,1)."),
     pos_weight: str = typer.Option(None, "--pos-weight", help="none (default) or balanced (negatives/positives per emoji)."),
     device: str = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
     precision: str = typer.Option(None, "--precision", help="auto (default: bf16 on GPUs that have it), fp32, bf16, fp16."),

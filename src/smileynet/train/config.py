@@ -22,7 +22,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 @dataclass
 class TrainConfig:
     """Every knob of a run. Defaults are the paper's (Sec. 3.2): ResNet50, BCE on sigmoid outputs,
-    Adam lr 1e-4, batch 128, random resized crop 224 + flip, 320k iterations."""
+    Adam lr 1e-4, batch 128, random resized crop 224 + flip, 320k iterations. The paper does not give
+    the crop's scale range: `crop_scale` is the official code's (0.5, 1)."""
 
     data: str = ""
     out: str = ""
@@ -37,6 +38,7 @@ class TrainConfig:
     schedule: str = "constant"  # constant (the paper) | cosine (to 0 at the last step)
     warmup_steps: int = 0
     image_size: int = 224
+    crop_scale: list[float] = dataclasses.field(default_factory=lambda: [0.5, 1.0])  # area range of the random crop
     pos_weight: str = "none"  # none | balanced: BCE positive weight (negatives / positives) per emoji
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto: bf16 on GPUs that have it, else fp16 on GPU, fp32 on CPU
@@ -62,6 +64,7 @@ class TrainConfig:
         for name in ("warmup_steps", "val_every", "val_batches", "workers"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        self.crop_scale = parse_crop_scale(self.crop_scale)
         if self.epochs is not None and self.epochs < 1:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
         if not self.lr > 0:
@@ -114,6 +117,18 @@ def resolve(flags: dict[str, Any], config_file: Path | None = None, base: dict[s
                 raise UserError(f"setting {f.name}: {value!r} is not a {kind.__name__}") from None
     config.data, config.out = str(config.data or ""), str(config.out or "")
     return config.check()
+
+
+def parse_crop_scale(value: Any) -> list[float]:
+    """"0.5,1" (a flag) or [0.5, 1] (YAML) -> [0.5, 1.0], checked: 0 < low <= high <= 1."""
+    parts = value.split(",") if isinstance(value, str) else value
+    try:
+        low, high = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise UserError(f"crop-scale must be two numbers LOW,HIGH such as 0.5,1; got {value!r}") from None
+    if not 0 < low <= high <= 1:
+        raise UserError(f"crop-scale must satisfy 0 < LOW <= HIGH <= 1; got {low},{high}")
+    return [low, high]
 
 
 def _coerce(value: Any, kind: type) -> Any:

@@ -105,13 +105,14 @@ def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
 def train_batches(config: TrainConfig, num_classes: int, batch_size: int, info: distributed.DistInfo,
                   position: tuple[int, int], skipped: Counter) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle."""
-    from smileynet.data import build_loader
+    from smileynet.data import build_loader, train_transform
 
+    crop = train_transform(config.image_size, tuple(config.crop_scale))
     epoch, batch = position
     while True:
         loader = build_loader(Path(config.data), "train", num_classes=num_classes, image_size=config.image_size,
                               batch_size=batch_size, train=True, seed=config.seed, epoch=epoch, workers=config.workers,
-                              rank=info.rank, world_size=info.world_size, start_batch=batch)
+                              rank=info.rank, world_size=info.world_size, start_batch=batch, transform=crop)
         start = batch
         for images, targets in loader:
             batch += 1

@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from smileynet.errors import UserError
 from smileynet.lexicon import vocabulary_sentiment
 from smileynet.model import create_model, save
 from smileynet.transfer import TransferConfig, run_transfer
@@ -130,7 +131,7 @@ def test_fi_emotions_fingerprints_and_skips(tmp_path, models):
     skipped = dict(results["images"]["skipped"])
     assert skipped.pop("placeholder (repeated identical file)") == 8 and sum(skipped.values()) == 1
     split = results["splits"]["all"]
-    assert results["baseline"]["dim"] == 128 and set(split["protocols"]["knn"]) == {"smileynet", "baseline"}
+    assert results["baseline"]["dim"] == 92 and set(split["protocols"]["knn"]) == {"smileynet", "baseline"}  # its output
     assert results["class_sentiment"] == [1, 0, 1, 1, 0, 1, 0, 0]
     head = split["protocols"]["head"]["smileynet"]
     assert head["sentiment_accuracy"]["mean"] == 1.0 and head["accuracy"]["mean"] < 1.0
@@ -203,3 +204,62 @@ def test_cli_runs_a_folder_benchmark(tmp_path, models):
     summary = json.loads(result.stdout)
     assert summary["accuracy"]["all"]["zero_shot_binary"] == 1.0 and summary["images"]["used"] == 10
     assert (tmp_path / "o" / "config.yaml").is_file() and (tmp_path / "o" / "results.json").is_file()
+
+
+def _imagenet_classifier_file(path):
+    """A whole torchvision ImageNet classifier's state dict (random weights: no download here)."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    classifier = torchvision.models.get_model("mobilenet_v3_small", weights=None).eval()
+    save_file({k: v.contiguous() for k, v in classifier.state_dict().items()}, str(path))
+    return classifier
+
+
+def test_an_imagenet_classifier_keeps_its_1000_way_output_as_the_embedding(tmp_path):
+    from smileynet.model.factory import imagenet_classifier
+
+    reference = _imagenet_classifier_file(tmp_path / "mobilenet.safetensors")
+    model = imagenet_classifier("mobilenet_v3_small", tmp_path / "mobilenet.safetensors", image_size=32)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert model(x).shape == (2, 1000) and model.forward_features(x).shape == (2, 1024)
+        torch.testing.assert_close(model(x), reference(x))
+    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="whole mobilenet_v3_small classifier"):
+        imagenet_classifier("mobilenet_v3_small", tmp_path / "other.pt")
+    with pytest.raises(UserError, match="tiny"):
+        imagenet_classifier("tiny")
+
+
+@pytest.mark.slow
+def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reported(tmp_path):
+    from smileynet.report.transfer import twitter_table
+
+    _imagenet_classifier_file(tmp_path / "mobilenet.safetensors")
+    vocab = default_vocabulary()
+    torch.manual_seed(0)
+    model = save(create_model("mobilenet_v3_small", len(vocab), vocab=list(vocab.emojis), image_size=32).eval(),
+                 tmp_path / "model")
+    root = tmp_path / "mine"
+    root.mkdir()
+    for n in range(8):
+        (root / ("pos" if n % 2 else "neg")).mkdir(exist_ok=True)
+        (root / ("pos" if n % 2 else "neg") / f"img_{n}.jpg").write_bytes(picture(n % 2 == 1, n))
+    results = run_transfer(TransferConfig("folder", root, model, tmp_path / "out", folds=2, workers=0, quiet=True,
+                                          baseline=str(tmp_path / "mobilenet.safetensors")))
+    assert results["baseline"]["features"] == "logits" and results["baseline"]["dim"] == 1000
+    assert results["model"]["dim"] == 92
+    assert set(results["splits"]["all"]["protocols"]["knn"]) == {"smileynet", "baseline"}
+    from smileynet.model import load
+    from smileynet.transfer.run import load_baseline
+
+    backbone_only, _ = load_baseline(str(tmp_path / "mobilenet.safetensors"), load(model), "pre_logits")
+    assert backbone_only.num_features == 1024
+    result = {**results, "baseline": {**results["baseline"], "features": "pre_logits", "dim": 1024},
+              "splits": {"five_agrees": results["splits"]["all"]}}
+    html = twitter_table([(tmp_path / "out" / "results.json", result)], (), ("knn",))
+    assert "SmileyNet (92-d), 1-NN" in html and "ObjectNet (mobilenet_v3_small, pre-logits, 1024-d), 1-NN" in html
+    with pytest.raises(UserError, match="baseline-features"):
+        run_transfer(TransferConfig("folder", root, model, tmp_path / "bad", baseline_features="both", quiet=True))

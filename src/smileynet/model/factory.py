@@ -6,6 +6,9 @@ emoji embedding (`pre_logits=True` returns the features unchanged). `model(x)` i
 
 Backbones: any torchvision classifier by name (its last linear layer becomes the head), timm
 models as `timm/NAME` when timm is installed, and `tiny`, a small CNN for CPU tests and demos.
+
+`imagenet_classifier(arch)` keeps the ImageNet classifier as the head instead: its 1000-d output
+is the paper's "ObjectNet" embedding (the 92-d emoji embedding is "10 times smaller").
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ class TinyBackbone(nn.Sequential):
 
 def _replace_last_linear(model: nn.Module) -> tuple[nn.Module, int]:
     """Swap a torchvision classifier's final nn.Linear for Identity; return its input width."""
+    model, last = _split_last_linear(model)
+    return model, last.in_features
+
+
+def _split_last_linear(model: nn.Module) -> tuple[nn.Module, nn.Linear]:
+    """A torchvision classifier without its final nn.Linear (now Identity), and that layer."""
     last_name, last = None, None
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -91,7 +100,7 @@ def _replace_last_linear(model: nn.Module) -> tuple[nn.Module, int]:
     for part in path:
         parent = getattr(parent, part)
     setattr(parent, leaf, nn.Identity())
-    return model, last.in_features
+    return model, last
 
 
 # torchvision classifiers whose output is a convolution, not a linear layer: no pooled embedding to take.
@@ -139,10 +148,10 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
 class SmileyNet(nn.Module):
     """Backbone + linear head to the emoji vocabulary; outputs pre-sigmoid logits."""
 
-    def __init__(self, config: ModelConfig, imagenet: bool = False) -> None:
+    def __init__(self, config: ModelConfig, imagenet: bool = False, backbone: tuple[nn.Module, int] | None = None) -> None:
         super().__init__()
         self.config = config
-        self.backbone, self.num_features = _build_backbone(config.arch, imagenet)
+        self.backbone, self.num_features = backbone or _build_backbone(config.arch, imagenet)
         self.head = nn.Linear(self.num_features, config.num_classes)
 
     @property
@@ -193,6 +202,49 @@ def create_model(
     if pretrained not in ("none", "imagenet"):
         load_backbone_weights(model, Path(pretrained))
     return model
+
+
+def imagenet_classifier(arch: str = "resnet50", weights: str | Path = "imagenet", image_size: int = 224) -> SmileyNet:
+    """A torchvision (or timm/NAME) ImageNet classifier in SmileyNet's shape, its own classifier
+    kept as the head: `model(x)` is the 1000-d ImageNet output, `forward_features` the backbone's
+    features. `weights`: "imagenet" (downloads where reachable) or a local file holding the whole
+    classifier's state dict, classifier layer included."""
+    if arch == "tiny":
+        raise UserError("arch 'tiny' has no ImageNet classifier")
+    if arch.startswith("timm/"):
+        try:
+            import timm
+        except ImportError:
+            raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
+        model = timm.create_model(arch[5:], pretrained=weights == "imagenet")
+    else:
+        import torchvision
+
+        if arch not in torchvision.models.list_models(module=torchvision.models):
+            raise UserError(f"unknown arch {arch!r}: use a torchvision classifier (e.g. resnet50) or timm/NAME")
+        try:
+            model = torchvision.models.get_model(arch, weights="DEFAULT" if weights == "imagenet" else None)
+        except Exception as err:  # the download fails offline: say so in one line
+            raise UserError(f"cannot get ImageNet weights for {arch} ({err}); pass a local weights file") from None
+    if weights != "imagenet":
+        state = {k.removeprefix("module."): v for k, v in read_state_dict(Path(weights)).items()}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise UserError(f"{weights}: not the state dict of a whole {arch} classifier ({first})") from None
+    if arch.startswith("timm/"):
+        head = model.get_classifier()
+        if not isinstance(head, nn.Linear):
+            raise UserError(f"{arch}: its classifier is not one linear layer")
+        model.reset_classifier(0)
+        backbone = model
+    else:
+        backbone, head = _split_last_linear(model)
+    config = ModelConfig(arch=arch, num_classes=head.out_features, image_size=image_size)
+    net = SmileyNet(config, backbone=(backbone, head.in_features))
+    net.head = head
+    return net.eval()
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -75,11 +75,14 @@ def _cell(summary: object) -> str:
 
 
 def _model_name(result: dict, model: str) -> str:
+    """The model's name with its embedding's size, e.g. "SmileyNet (92-d)", "ObjectNet (resnet50, 1000-d)"."""
     if model == "smileynet":
-        return "SmileyNet"
+        dim = _get(result, "model", "dim") or _get(result, "model", "num_classes")
+        return f"SmileyNet ({dim}-d)" if dim else "SmileyNet"
     baseline = _map(result, "baseline")
     arch, dim = baseline.get("arch"), baseline.get("dim")
-    detail = ", ".join(str(x) for x in (arch, f"{dim}-d" if dim else None) if x)
+    features = "pre-logits" if baseline.get("features") == "pre_logits" else None
+    detail = ", ".join(str(x) for x in (arch, features, f"{dim}-d" if dim else None) if x)
     return f"ObjectNet ({detail})" if detail else "ObjectNet"
 
 

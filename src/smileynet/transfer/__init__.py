@@ -3,8 +3,10 @@
 `smileynet transfer KIND --root DIR --model MODEL --out OUT` reads the benchmark KIND (twitter,
 twitter2, fi, emotionroi, emotion6, artphoto, abstract, folder) in its original layout
 (`benchmarks`, docs/benchmarks.md), extracts the emoji embedding (and, with `--baseline`, the
-ImageNet "ObjectNet" features) once into `OUT/cache/` (`features`), runs every protocol on the
-cached arrays (`protocols`; `finetune` for `--finetune`), and writes:
+"ObjectNet" embedding: by default the baseline's output layer, 1000-d for `imagenet` as in the
+paper; `--baseline-features pre_logits` for the features before it) once into `OUT/cache/`
+(`features`), runs every protocol on the cached arrays (`protocols`; `finetune` for
+`--finetune`), and writes:
 
 - `OUT/results.json`, schema below;
 - `OUT/*.png`: `pca_<split>.png` (Fig. 4), `sentiment_correlation_<split>.png` (Sec. 4.2),
@@ -21,8 +23,9 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
     benchmark          KIND: "twitter" | "twitter2" | "fi" | "emotionroi" | "emotion6" | "artphoto" |
                        "abstract" | "folder"
     root               benchmark root as given
-    model              {path, arch, num_classes, digest, features: "logits"}
-    baseline           null | {spec, arch, digest, features: "pre_logits", dim}
+    model              {path, arch, num_classes, digest, features: "logits", dim}
+    baseline           null | {spec, arch, digest, features: "logits" | "pre_logits", dim}
+                       (dim: the embedding's size, e.g. 92 and 1000 for the paper's pair)
     classes            class names, label order ("negative", "positive" for Twitter I and II)
     class_sentiment    0/1 per class (FI, ArtPhoto, Abstract: amusement, awe, contentment,
                        excitement = 1) or null (EmotionROI, Emotion6: no zero-shot)

@@ -21,7 +21,11 @@ def transfer(
     root: Path = typer.Option(..., "--root", help="The benchmark in its original layout."),
     model: Path = typer.Option(..., "--model", help="A SmileyNet model dir."),
     out: Path = typer.Option(..., "--out", help="Output folder: results.json, figures, cache/."),
-    baseline: str = typer.Option(None, "--baseline", help="ObjectNet baseline: 'imagenet', a model dir or a backbone weights file."),
+    baseline: str = typer.Option(None, "--baseline", help="ObjectNet baseline: 'imagenet', a model dir or a weights file."),
+    baseline_features: str = typer.Option(
+        "logits", "--baseline-features",
+        help="The baseline's embedding: logits (its output layer: the 1000 ImageNet classes for 'imagenet', the "
+             "paper's ObjectNet) or pre_logits (the features before it, 2048-d for ResNet50)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds when no published folds exist."),
     head: str = typer.Option("linear", "--head", help="Transfer head t(.): linear or mlp."),
     finetune: bool = typer.Option(False, "--finetune", help="Also fine-tune the whole network per fold (slow)."),
@@ -38,7 +42,8 @@ def transfer(
     from smileynet.transfer import TransferConfig, run_transfer
 
     results = run_transfer(TransferConfig(
-        benchmark=benchmark, root=root, model=model, out=out, baseline=baseline, folds=folds, seed=seed, head=head,
+        benchmark=benchmark, root=root, model=model, out=out, baseline=baseline, baseline_features=baseline_features,
+        folds=folds, seed=seed, head=head,
         finetune=finetune, finetune_epochs=finetune_epochs, batch_size=batch_size, device=device,
         workers=workers if workers is not None else (os.cpu_count() or 1), quiet=quiet))
     summary = {name: {p: v["smileynet"]["accuracy"]["mean"] for p, v in split["protocols"].items()}

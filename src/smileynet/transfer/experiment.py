@@ -33,6 +33,7 @@ class TransferConfig:
     model: Path
     out: Path
     baseline: str | None = None
+    baseline_features: str = "logits"  # logits: the baseline's output (1000-d for imagenet) | pre_logits
     folds: int = 5
     seed: int = 0
     head: str = "linear"
@@ -44,20 +45,25 @@ class TransferConfig:
     quiet: bool = False
 
 
-def load_baseline(spec: str, model):
-    """The ObjectNet baseline: the model's backbone with ImageNet weights ("imagenet"), a model
-    dir, or a local backbone weights file; returns (model, digest)."""
+def load_baseline(spec: str, model, features: str = "logits"):
+    """The ObjectNet baseline, returned as (model, digest): "imagenet" (the model's
+    architecture as an ImageNet classifier), a model dir, or a local weights file. With
+    `features` "logits" its embedding is its output layer, as in the paper (1000-d: the ImageNet
+    classes); with "pre_logits" the backbone features before it (2048-d for ResNet50), for which a
+    weights file need only hold the backbone."""
     from smileynet.model import create_model, load
+    from smileynet.model.factory import imagenet_classifier
 
     config = model.config
     if spec == "imagenet":
-        baseline = create_model(config.arch, config.num_classes, pretrained="imagenet", image_size=config.image_size)
-        return baseline.eval(), f"imagenet-{config.arch}"
+        return imagenet_classifier(config.arch, "imagenet", config.image_size), f"imagenet-{config.arch}"
     path = Path(spec)
     if path.is_dir():
         baseline = load(path)
         return baseline, file_digest(path / "config.json", path / "model.safetensors")
     if path.is_file():
+        if features == "logits":
+            return imagenet_classifier(config.arch, path, config.image_size), file_digest(path)
         baseline = create_model(config.arch, config.num_classes, pretrained=path, image_size=config.image_size)
         return baseline.eval(), file_digest(path)
     raise UserError(f"--baseline: not 'imagenet', a model dir or a weights file: {spec}")
@@ -181,24 +187,26 @@ def _check(config: TransferConfig) -> None:
         raise UserError(f"--head: expected linear or mlp, got {config.head!r}")
     if config.folds < 2:
         raise UserError("--folds must be at least 2")
+    if config.baseline_features not in ("logits", "pre_logits"):
+        raise UserError(f"--baseline-features: expected logits or pre_logits, got {config.baseline_features!r}")
 
 
 def extract_once(config: TransferConfig, model, digest: str, bench: Benchmark, cache: Path
                  ) -> tuple[dict[str, Embeddings], dict, dict | None]:
-    """The emoji embedding (and the baseline's features) of every image, from the cache when it has them.
+    """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
     common = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
     embedded = {"smileynet": cached_embeddings(model, digest, bench.paths, cache, features="logits", **common)}
     models = {"smileynet": (model, "logits")}
     baseline_info = None
     if config.baseline:
-        baseline, baseline_digest = load_baseline(config.baseline, model)
+        baseline, baseline_digest = load_baseline(config.baseline, model, config.baseline_features)
         baseline = baseline.to(config.device)
         embedded["baseline"] = cached_embeddings(baseline, baseline_digest, bench.paths, cache,
-                                                 features="pre_logits", **common)
-        models["baseline"] = (baseline, "pre_logits")
+                                                 features=config.baseline_features, **common)
+        models["baseline"] = (baseline, config.baseline_features)
         baseline_info = {"spec": config.baseline, "arch": baseline.config.arch, "digest": baseline_digest,
-                         "features": "pre_logits", "dim": int(embedded["baseline"].values.shape[1])}
+                         "features": config.baseline_features, "dim": int(embedded["baseline"].values.shape[1])}
     return embedded, models, baseline_info
 
 
@@ -280,7 +288,7 @@ def run_transfer(config: TransferConfig) -> dict:
         "benchmark": bench.kind,
         "root": str(config.root),
         "model": {"path": str(config.model), "arch": model.config.arch, "num_classes": model.config.num_classes,
-                  "digest": digest, "features": "logits"},
+                  "digest": digest, "features": "logits", "dim": int(x.shape[1])},
         "baseline": baseline_info,
         "classes": bench.classes,
         "class_sentiment": class_sentiment(bench.classes),

@@ -90,6 +90,25 @@ def parse_unicode_field(value: str) -> str:
     return normalize_emoji("".join(chars))
 
 
+def emoji_from_name(name: str) -> str | None:
+    """The emoji a CLDR short name or common alias stands for ("face with tears of joy", "joy"), or None."""
+    slug = ":" + "_".join(name.strip().strip(":").lower().split()) + ":"
+    found = emoji_data.emojize(slug, language="alias")
+    return normalize_emoji(found) if found != slug and emoji_data.is_emoji(found) else None
+
+
+def parse_category(value: str) -> str:
+    """An emoji written by its name, as a glyph or as code points (a `categories.csv` without
+    `unicode`). Names first: a word such as "face" also reads as the code point U+FACE."""
+    found = emoji_from_name(value)
+    if found is not None:
+        return found
+    try:
+        return parse_unicode_field(value)
+    except UserError:
+        raise UserError(f"not an emoji, code points or an emoji name: {value.strip()!r}") from None
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """An ordered list of emoji categories; index i is output i of the model."""
@@ -152,14 +171,25 @@ class Vocabulary:
 
     @classmethod
     def from_categories_csv(cls, path: Path) -> Vocabulary:
-        """Read a release-layout `categories.csv` (`unicode` as glyph or code points)."""
+        """Read a release-layout `categories.csv`: the emoji from `unicode` (glyph or code points)
+        when the file has that column, else from `category` (glyph, code points or emoji name:
+        the official scripts read only `category`)."""
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-        if not rows or "unicode" not in rows[0]:
-            raise UserError(f"{path}: expected a categories.csv with a 'unicode' column")
-        keys = tuple(parse_unicode_field(r["unicode"]) for r in rows)
-        names = tuple((r.get("category") or emoji_name(k)).strip() for r, k in zip(rows, keys))
-        return cls(keys, names)
+            reader = csv.DictReader(f)
+            columns = set(reader.fieldnames or [])
+            rows = list(reader)
+        column = "unicode" if "unicode" in columns else "category" if "category" in columns else None
+        if not rows or column is None:
+            raise UserError(f"{path}: expected a categories.csv with a 'unicode' or 'category' column and a row per emoji")
+        keys = []
+        for number, row in enumerate(rows, 2):
+            try:
+                keys.append(parse_unicode_field(row[column] or "") if column == "unicode" else parse_category(row[column] or ""))
+            except UserError as err:
+                raise UserError(f"{path}: line {number}: {err}") from None
+        given = [(r.get("category") or "").strip() if column == "unicode" else "" for r in rows]
+        names = tuple(name or emoji_name(k) for name, k in zip(given, keys))
+        return cls(tuple(keys), names)
 
     @classmethod
     def top_n(cls, counts: Counter[str] | dict[str, int], n: int) -> Vocabulary:

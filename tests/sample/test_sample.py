@@ -232,3 +232,41 @@ def test_raw_sampling_is_seeded(tmp_path):
         sample(posts, tmp_path / "bad", sampling="uniform")
     with pytest.raises(UserError, match="--from-release"):
         sample(None, tmp_path / "bad", from_release=tmp_path / "a", sampling="raw")
+
+
+def test_from_release_keeps_extra_columns_and_files_as_found(tmp_path):
+    folder = tmp_path / "release"
+    folder.mkdir()
+    categories = "category,unicode\nface with tears of joy,\U0001F602\nskull,\U0001F480\n"
+    (folder / "categories.csv").write_text(categories, encoding="utf-8")
+    train = "tweet_id,url,labels,retweets\n901,img/a.jpg,\"[0, 1]\",3\n902,img/b.jpg,[1],0\n"
+    (folder / "train.csv").write_text(train, encoding="utf-8")
+    (folder / "test.csv").write_text("tweet_id,url,labels,retweets\n903,img/c.jpg,[0],7\n", encoding="utf-8")
+    sample(None, tmp_path / "out", from_release=folder)
+    assert (tmp_path / "out" / "categories.csv").read_text(encoding="utf-8") == categories  # glyphs, not U+...
+    assert (tmp_path / "out" / "train.csv").read_text(encoding="utf-8") == train
+    with open(tmp_path / "out" / "valid.csv", newline="") as f:  # absent from the release: written, empty
+        assert list(csv.reader(f)) == [["url", "labels"]]
+    rows = manifest(tmp_path / "out")
+    assert [(r["post_id"], r["split"], r["labels"]) for r in rows] == [
+        ("901", "train", [0, 1]), ("902", "train", [1]), ("903", "test", [0])]
+    sample(None, folder, from_release=folder)  # onto itself: the files stay as they were
+    assert (folder / "train.csv").read_text(encoding="utf-8") == train
+
+
+@pytest.mark.parametrize("column", ["face with tears of joy|skull", "\U0001F602|U+1F480", "joy|skull"])
+def test_categories_csv_without_a_unicode_column(tmp_path, column):
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "categories.csv").write_text("category\n" + column.replace("|", "\n") + "\n", encoding="utf-8")
+    (folder / "train.csv").write_text("url,labels\nimg/a.jpg,[1]\n")
+    release = read_release(folder)
+    assert release.vocab.emojis == ("\U0001F602", "\U0001F480")
+    assert release.vocab.names == ("face with tears of joy", "skull")
+    assert release.manifest["emojis"].to_list() == [["\U0001F480"]]
+    (folder / "categories.csv").write_text("category\njoy\nnot an emoji\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"categories.csv: line 3: not an emoji"):
+        read_release(folder)
+    (folder / "categories.csv").write_text("name\njoy\n", encoding="utf-8")
+    with pytest.raises(UserError, match="'unicode' or 'category' column"):
+        read_release(folder)

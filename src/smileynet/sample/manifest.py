@@ -95,7 +95,7 @@ def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, 
         windows_after = dict(manifest.unique("post_id")["window"].value_counts().iter_rows())
         collected = len(labelled)
     _write_manifest(manifest, out / "manifest.parquet")
-    write_release(manifest, vocabulary, out)
+    write_release(manifest, vocabulary, out, source=Path(from_release) if from_release is not None else None)
     figures = write_stats(out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after)
     report = {
         "sampling": sampling if from_release is None else None,

@@ -1,8 +1,11 @@
 """The official Visual Smiley Dataset layout, written and read back.
 
 `train.csv`, `valid.csv`, `test.csv`: columns `url` and `labels` (a list literal of category
-indices, "[3, 17]"); `categories.csv`: `category`, `unicode`. A user holding the public release
-reads it with `read_release` and goes straight to download or training.
+indices, "[3, 17]"), and any others (a `post_id` or `tweet_id` column becomes the manifest's
+`post_id`); `categories.csv`: `category`, `unicode` (or `category` alone, holding the emoji or
+its name: the official scripts read no other column). A user holding the public release reads it
+with `read_release` and goes straight to download or training; `sample --from-release` copies
+its files as they are (`write_release(..., source=)`), so every column and glyph survives.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary
 
 SPLITS = ("train", "valid", "test")
+POST_ID_COLUMNS = ("post_id", "tweet_id")
 
 
 @dataclass(frozen=True)
@@ -29,9 +34,13 @@ class Release:
     manifest: pl.DataFrame
 
 
-def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path) -> None:
-    """Write the three split CSVs and categories.csv (each atomically)."""
+def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path, source: Path | None = None) -> None:
+    """Write the three split CSVs and categories.csv (each atomically). With `source`, a release
+    folder that `manifest` was read from, its files are copied unchanged instead (extra columns,
+    label spelling and glyphs as found); only what it lacks is written."""
     for split in SPLITS:
+        if source is not None and _copy_as_found(source / f"{split}.csv", out / f"{split}.csv"):
+            continue
         rows = manifest.filter(pl.col("split") == split)
         path = out / f"{split}.csv"
         tmp = out / f".{split}.csv.tmp"
@@ -41,7 +50,20 @@ def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path) -> None:
             for url, labels in zip(rows["url"].to_list(), rows["labels"].to_list()):
                 writer.writerow([url, "[" + ", ".join(str(i) for i in labels) + "]"])
         os.replace(tmp, path)
-    vocab.write_categories_csv(out / "categories.csv")
+    if source is None or not _copy_as_found(source / "categories.csv", out / "categories.csv"):
+        vocab.write_categories_csv(out / "categories.csv")
+
+
+def _copy_as_found(found: Path, path: Path) -> bool:
+    """Copy `found` to `path` atomically (nothing to do when they are one file); False if absent."""
+    if not found.is_file():
+        return False
+    if path.exists() and os.path.samefile(found, path):
+        return True
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.copyfile(found, tmp)
+    os.replace(tmp, path)
+    return True
 
 
 def read_release(folder: str | Path) -> Release:
@@ -54,17 +76,19 @@ def read_release(folder: str | Path) -> Release:
         path = folder / f"{split}.csv"
         if not path.is_file():
             continue
-        urls, labels = [], []
+        urls, labels, post_ids = [], [], []
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
                 raise UserError(f"{path}: expected columns 'url' and 'labels'")
+            post_column = next((c for c in POST_ID_COLUMNS if c in reader.fieldnames), None)
             for number, row in enumerate(reader, 2):
                 urls.append(row["url"])
                 labels.append(_parse_labels(row["labels"], len(vocab), path, number))
+                post_ids.append((row[post_column] or None) if post_column else None)
         frames.append(pl.DataFrame({
             "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
-            "post_id": pl.Series([None] * len(urls), dtype=pl.String),
+            "post_id": pl.Series(post_ids, dtype=pl.String),
             "url": urls,
             "created_at": pl.Series([None] * len(urls), dtype=pl.Datetime("us", "UTC")),
             "window": pl.Series([None] * len(urls), dtype=pl.Int32),

@@ -457,3 +457,24 @@ def test_example_images_come_from_every_folder(tmp_path):
         (tmp_path / name).write_bytes(b"")
     picked = image_files([tmp_path], 3)
     assert [p.relative_to(tmp_path).as_posix() for p in picked] == ["awe/1.png", "fear/1.jpg", "awe/2.png"]
+
+
+def test_table1_puts_our_raw_and_temporal_runs_under_the_paper_rows(tmp_path):
+    from smileynet.report.training import table1
+
+    def evaluation(run: str, sampling: str | None, mtop1: float) -> dict:
+        return {"mtop1": mtop1, "mtop3": 0.2, "mtop5": 0.3, "auc": 0.7, "map": 0.1, "n": 40, "model": f"{run}/model",
+                "data": "shards", "split": "test", "train_sampling": sampling,
+                "random": {"mtop1": 0.0123, "mtop3": 0.03, "mtop5": 0.05, "auc": 0.5, "map": 0.02}}
+
+    html = table1([(tmp_path / "a.json", evaluation("run", "temporal", 0.1111)),
+                   (tmp_path / "b.json", evaluation("run-raw", "raw", 0.0999)),
+                   (tmp_path / "c.json", evaluation("other", None, 0.0555))])
+    cells = [row.split("</td>")[0] for row in html.split("<tr")[2:]]
+    order = ["Random performance", "Random performance", "SmileyNet (Raw-Dist.)", "SmileyNet (Raw-Dist.)",
+             "SmileyNet (Temp-Sampling)", "SmileyNet (Temp-Sampling)", "SmileyNet"]
+    assert [c.split("<td>")[-1].split(" <span")[0].split("<span")[0].strip() for c in cells] == order
+    assert html.count("1.23") == 1  # the random row once: both runs were evaluated on the same split
+    rows = html.split("<tr")[2:]
+    assert "run-raw, test split" in rows[3] and "9.99" in rows[3]
+    assert "run, test split" in rows[5] and "11.11" in rows[5] and "other" in rows[6]

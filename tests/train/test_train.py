@@ -267,3 +267,22 @@ def test_shards_with_loader_workers_resume_exactly_and_evaluate(dataset, tmp_pat
     assert [r["loss"] for r in resumed] == [r["loss"] for r in expected]
     result = evaluate(final, shards, "test", workers=0, device="cpu", quiet=True)
     assert result["n"] == 16 and result["mtop5"] == 1.0  # 4 emojis: every label is in the top 5
+
+
+def test_evaluation_names_how_the_models_training_data_was_sampled(tmp_path):
+    import json
+
+    from smileynet.files import write_config
+    from smileynet.train.evaluation import dataset_sampling, training_sampling
+
+    dataset, shards, run = tmp_path / "dataset-raw", tmp_path / "shards-raw", tmp_path / "run-raw"
+    for folder in (dataset, shards, run / "model"):
+        folder.mkdir(parents=True)
+    (dataset / "sample_report.json").write_text(json.dumps({"sampling": "raw", "images": 3}))
+    write_config(shards / "download_config.yaml", {"source": str(dataset)})
+    write_config(run / "config.yaml", {"data": str(shards)})
+    assert dataset_sampling(dataset) == dataset_sampling(shards) == "raw"  # directly, or through download's source
+    assert training_sampling(run / "model") == "raw"
+    assert training_sampling(tmp_path / "elsewhere" / "model") is None
+    (dataset / "sample_report.json").write_text("{not json")
+    assert training_sampling(run / "model") is None

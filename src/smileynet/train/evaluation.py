@@ -82,13 +82,53 @@ def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | N
         raise UserError(f"{data}: no readable images in the {split} split")
     result = metrics.evaluate_scores(scores, targets, model.vocab or list(vocab.emojis), seed=seed,
                                      count_unlabelled=count_unlabelled)
-    result = {"model": str(model_path), "data": str(data), "split": split, **result,
+    result = {"model": str(model_path), "data": str(data), "split": split,
+              "train_sampling": training_sampling(Path(model_path)), **result,
               "skipped_images": dict(loader.skipped)}
     if out is not None:
         write_json(out, result)
     if loader.skipped and not quiet:
         print(f"evaluate: skipped unreadable samples: {dict(loader.skipped)}", file=sys.stderr)
     return result
+
+
+def training_sampling(model_dir: Path) -> str | None:
+    """How the model's training data was sampled (`dataset_sampling` of the `data` in the
+    config.yaml of the run that holds `model_dir`), or None when that is not known."""
+    from smileynet.files import read_config
+
+    for run in (model_dir.parent, model_dir.parent.parent):  # RUN/model, RUN/checkpoints/best
+        if (run / "config.yaml").is_file():
+            try:
+                data = read_config(run / "config.yaml").get("data")
+            except Exception:  # an unreadable config only loses the provenance
+                return None
+            return dataset_sampling(Path(data)) if data else None
+    return None
+
+
+def dataset_sampling(data: Path) -> str | None:
+    """How the data was sampled ("temporal" or "raw", `sample --sampling`), read from the
+    `sample_report.json` of the data folder, or of the folder `download` read it from
+    (`download_config.yaml`'s `source`); None when neither says (a release, older outputs)."""
+    from smileynet.files import read_config
+
+    data = Path(data)
+    folders = [data]
+    try:
+        source = read_config(data / "download_config.yaml").get("source") if (data / "download_config.yaml").is_file() else None
+    except Exception:  # an unreadable config only loses the provenance
+        source = None
+    if source:
+        folders.append(Path(source))
+    for folder in folders:
+        try:
+            value = json.loads((folder / "sample_report.json").read_text("utf-8")).get("sampling")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def resolve_device(device: str) -> str:

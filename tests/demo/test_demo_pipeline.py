@@ -16,7 +16,8 @@ import pytest
 from smileynet.demo.pipeline import DemoSettings
 from smileynet.files import write_config
 
-STAGES = ["world", "collect", "sample", "download", "train", "evaluate", "transfer twitter", "transfer fi", "report"]
+STAGES = ["world", "collect", "sample", "download", "train", "evaluate", "sample raw", "download raw", "train raw",
+          "evaluate raw", "transfer twitter", "transfer fi", "report"]
 
 
 def demo(out: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -30,6 +31,22 @@ def test_a_folder_is_continued_only_with_the_flags_that_made_it(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"smileynet: error: {tmp_path} was made with --seed 0; "
                                                   "rerun with those flags to continue, or use a new --out"]
+
+
+def test_both_table1_variants_train_for_the_same_steps_and_share_the_test_split(tmp_path):
+    from smileynet.demo.pipeline import plan
+
+    stages = {stage.name: stage.argv for stage in plan(tmp_path, DemoSettings.for_run(10.0, 0, "full"), "http://127.0.0.1:1")}
+    assert [n for n in stages if n != "collect"][:8] == STAGES[2:10]
+    assert stages["sample"][stages["sample"].index("--sampling") + 1] == "temporal"
+    assert stages["sample raw"][stages["sample raw"].index("--sampling") + 1] == "raw"
+    for flag in ("--seed", "--cap", "--val-per-class", "--test-per-class"):  # so valid and test are the same posts
+        assert stages["sample"][stages["sample"].index(flag) + 1] == stages["sample raw"][stages["sample raw"].index(flag) + 1]
+    assert stages["train"][stages["train"].index("--steps") + 1] == stages["train raw"][stages["train raw"].index("--steps") + 1]
+    assert stages["train raw"][stages["train raw"].index("--data") + 1] == str(tmp_path / "shards-raw")
+    for name in ("evaluate", "evaluate raw"):
+        assert stages[name][stages[name].index("--data") + 1] == str(tmp_path / "shards")
+    assert str(tmp_path / "run-raw") in stages["report"]
 
 
 def in_unit(value) -> bool:
@@ -89,7 +106,9 @@ def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
     metrics = json.loads((out / "run" / "eval_test.json").read_text())
     for key in ("mtop1", "mtop3", "mtop5", "auc", "map"):
         assert in_unit(metrics[key]) and in_unit(metrics["random"][key]), key
-    assert metrics["n"] > 0
+    assert metrics["n"] > 0 and metrics["train_sampling"] == "temporal"
+    raw = json.loads((out / "run-raw" / "eval_test.json").read_text())  # Table 1's Raw-Dist., on the same test split
+    assert raw["train_sampling"] == "raw" and (raw["data"], raw["n"]) == (metrics["data"], metrics["n"])
 
     # transfer, both benchmarks, every protocol's accuracy a fraction
     for bench, splits in (("twitter", {"five_agrees", "four_agrees", "three_agrees"}), ("fi", {"all"})):

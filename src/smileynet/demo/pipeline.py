@@ -5,6 +5,11 @@ host, two benchmarks in their original layouts, see `world`), then runs `smileyn
 `sample`, `download`, `train`, `evaluate`, `transfer twitter`, `transfer fi` and `report` as
 subprocesses, exactly as a user would type them (each command line is printed and logged).
 
+Table 1's two SmileyNet variants are both trained: `sample` (temporal, the model every later
+stage uses) and `sample --sampling raw` (Raw-Dist.) share their valid and test splits; both runs
+train for the same `steps` (half the single run's budget each, so the demo takes about as long)
+and are evaluated on the same test split, the temporal shards'.
+
 Resumable and idempotent: `DIR/demo.json` records each finished stage and its wall time. On a
 rerun a stage whose outputs are all there is skipped; an unfinished one starts over from a clean
 output folder, except `train`, which continues from its last checkpoint (`--resume`); every stage
@@ -39,7 +44,7 @@ class DemoSettings:
     image_size: int = 96  # what `download` stores
     train_size: int = 64  # what the model sees
     arch: str = "tiny"
-    steps: int = 1500
+    steps: int = 700  # per run: the temporal and the raw-distribution model
     batch_size: int = 64
     shard_size: int = 1000
     lr: float = 3e-3
@@ -54,12 +59,12 @@ class DemoSettings:
     def for_run(cls, minutes: float, seed: int, preset: str, workers: int | None = None) -> DemoSettings:
         workers = workers or max(min(os.cpu_count() or 2, 8), 1)
         if preset == "tiny":
-            return cls(minutes=minutes, seed=seed, preset=preset, image_size=48, train_size=32, steps=12, batch_size=32, shard_size=100,
+            return cls(minutes=minutes, seed=seed, preset=preset, image_size=48, train_size=32, steps=6, batch_size=32, shard_size=100,
                        cap=20, val_per_class=1, test_per_class=2, transfer_folds=3, finetune_epochs=1, workers=workers)
         if preset != "full":
             raise UserError(f"unknown preset {preset!r}: use full or tiny")
         scale = minutes / 10
-        return cls(minutes=minutes, seed=seed, preset=preset, steps=max(int(1500 * scale), 50), cap=max(int(40 * scale), 5),
+        return cls(minutes=minutes, seed=seed, preset=preset, steps=max(int(700 * scale), 25), cap=max(int(40 * scale), 5),
                    workers=workers)
 
 
@@ -88,34 +93,16 @@ def world_size(settings: DemoSettings):
 def plan(out: Path, settings: DemoSettings, base_url: str) -> list[Stage]:
     """The real commands, in order, with the flags a user would pass for a world this size."""
     s = settings
-    world, collect, dataset, shards, run = out / "world", out / "collect", out / "dataset", out / "shards", out / "run"
-    transfer = out / "transfer"
+    world, collect, dataset, run, transfer = out / "world", out / "collect", out / "dataset", out / "run", out / "transfer"
     common = ["--seed", str(s.seed)]
     stages = [
         Stage("collect", ["collect", str(world / "archives"), "--out", str(collect), "--bluesky-cdn", base_url,
                           "--workers", str(s.workers), *common],
               [collect / "posts.parquet", collect / "collect_report.json"], [collect], summary=lambda: _collect_summary(collect)),
-        Stage("sample", ["sample", str(collect / "posts.parquet"), "--out", str(dataset), "--cap", str(s.cap),
-                         "--val-per-class", str(s.val_per_class), "--test-per-class", str(s.test_per_class), *common],
-              [dataset / name for name in ("manifest.parquet", "categories.csv", "train.csv", "valid.csv", "test.csv")],
-              [dataset], summary=lambda: _sample_summary(dataset)),
-        Stage("download", ["download", str(dataset), "--out", str(shards), "--image-size", str(s.image_size),
-                           "--processes", str(s.workers), "--threads", "16", "--shard-size", str(s.shard_size),
-                           "--allow-private-network"],  # the demo's image host is on 127.0.0.1
-              [shards / "train", shards / "valid", shards / "test", shards / "categories.csv", shards / "download_summary.json"],
-              [shards], needs_image_server=True, summary=lambda: _download_summary(shards)),
-        Stage("train", ["train", "--data", str(shards), "--out", str(run), "--arch", s.arch, "--pretrained", "none",
-                        "--steps", str(s.steps), "--batch-size", str(s.batch_size), "--lr", str(s.lr),
-                        "--schedule", "cosine", "--warmup-steps", str(max(s.steps // 20, 1)), "--image-size", str(s.train_size),
-                        "--device", "cpu", "--log-every", str(max(s.steps // 60, 1)), "--val-every", str(max(s.steps // 3, 1)),
-                        "--checkpoint-every", str(max(s.steps // 8, 10)), "--workers", str(s.workers), *common],
-              [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"], [run],
-              resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(), summary=lambda: _train_summary(run)),
-        Stage("evaluate", ["evaluate", str(run / "model"), "--data", str(shards), "--split", "test",
-                           "--out", str(run / "eval_test.json"), "--workers", str(s.workers), *common],
-              [run / "eval_test.json"], [run / "eval_test.json"],
-              summary=lambda: _evaluate_summary(run / "eval_test.json")),
     ]
+    # Table 1's two variants: temporal sampling (the paper's; every later stage uses its model), then raw
+    stages += variant_stages(out, s, "temporal", common)
+    stages += variant_stages(out, s, "raw", common)
     for bench in ("twitter", "fi"):
         folder = transfer / bench
         stages.append(Stage(
@@ -124,10 +111,42 @@ def plan(out: Path, settings: DemoSettings, base_url: str) -> list[Stage]:
              "--folds", str(s.transfer_folds), "--finetune", "--finetune-epochs", str(s.finetune_epochs),
              "--workers", str(s.workers), *common],
             [folder / "results.json"], [folder], summary=lambda folder=folder: _transfer_summary(folder / "results.json")))
-    stages.append(Stage("report", ["report", str(run), str(transfer / "twitter"), str(transfer / "fi"), str(collect),
-                                   str(dataset), "--images", str(world / "benchmarks" / "fi"), "--out", str(out / "report.html")],
+    stages.append(Stage("report", ["report", str(run), str(out / "run-raw"), str(transfer / "twitter"), str(transfer / "fi"),
+                                   str(collect), str(dataset), "--images", str(world / "benchmarks" / "fi"),
+                                   "--out", str(out / "report.html")],
                         [out / "report.html"], [out / "report.html"]))
     return stages
+
+
+def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str]) -> list[Stage]:
+    """sample -> download -> train -> evaluate for one `sample --sampling` variant. The temporal
+    one writes `dataset/`, `shards/`, `run/` (stage names without a suffix), the raw one
+    `dataset-raw/`, `shards-raw/`, `run-raw/`; both are evaluated on `shards/`'s test split."""
+    suffix, name = ("", "") if sampling == "temporal" else (f"-{sampling}", f" {sampling}")
+    collect, dataset, shards, run = out / "collect", out / f"dataset{suffix}", out / f"shards{suffix}", out / f"run{suffix}"
+    return [
+        Stage(f"sample{name}", ["sample", str(collect / "posts.parquet"), "--out", str(dataset), "--sampling", sampling,
+                                "--cap", str(s.cap), "--val-per-class", str(s.val_per_class),
+                                "--test-per-class", str(s.test_per_class), *common],
+              [dataset / n for n in ("manifest.parquet", "categories.csv", "train.csv", "valid.csv", "test.csv")],
+              [dataset], summary=lambda: _sample_summary(dataset)),
+        Stage(f"download{name}", ["download", str(dataset), "--out", str(shards), "--image-size", str(s.image_size),
+                                  "--processes", str(s.workers), "--threads", "16", "--shard-size", str(s.shard_size),
+                                  "--allow-private-network"],  # the demo's image host is on 127.0.0.1
+              [shards / "train", shards / "valid", shards / "test", shards / "categories.csv", shards / "download_summary.json"],
+              [shards], needs_image_server=True, summary=lambda: _download_summary(shards)),
+        Stage(f"train{name}", ["train", "--data", str(shards), "--out", str(run), "--arch", s.arch, "--pretrained", "none",
+                               "--steps", str(s.steps), "--batch-size", str(s.batch_size), "--lr", str(s.lr),
+                               "--schedule", "cosine", "--warmup-steps", str(max(s.steps // 20, 1)),
+                               "--image-size", str(s.train_size), "--device", "cpu", "--log-every", str(max(s.steps // 60, 1)),
+                               "--val-every", str(max(s.steps // 3, 1)), "--checkpoint-every", str(max(s.steps // 8, 10)),
+                               "--workers", str(s.workers), *common],
+              [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"], [run],
+              resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(), summary=lambda: _train_summary(run)),
+        Stage(f"evaluate{name}", ["evaluate", str(run / "model"), "--data", str(out / "shards"), "--split", "test",
+                                  "--out", str(run / "eval_test.json"), "--workers", str(s.workers), *common],
+              [run / "eval_test.json"], [run / "eval_test.json"], summary=lambda: _evaluate_summary(run / "eval_test.json")),
+    ]
 
 
 # ---------------------------------------------------------------- running

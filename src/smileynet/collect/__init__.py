@@ -1,4 +1,4 @@
-"""collect: read post archives, apply the paper's filter -> posts.parquet.
+"""collect: read post archives, apply the post filter (the paper's rules and ours) -> posts.parquet.
 
 `archives` unpacks inputs (folders, tar/zip, bz2/gz/zst) into blocks of JSON lines; `records` tells
 each record's source and hands it to its reader (`twitter_v1`, `twitter_v2`, `bluesky`,

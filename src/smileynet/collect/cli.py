@@ -19,7 +19,7 @@ def collect(
     workers: int = WORKERS,
     quiet: bool = QUIET,
 ) -> None:
-    """Read post archives and keep the paper's posts -> posts.parquet + collect_report.json."""
+    """Read post archives and keep the posts the filter passes -> posts.parquet + collect_report.json."""
     from smileynet.collect import collect as run
 
     report = run(inputs, out, source=source, vocab=vocab, workers=workers, scheduler=scheduler, resume=resume,

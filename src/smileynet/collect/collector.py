@@ -1,4 +1,4 @@
-"""collect: archives -> the paper's posts, streaming, parallel, resumable.
+"""collect: archives -> the posts the filter passes, streaming, parallel, resumable.
 
 Work is split into tasks (a file, or a group of members of a big archive). Each task streams its
 lines, applies the filter, and writes its candidate posts as sorted parquet runs of at most
@@ -189,7 +189,7 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
             workers: int | None = None, scheduler: str | None = None, resume: bool = False,
             bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
             task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS) -> dict:
-    """Collect the paper's posts from `inputs` into `out/posts.parquet`; returns the report
+    """Collect the posts the filter passes from `inputs` into `out/posts.parquet`; returns the report
     (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
 
     With `workers` > 1 the workers are forkserver processes, which import the calling script

@@ -1,4 +1,4 @@
-"""The paper's post filter: the first rule a normalised `Post` breaks, whatever its source."""
+"""The post filter (the paper's rules and ours): the first rule a normalised `Post` breaks, whatever its source."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from smileynet.vocab import extract_emojis
 
 
 def drop_reason(post: Post) -> str | None:
-    """The first rule of the paper's filter that `post` breaks (cheap rules first), or None.
+    """The first rule of the post filter that `post` breaks (cheap rules first), or None: the
+    paper's rules (photo; no URL, hashtag, mention; not a reply or quote; at most 5 emojis) and
+    ours (retweets dropped as copies; the 5 counts distinct emojis of any kind).
 
-    Emoji rules here are vocabulary-free (1 to 5 distinct emojis of any kind); ">= 1 in the
-    vocabulary" is checked when the vocabulary is known, at the end of collect."""
+    Emoji rules here are vocabulary-free; ">= 1 in the vocabulary" is checked when the
+    vocabulary is known, at the end of collect."""
     if post.is_retweet:
         return "is_retweet"
     if post.is_quote:

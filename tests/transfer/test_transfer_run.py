@@ -233,7 +233,6 @@ def test_an_imagenet_classifier_keeps_its_1000_way_output_as_the_embedding(tmp_p
         imagenet_classifier("tiny")
 
 
-@pytest.mark.slow
 def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reported(tmp_path):
     from smileynet.report.transfer import twitter_table
 
@@ -253,7 +252,7 @@ def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reporte
     assert results["model"]["dim"] == 92
     assert set(results["splits"]["all"]["protocols"]["knn"]) == {"smileynet", "baseline"}
     from smileynet.model import load
-    from smileynet.transfer.run import load_baseline
+    from smileynet.transfer.experiment import load_baseline
 
     backbone_only, _ = load_baseline(str(tmp_path / "mobilenet.safetensors"), load(model), "pre_logits")
     assert backbone_only.num_features == 1024

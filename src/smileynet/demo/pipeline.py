@@ -7,7 +7,7 @@ subprocesses, exactly as a user would type them (each command line is printed an
 
 Table 1's two SmileyNet variants are both trained: `sample` (temporal, the model every later
 stage uses) and `sample --sampling raw` (Raw-Dist.) share their valid and test splits; both runs
-train for the same `steps` (half the single run's budget each, so the demo takes about as long)
+train for the same `steps` (a little under half the single run's 1500 each, so the demo takes about as long)
 and are evaluated on the same test split, the temporal shards'.
 
 Resumable and idempotent: `DIR/demo.json` records each finished stage and its wall time. On a

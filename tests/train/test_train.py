@@ -286,3 +286,22 @@ def test_evaluation_names_how_the_models_training_data_was_sampled(tmp_path):
     assert training_sampling(tmp_path / "elsewhere" / "model") is None
     (dataset / "sample_report.json").write_text("{not json")
     assert training_sampling(run / "model") is None
+
+
+def test_training_batches_are_cropped_with_the_configured_scale(dataset, tmp_path, monkeypatch):
+    from collections import Counter
+
+    import smileynet.data.loader as loader_module
+    from smileynet.distributed import DistInfo
+
+    crops, real = [], loader_module.build_loader
+
+    def spy(*args, **kwargs):
+        crops.append(kwargs.get("transform"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader_module, "build_loader", spy)
+    config = tiny(dataset, tmp_path / "run", crop_scale="0.2,0.9")
+    images, _ = next(trainer.train_batches(config, 4, 8, DistInfo(), (0, 0), Counter()))[2:]
+    assert images.shape[1:] == (3, 32, 32)
+    assert [(c.size, c.scale) for c in crops] == [(32, (0.2, 0.9))]

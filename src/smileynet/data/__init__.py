@@ -13,5 +13,6 @@ from smileynet.lazy import lazy_exports
 # The readers import torch and webdataset: only on first use, so the layout helpers stay light.
 _EXPORTS = {"Loader": "loader", "build_loader": "loader", "Sample": "samples", "iter_samples": "samples",
             "train_transform": "transforms", "eval_transform": "transforms"}
-__all__ = sorted([*_EXPORTS, "SPLITS", "available_splits", "dataset_vocabulary", "layout", "split_sizes"])
+__all__ = ["SPLITS", "Loader", "Sample", "available_splits", "build_loader", "dataset_vocabulary", "eval_transform",
+           "iter_samples", "layout", "split_sizes", "train_transform"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -38,6 +38,9 @@ def _register() -> None:
         report.report, serve.serve, demo.demo,
     ):
         app.command()(function)
+    from smileynet.listen import cli as listen
+
+    app.add_typer(listen.app, name="listen")
 
 
 _register()

@@ -1,0 +1,1 @@
+"""listen: record live Bluesky (Jetstream) and Mastodon posts into hourly archives that `collect` reads."""

@@ -1,0 +1,54 @@
+"""CLI commands of this stage (thin: parse flags, call one function of the stage)."""
+
+from pathlib import Path
+
+import typer
+
+from smileynet.cli_common import QUIET
+
+app = typer.Typer(help="Record live posts into hourly archives that `collect` reads.", no_args_is_help=True)
+
+DURATION = typer.Option(None, "--duration", help="Stop after this many seconds.")
+MAX_EVENTS = typer.Option(None, "--max-events", help="Stop after writing this many events.")
+
+
+@app.command()
+def bluesky(
+    out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
+    endpoint: list[str] = typer.Option(None, "--endpoint", help="Jetstream URL (repeatable, tried in turn); "
+                                       "default: the public Jetstream instances."),
+    collections: str = typer.Option("app.bsky.feed.post", "--collections", help="Comma-separated wantedCollections."),
+    duration: float = DURATION,
+    max_events: int = MAX_EVENTS,
+    quiet: bool = QUIET,
+) -> None:
+    """Record the Bluesky Jetstream firehose; a rerun with the same --out resumes."""
+    from smileynet.listen.bluesky import listen_bluesky
+
+    result = listen_bluesky(out, endpoints=endpoint or None, collections=[c for c in collections.split(",") if c],
+                            duration=duration, max_events=max_events, quiet=quiet)
+    if not quiet:
+        typer.echo(f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
+                   f"{result['reconnects']} reconnects)")
+
+
+@app.command()
+def mastodon(
+    instance: str = typer.Option(..., "--instance", help="Instance base URL, e.g. https://mastodon.social."),
+    out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
+    token_env: str = typer.Option("MASTODON_TOKEN", "--token-env",
+                                  help="Environment variable holding an access token (for instances whose "
+                                       "streaming API needs one)."),
+    poll_seconds: float = typer.Option(10.0, "--poll-seconds", help="Timeline polling interval when not streaming."),
+    duration: float = DURATION,
+    max_events: int = MAX_EVENTS,
+    quiet: bool = QUIET,
+) -> None:
+    """Record a Mastodon instance's public timeline (streaming, else polling); a rerun resumes."""
+    from smileynet.listen.mastodon import listen_mastodon
+
+    result = listen_mastodon(instance, out, token_env=token_env, poll_seconds=poll_seconds, duration=duration,
+                             max_events=max_events, quiet=quiet)
+    if not quiet:
+        typer.echo(f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
+                   f"{result['reconnects']} reconnects, mode {result['mode']})")

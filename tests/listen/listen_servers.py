@@ -1,0 +1,290 @@
+"""Loopback stand-ins for Jetstream (websockets) and a Mastodon instance (SSE + REST), on threads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import zstandard
+
+T0 = 1_733_000_000_000_000  # 2024-11-30T20:53:20Z, in microseconds
+
+
+def jetstream_events(n: int, seed: int = 0, start_us: int = T0, step_us: int = 400_000) -> list[dict]:
+    """`n` Jetstream-shaped events in time order: posts (some with images), likes, deletes,
+    identity events; some share a `time_us`, as events of one instant do."""
+    rng = random.Random(seed)
+    events, t = [], start_us
+    for i in range(n):
+        t += rng.choice([0, step_us, step_us, step_us // 3])
+        did = f"did:plc:user{rng.randrange(50):04d}"
+        kind = rng.random()
+        if kind < 0.6:
+            record = {"$type": "app.bsky.feed.post", "createdAt": "2024-11-30T21:00:00.000Z",
+                      "langs": ["en"], "text": f"post {i} \U0001F602"}
+            if rng.random() < 0.5:
+                record["embed"] = {"$type": "app.bsky.embed.images", "images": [
+                    {"alt": "", "image": {"$type": "blob", "ref": {"$link": f"bafkrei{i:06d}"},
+                                          "mimeType": "image/jpeg", "size": 1000}}]}
+            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
+                "rev": f"r{i}", "operation": "create", "collection": "app.bsky.feed.post", "rkey": f"k{i:06d}",
+                "record": record, "cid": f"bafyrei{i:06d}"}}
+        elif kind < 0.75:
+            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
+                "rev": f"r{i}", "operation": "create", "collection": "app.bsky.feed.like", "rkey": f"l{i:06d}",
+                "record": {"$type": "app.bsky.feed.like", "createdAt": "2024-11-30T21:00:00.000Z"}}}
+        elif kind < 0.9:
+            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
+                "rev": f"r{i}", "operation": "delete", "collection": "app.bsky.feed.post",
+                "rkey": f"k{rng.randrange(max(i, 1)):06d}"}}
+        else:
+            event = {"did": did, "time_us": t, "kind": "identity", "identity": {"did": did, "handle": "a.example"}}
+        events.append(event)
+    return events
+
+
+def wanted(event: dict, collections: list[str]) -> bool:
+    """Jetstream's filter: commits of the wanted collections; identity and account events always."""
+    if event.get("kind") != "commit" or not collections:
+        return True
+    return event["commit"]["collection"] in collections
+
+
+def lines_on_disk(out: Path, partial: bool = False) -> list[str]:
+    """Every line of the hourly files, in hour order (finished files only, unless `partial`)."""
+    files = sorted(p for p in out.rglob("*.jsonl.zst*") if partial or not p.name.endswith(".partial"))
+    lines = []
+    for path in files:
+        with open(path, "rb") as f:
+            text = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True).read().decode()
+        lines.extend(text.splitlines())
+    return lines
+
+
+class JetstreamServer:
+    """Replays `events` (as fixed JSON strings) from `cursor`, inclusive, honouring `wantedCollections`.
+
+    `script(connection_number, frames_sent)` is asked before every frame and answers None (send it),
+    "cut" (drop the TCP connection), "close" (a close frame), "silent" (stop sending, keep the
+    socket open), "garbage" (send a non-JSON frame first), or "end" (close normally at the end)."""
+
+    def __init__(self, events: list[dict], script: Callable[[int, int], str | None] | None = None,
+                 delay: float = 0.0) -> None:
+        self.frames = [(e["time_us"], e, json.dumps(e, separators=(",", ":"))) for e in events]
+        self.script = script or (lambda connection, sent: None)
+        self.delay = delay
+        self.connections: list[dict] = []  # the query of each connection
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> JetstreamServer:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.stopped.set_result, None)
+        self.thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/subscribe"
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self.stopped = self.loop.create_future()
+        async with serve(self._handler, "127.0.0.1", 0, compression=None) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+            await self.stopped
+
+    async def _handler(self, ws) -> None:
+        query = parse_qs(urlsplit(ws.request.path).query)
+        number = len(self.connections)
+        self.connections.append(query)
+        cursor = int(query["cursor"][0]) if "cursor" in query else None
+        collections = query.get("wantedCollections", [])
+        sent = 0
+        for time_us, event, text in self.frames:
+            if cursor is not None and time_us < cursor or not wanted(event, collections):
+                continue
+            action = self.script(number, sent)
+            if action == "cut":
+                ws.transport.abort()
+                return
+            if action == "close":
+                await ws.close(1011, "going away")
+                return
+            if action == "silent":
+                await ws.wait_closed()
+                return
+            if action == "garbage":
+                await ws.send("this is not JSON {")
+                await ws.send(b"\x00\x01binary")
+            await ws.send(text)
+            sent += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        await ws.wait_closed()  # a live stream never ends: the listener stops on its own rules
+
+
+def replayed(events: list[dict], collections: list[str] = ("app.bsky.feed.post",)) -> list[str]:
+    """The JSON lines a perfect recording of `events` holds."""
+    return [json.dumps(e, separators=(",", ":")) for e in events if wanted(e, list(collections))]
+
+
+def mastodon_statuses(n: int, first_id: int = 110_000_000_000_000_000) -> list[dict]:
+    """`n` public statuses, ids increasing; every third has a picture and a smiley."""
+    statuses = []
+    for i in range(n):
+        status_id = str(first_id + i * 65_536)
+        media = [{"id": f"m{i}", "type": "image", "url": f"https://files.example/{i}.jpg"}] if i % 3 == 0 else []
+        statuses.append({
+            "id": status_id, "uri": f"https://social.example/users/u{i % 7}/statuses/{status_id}",
+            "created_at": f"2024-11-30T21:{i // 60 % 60:02d}:{i % 60:02d}.000Z", "in_reply_to_id": None,
+            "reblog": None, "language": "en", "content": f"<p>status {i} \U0001F60D</p>",
+            "account": {"id": str(i % 7), "url": f"https://social.example/@u{i % 7}"},
+            "media_attachments": media, "mentions": [], "tags": []})
+    return statuses
+
+
+class MastodonServer:
+    """A Mastodon instance on loopback: the public timeline (`min_id`, `limit`) and, for a client with
+    the right token, the public stream (server-sent events).
+
+    Statuses are published as time goes: `published` of them exist. Each timeline request publishes
+    `per_request` more; stream connection k sends `stream_plan[k]` statuses live (publishing each),
+    with a delete event after the first and heartbeats between, then drops the connection and
+    publishes `gap` statuses nobody streams (only a catch-up poll finds them). Requests listed in
+    `limited` (by number, counted over timeline requests) answer 429 with Retry-After: 1."""
+
+    def __init__(self, statuses: list[dict], *, token: str | None = None, published: int = 0, per_request: int = 0,
+                 stream_plan: tuple[int, ...] = (), gap: int = 0, limited: tuple[int, ...] = ()) -> None:
+        import http.server
+
+        self.statuses, self.token, self.published = statuses, token, published
+        self.per_request, self.stream_plan, self.gap, self.limited = per_request, stream_plan, gap, limited
+        self.timeline_requests: list[tuple[float, dict, int]] = []  # (time, query, status code)
+        self.stream_connections = 0
+        self.deleted: list[str] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path)
+                if path.path == "/api/v1/timelines/public":
+                    server._timeline(self, parse_qs(path.query))
+                elif path.path == "/api/v1/streaming/public":
+                    server._stream(self)
+                else:
+                    self._send(404, b"{}")
+
+            def _send(self, code: int, body: bytes, headers: dict | None = None) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> MastodonServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _timeline(self, handler, query: dict) -> None:
+        import time
+
+        with self.lock:
+            number = len(self.timeline_requests)
+            if number in self.limited:
+                self.timeline_requests.append((time.monotonic(), query, 429))
+                handler._send(429, b'{"error":"Too many requests"}', {"Retry-After": "1"})
+                return
+            self.timeline_requests.append((time.monotonic(), query, 200))
+            self.published = min(self.published + self.per_request, len(self.statuses))
+            visible = self.statuses[:self.published]
+            limit = int(query.get("limit", ["20"])[0])
+            if "min_id" in query:
+                after = [s for s in visible if int(s["id"]) > int(query["min_id"][0])][:limit]
+            else:
+                after = visible[-limit:]
+        remaining = "0" if number + 1 in self.limited else "299"
+        handler._send(200, json.dumps(after[::-1]).encode(), {"X-RateLimit-Remaining": remaining,
+                                                             "X-RateLimit-Reset": "2000-01-01T00:00:00Z"})
+
+    def _stream(self, handler) -> None:
+        import time
+
+        if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":
+            handler._send(401, b'{"error":"This method requires an authenticated user"}')
+            return
+        with self.lock:
+            number = self.stream_connections
+            self.stream_connections += 1
+        count = self.stream_plan[number] if number < len(self.stream_plan) else len(self.statuses)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+
+        def chunk(text: str) -> None:
+            data = text.encode()
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+
+        try:
+            chunk(":)\n")
+            time.sleep(0.2)  # the client catches up by polling meanwhile
+            for sent in range(count):
+                with self.lock:
+                    if self.published >= len(self.statuses):
+                        break
+                    status = self.statuses[self.published]
+                    self.published += 1
+                chunk(f"event: update\ndata: {json.dumps(status)}\n\n:thump\n")
+                if sent == 0:
+                    self.deleted.append(status["id"])
+                    chunk(f"event: delete\ndata: {status['id']}\n\n")
+                time.sleep(0.005)
+            with self.lock:
+                self.published = min(self.published + self.gap, len(self.statuses))
+            if number < len(self.stream_plan):
+                return  # dropped without the closing chunk: a cut connection
+            while True:
+                time.sleep(0.1)
+                chunk(":thump\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            handler.close_connection = True

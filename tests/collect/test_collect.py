@@ -17,7 +17,7 @@ import pytest
 from smileynet.collect import collect
 from smileynet.collect.collector import DROP_REASONS
 from smileynet.collect.filter import drop_reason, post_emojis
-from smileynet.collect.post import NOT_A_POST, Malformed, parse_any_time, parse_time
+from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, parse_any_time, parse_time
 from smileynet.collect.records import parse_record
 from smileynet.vocab import distinct_emojis
 
@@ -178,9 +178,9 @@ def test_v1_long_tweet_uses_extended_tweet_and_its_self_link_is_no_url(shared_fi
 
 
 def test_v1_stream_notices_are_not_posts():
-    for notice in ({"delete": {"status": {"id": 1, "id_str": "1"}}}, {"limit": {"track": 5}},
-                   {"scrub_geo": {"user_id": 1}}, {"status_withheld": {"id": 1}}):
+    for notice in ({"limit": {"track": 5}}, {"scrub_geo": {"user_id": 1}}, {"status_withheld": {"id": 1}}):
         assert list(parse_record(notice)) == [NOT_A_POST]
+    assert list(parse_record({"delete": {"status": {"id": 1, "id_str": "1"}}})) == [Deletion("twitter:1")]
 
 
 def test_v1_status_without_user_and_unknown_shapes_are_malformed(shared_fixtures):
@@ -295,7 +295,8 @@ def test_bluesky_other_events_are_not_posts():
     assert reason({"did": "did:plc:a", "time_us": 1, "kind": "identity", "identity": {"did": "did:plc:a"}}) == NOT_A_POST
     assert reason(bsky_event(collection="app.bsky.feed.repost")) == NOT_A_POST
     assert reason(bsky_event(collection="app.bsky.feed.like")) == NOT_A_POST
-    assert reason(bsky_event(operation="delete")) == NOT_A_POST
+    assert reason(bsky_event(collection="app.bsky.feed.like", operation="delete")) == NOT_A_POST
+    assert only(bsky_event(operation="delete")) == Deletion("at://did:plc:alice/app.bsky.feed.post/3kabc")
 
 
 def test_mastodon_rules():
@@ -314,7 +315,7 @@ def test_mastodon_rules():
     assert reason(mastodon_status(media="video")) == "no_image"
     streamed = {"event": "update", "payload": json.dumps(mastodon_status())}
     assert reason(streamed) is None
-    assert reason({"event": "delete", "payload": "1001"}) == NOT_A_POST
+    assert only({"event": "delete", "payload": "1001"}) == Deletion("mastodon:1001")
 
 
 # ---------------------------------------------------------------- fast paths give the plain paths' answers

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 
-from smileynet.collect.post import NOT_A_POST, Post
+from smileynet.collect.post import NOT_A_POST, Deletion, Post
 
 URL_IN_TEXT = re.compile(r"https?://\S")
 DEFAULT_BLUESKY_CDN = "https://cdn.bsky.app"
 
 
-def bluesky(event: dict, cdn: str = DEFAULT_BLUESKY_CDN) -> Post | str:
-    """A Jetstream event; only `create` commits of `app.bsky.feed.post` are posts."""
+def bluesky(event: dict, cdn: str = DEFAULT_BLUESKY_CDN) -> Post | Deletion | str:
+    """A Jetstream event; only `create` commits of `app.bsky.feed.post` are posts, and `delete`
+    commits of that collection withdraw one."""
     commit = event.get("commit")
     if event.get("kind") != "commit" or not isinstance(commit, dict):
         return NOT_A_POST
+    if commit.get("operation") == "delete" and commit.get("collection") == "app.bsky.feed.post":
+        return Deletion(f"at://{event['did']}/app.bsky.feed.post/{commit['rkey']}")
     if commit.get("operation") != "create" or commit.get("collection") != "app.bsky.feed.post":
         return NOT_A_POST
     record, did = commit["record"], event["did"]

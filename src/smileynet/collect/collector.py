@@ -6,7 +6,8 @@ lines, applies the filter, and writes its candidate posts as sorted parquet runs
 `.parts/done.txt`. With `resume=True` finished tasks are not redone. The final step merges the
 sorted runs (a k-way merge of at most `MERGE_FANIN` runs at a time, holding one small row group
 per run), applies the vocabulary, drops duplicate post ids (same id -> same time -> neighbours
-in (created_at, post_id) order) and writes `posts.parquet` in row groups. The output depends
+in (created_at, post_id) order), drops the posts that a delete notice anywhere in the inputs
+names (a sort-merge join on disk, see `_deleted_candidates`) and writes `posts.parquet` in row groups. The output depends
 only on the inputs, never on the worker count, the scheduler, or interruptions. On a Dask
 cluster the inputs and OUT must be on a filesystem every worker sees (the part files are
 written by the workers).
@@ -14,7 +15,9 @@ written by the workers).
 Counting: every record read ends as kept or as exactly one drop reason (the first rule it
 breaks, cheap rules first; see `filter.drop_reason`). `no_smiley` covers posts with no emoji
 and posts whose emojis are all outside the vocabulary; `duplicate` counts repeats of a post that
-would otherwise be kept, charged to the input where the later copy sits.
+would otherwise be kept, charged to the input where the later copy sits; `deleted` counts posts
+that would otherwise be kept and whose delete notice is in the inputs, charged where the post sits
+(the notice itself is a `not_a_post` where it sits).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from smileynet.collect.archives import (
 )
 from smileynet.collect.bluesky import DEFAULT_BLUESKY_CDN
 from smileynet.collect.filter import drop_reason
-from smileynet.collect.post import Malformed, Post, parse_time
+from smileynet.collect.post import Deletion, Malformed, Post, delete_key, parse_time
 from smileynet.collect.records import SOURCES, parse_record
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
@@ -46,7 +49,7 @@ from smileynet.progress import progress
 from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
 
 DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
-                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate")
+                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate", "deleted")
 RUN_ROWS = 50_000
 MERGE_ROWS = 256  # a run's row group: the merge holds one per run, not whole runs
 MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are first merged in groups
@@ -63,8 +66,30 @@ def _schemas():
         ("text", pa.string()), ("emojis", pa.list_(pa.string())), ("image_urls", pa.list_(pa.string())),
         ("author_id", pa.string()), ("lang", pa.string()),
     ])
-    parts = posts.append(pa.field("input", pa.int32())).append(pa.field("seq", pa.int64()))
+    parts = (posts.append(pa.field("input", pa.int32())).append(pa.field("seq", pa.int64()))
+             .append(pa.field("delete_key", pa.string())))
     return posts, parts
+
+
+def _key_schemas():
+    """Delete notices (`key`), and candidates by delete key (`delete_key`, then when and which post)."""
+    import pyarrow as pa
+
+    notices = pa.schema([("key", pa.string())])
+    candidates = pa.schema([("delete_key", pa.string()), ("created_at", pa.int64()), ("post_id", pa.string())])
+    return notices, candidates
+
+
+def _by_key(row: dict) -> str:
+    return row["key"]
+
+
+def _by_delete_key(row: dict) -> str:
+    return row["delete_key"]
+
+
+def _by_time(row: dict) -> tuple:
+    return row["created_at"], row["post_id"]
 
 
 def _order(row: dict) -> tuple:
@@ -88,6 +113,8 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
     malformed: list[dict] = []
     rows: list[dict] = []
     runs: list[str] = []
+    deletes: list[str] = []  # keys of delete notices, written as sorted runs beside the candidates
+    delete_runs: list[str] = []
     seq = group << 40  # a record's place in the input, for a stable order of equal (time, id)
 
     def bad(member: str, number: int, error: str) -> None:
@@ -111,6 +138,12 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
                     if isinstance(post, str):  # most records: a reason known before a Post is built
                         counts["read"] += 1
                         counts[post] += 1
+                    elif isinstance(post, Deletion):
+                        counts["read"] += 1
+                        counts["not_a_post"] += 1
+                        deletes.append(post.key)
+                        if len(deletes) >= run_rows:
+                            delete_runs.append(_write_deletes(deletes, parts, task.key, len(delete_runs)))
                     elif isinstance(post, Malformed):
                         bad(member, number, f"Malformed: {post}")
                     else:
@@ -133,8 +166,10 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
             bad(member, first + len(lines), str(error))
     if rows:
         runs.append(_write_run(rows, parts, task.key, len(runs)))
+    if deletes:
+        delete_runs.append(_write_deletes(deletes, parts, task.key, len(delete_runs)))
     report = {"key": task.key, "index": task.index, "path": task.path, "counts": dict(counts),
-              "malformed": malformed, "runs": runs}
+              "malformed": malformed, "runs": runs, "deletes": delete_runs}
     write_json(parts / f"{task.key}.json", report)
     return report
 
@@ -142,7 +177,7 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
 def _row(post: Post, index: int, seq: int) -> dict:
     return {"post_id": post.post_id, "source": post.source, "created_at": parse_time(post.created), "text": post.text,
             "emojis": post.emojis, "image_urls": post.image_urls, "author_id": post.author_id, "lang": post.lang,
-            "input": index, "seq": seq}
+            "input": index, "seq": seq, "delete_key": delete_key(post)}
 
 
 def _write_run(rows: list[dict], parts: Path, key: str, number: int) -> str:
@@ -158,7 +193,19 @@ def _write_run(rows: list[dict], parts: Path, key: str, number: int) -> str:
     return name
 
 
-def _fewer_runs(runs: list[Path], parts: Path) -> list[Path]:
+def _write_deletes(keys: list[str], parts: Path, key: str, number: int) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = f"{key}.deletes.{number:04d}.parquet"
+    tmp = parts / f".{name}.tmp"
+    pq.write_table(pa.table({"key": sorted(set(keys))}, schema=_key_schemas()[0]), tmp, row_group_size=MERGE_ROWS)
+    os.replace(tmp, parts / name)
+    keys.clear()
+    return name
+
+
+def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: str = "merge") -> list[Path]:
     """Merge groups of `MERGE_FANIN` runs into longer runs until at most that many are left: open files
     and rows held stay bounded however many tasks a collect has. (time, id, input, seq) is a
     total order, so the final merge gives the same rows in the same order as one over all runs."""
@@ -166,12 +213,70 @@ def _fewer_runs(runs: list[Path], parts: Path) -> list[Path]:
     while len(runs) > fanin:
         merged = []
         for start in range(0, len(runs), fanin):
-            path = parts / f"merge-{level}-{start // fanin:05d}.parquet"
-            _write_rows(path, heapq.merge(*map(_batches, runs[start:start + fanin]), key=_order), _schemas()[1],
-                        MERGE_ROWS)
+            path = parts / f"{name}-{level}-{start // fanin:05d}.parquet"
+            _write_rows(path, heapq.merge(*map(_batches, runs[start:start + fanin]), key=order),
+                        schema or _schemas()[1], MERGE_ROWS)
             merged.append(path)
         runs, level = merged, level + 1
     return runs
+
+
+def _merged(runs: list[Path], parts: Path, order, schema, name: str) -> Iterator[dict]:
+    """The rows of sorted `runs`, in `order`, with at most `MERGE_FANIN` files open."""
+    return heapq.merge(*map(_batches, _fewer_runs(runs, parts, order, schema, name)), key=order)
+
+
+def _deleted_candidates(reports: list[dict], parts: Path) -> Iterator[tuple]:
+    """(created_at, post_id) of every candidate that a delete notice names, in time order.
+
+    A sort-merge join that holds no set of ids: candidates re-sorted by delete key (run by run)
+    meet the sorted delete notices; the matches are sorted back into time order as runs, which
+    the final merge walks beside the candidates (an anti-join). Without delete notices: nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    notices = [parts / run for r in reports for run in r.get("deletes", [])]
+    if not notices:
+        return iter(())
+    notice_schema, key_schema = _key_schemas()
+    by_key = []
+    for report in reports:
+        for run in report["runs"]:
+            table = pq.read_table(parts / run, columns=key_schema.names).select(key_schema.names)
+            table = table.set_column(1, "created_at", table.column(1).cast(pa.int64())).sort_by("delete_key")
+            path = parts / f"{run}.bykey.parquet"
+            pq.write_table(table.cast(key_schema), path, row_group_size=MERGE_ROWS)
+            by_key.append(path)
+    keys = (row["key"] for row in _merged(notices, parts, _by_key, notice_schema, "deletes"))
+    matches: list[dict] = []
+    gone: list[Path] = []
+    key = next(keys, None)
+    for row in _merged(by_key, parts, _by_delete_key, key_schema, "bykey"):
+        while key is not None and key < row["delete_key"]:
+            key = next(keys, None)
+        if key is None:
+            break
+        if key == row["delete_key"]:
+            matches.append({"created_at": row["created_at"], "post_id": row["post_id"]})
+            if len(matches) >= RUN_ROWS:
+                gone.append(_write_gone(matches, parts, len(gone)))
+    if matches:
+        gone.append(_write_gone(matches, parts, len(gone)))
+    return (_by_time(row) for row in _merged(gone, parts, _by_time, _gone_schema(), "gone"))
+
+
+def _gone_schema():
+    import pyarrow as pa
+
+    return pa.schema([("created_at", pa.int64()), ("post_id", pa.string())])
+
+
+def _write_gone(matches: list[dict], parts: Path, number: int) -> Path:
+    matches.sort(key=_by_time)
+    path = parts / f"gone-{number:05d}.parquet"
+    _write_rows(path, matches, _gone_schema(), MERGE_ROWS)
+    matches.clear()
+    return path
 
 
 def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
@@ -279,7 +384,9 @@ def _batches(path: Path) -> Iterator[dict]:
     # memory: one row group per run (pre-buffering reads ahead: ~1.6 MiB more per open run)
     for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=MERGE_ROWS):
         at = batch.schema.get_field_index("created_at")
-        yield from batch.set_column(at, "created_at", batch.column(at).cast(pa.int64())).to_pylist()
+        if at >= 0 and batch.schema.field(at).type != pa.int64():
+            batch = batch.set_column(at, "created_at", batch.column(at).cast(pa.int64()))
+        yield from batch.to_pylist()
 
 
 def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
@@ -295,14 +402,22 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
         entry["malformed"].extend(report["malformed"])
     entries = [per_file[str(f)] for f in files]  # by input index
 
-    def kept(rows: Iterator[dict]) -> Iterator[dict]:
-        """The vocabulary and duplicate rules, counted per input as the rows stream by."""
+    def kept(rows: Iterator[dict], deleted: Iterator[tuple]) -> Iterator[dict]:
+        """The vocabulary, deletion and duplicate rules, counted per input as the rows stream by;
+        `deleted` is in the rows' order, so one look at its head decides each row."""
         previous = None
+        gone = next(deleted, None)
         for row in rows:
             entry = entries[row["input"]]
             emojis = [e for e in row["emojis"] if e in vocabulary]
             if not emojis:
                 entry["dropped"]["no_smiley"] += 1
+                continue
+            at = row["created_at"], row["post_id"]
+            while gone is not None and gone < at:
+                gone = next(deleted, None)
+            if gone == at:
+                entry["dropped"]["deleted"] += 1
                 continue
             if (row["created_at"], row["post_id"]) == previous:
                 entry["dropped"]["duplicate"] += 1
@@ -312,9 +427,10 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
             entry["kept"] += 1
             yield row
 
+    deleted = _deleted_candidates(reports, parts)
     runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts)
     tmp = out / ".posts.parquet.tmp"
-    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order)), _schemas()[0], ROW_GROUP)
+    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted), _schemas()[0], ROW_GROUP)
     os.replace(tmp, out / "posts.parquet")
     totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed = []

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from smileynet.collect.post import NOT_A_POST, Malformed, Post
+from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, Post
 
 
-def mastodon(status: dict) -> Post | str:
-    """A Mastodon status (REST or a streaming `update` event); links are `<a>` that are neither
-    mentions nor hashtags."""
+def mastodon(status: dict) -> Post | Deletion | str:
+    """A Mastodon status (REST or a streaming `update` event), or a streaming `delete` event (its
+    payload: the instance-local id of the status); links are `<a>` that are neither mentions nor hashtags."""
     if "payload" in status and "event" in status:
+        if status["event"] == "delete":
+            return Deletion(f"mastodon:{status['payload']}")
         if status["event"] != "update":
             return NOT_A_POST
         import orjson
@@ -35,6 +37,7 @@ def mastodon(status: dict) -> Post | str:
         has_url=page.links > 0,
         has_hashtag=bool(status.get("tags")) or page.hashtags > 0,
         has_mention=bool(status.get("mentions")) or page.mentions > 0,
+        delete_key=f"mastodon:{status['id']}" if "id" in status else "",
     )
 
 

@@ -1,7 +1,7 @@
 """A post as every reader hands it to the filter, and the pieces all readers share.
 
 A record may hold several posts (a twarc2 page), one, or none (a delete notice, a like, a
-rate-limit line: `NOT_A_POST`); a reader may also answer a drop reason string at once when a
+rate-limit line: `NOT_A_POST`; a delete notice: a `Deletion`); a reader may also answer a drop reason string at once when a
 cheap rule already fails. A record of no known shape raises `Malformed`.
 """
 
@@ -19,6 +19,14 @@ V1_UTC_TIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (" + "|".join(MONTHS)
 
 class Malformed(ValueError):
     """A record that is valid JSON but not of a shape we know."""
+
+
+@dataclass(slots=True, frozen=True)
+class Deletion:
+    """A delete notice: the `delete_key` of the post it withdraws. Counted as `not_a_post` where it
+    sits; the post it names, wherever it sits in the inputs, is dropped as `deleted`."""
+
+    key: str
 
 
 @dataclass(slots=True)
@@ -39,6 +47,15 @@ class Post:
     has_hashtag: bool = False
     has_mention: bool = False
     emojis: list[str] = field(default_factory=list)
+    delete_key: str = ""  # what a delete notice names; see `delete_key`
+
+
+def delete_key(post: Post) -> str:
+    """How delete notices name `post`: tweet ids (v1.1 and v2 share them), Bluesky AT URIs, and
+    Mastodon's instance-local status ids (the reader sets those: its post_id is the status URI)."""
+    if post.delete_key:
+        return post.delete_key
+    return "twitter:" + post.post_id if post.source.startswith("twitter") else post.post_id
 
 
 def parse_time(value: str) -> datetime:

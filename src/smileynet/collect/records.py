@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from smileynet.collect.bluesky import DEFAULT_BLUESKY_CDN, bluesky
 from smileynet.collect.mastodon import mastodon
-from smileynet.collect.post import Malformed, Post
+from smileynet.collect.post import Deletion, Malformed, Post
 from smileynet.collect.twitter_v1 import V1_NOTICES, twitter_v1
 from smileynet.collect.twitter_v2 import twitter_v2
 
@@ -30,8 +30,8 @@ def detect(obj: dict) -> str | None:
     return None
 
 
-def parse_record(obj: object, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN) -> list[Post | str | Malformed]:
-    """The posts of one record, or a drop reason (NOT_A_POST, or a cheap rule already broken);
+def parse_record(obj: object, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN) -> list[Post | Deletion | str | Malformed]:
+    """The posts of one record, a delete notice, or a drop reason (NOT_A_POST, or a cheap rule already broken);
     raises Malformed for an unknown shape, or a shape other than `source` when one is forced.
     A broken tweet inside a twarc2 page comes back as a Malformed item among its good ones."""
     if not isinstance(obj, dict):

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import html
 
-from smileynet.collect.post import NOT_A_POST, Malformed, Post
+from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, Post
 
 # Twitter v1.1 streaming lines that are not statuses.
 V1_NOTICES = frozenset(("delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning",
                          "event", "friends", "friends_str", "direct_message", "control", "for_user"))
 
 
-def twitter_v1(obj: dict) -> Post | str:
+def twitter_v1(obj: dict) -> Post | Deletion | str:
     """A v1.1 status. Long tweets: text, entities and media from `extended_tweet`.
 
     The cheap rules come first and return the drop reason before a Post is built: a stream is
     mostly retweets, replies and posts without photos, and this is the hot loop of collect."""
     if "text" not in obj and "full_text" not in obj:
+        deleted = obj.get("delete")
+        if isinstance(deleted, dict) and isinstance(deleted.get("status"), dict):  # {"delete": {"status": ...}}
+            status = deleted["status"]
+            return Deletion("twitter:" + str(status.get("id_str") or status["id"]))
         if not V1_NOTICES.isdisjoint(obj):
             return NOT_A_POST
         raise Malformed("twitter-v1 record without text")

@@ -21,7 +21,7 @@ from smileynet.report.page import details, emoji, esc, figure, note, png_uri, ta
 from smileynet.vocab import Vocabulary
 
 DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
-                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate")
+                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate", "deleted")
 SPLITS = ("train", "valid", "test")
 DEFAULT_WINDOW_DAYS = 30
 MAX_FILE_ROWS = 50

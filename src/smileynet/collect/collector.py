@@ -205,12 +205,13 @@ def _write_deletes(keys: list[str], parts: Path, key: str, number: int) -> str:
     return name
 
 
-def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: str = "merge") -> list[Path]:
-    """Merge groups of `MERGE_FANIN` runs into longer runs until at most that many are left: open files
-    and rows held stay bounded however many tasks a collect has. (time, id, input, seq) is a
-    total order, so the final merge gives the same rows in the same order as one over all runs."""
+def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: str = "merge",
+                most: int | None = None) -> list[Path]:
+    """Merge groups of `MERGE_FANIN` runs into longer runs until at most `most` (default: that many) are
+    left: open files and rows held stay bounded however many tasks a collect has. (time, id, input,
+    seq) is a total order, so the final merge gives the same rows in the same order as one over all runs."""
     fanin, level = MERGE_FANIN, 0
-    while len(runs) > fanin:
+    while len(runs) > (most or fanin):
         merged = []
         for start in range(0, len(runs), fanin):
             path = parts / f"{name}-{level}-{start // fanin:05d}.parquet"
@@ -221,23 +222,25 @@ def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: 
     return runs
 
 
-def _merged(runs: list[Path], parts: Path, order, schema, name: str) -> Iterator[dict]:
-    """The rows of sorted `runs`, in `order`, with at most `MERGE_FANIN` files open."""
-    return heapq.merge(*map(_batches, _fewer_runs(runs, parts, order, schema, name)), key=order)
+def _merged(runs: list[Path], parts: Path, order, schema, name: str, most: int | None = None) -> Iterator[dict]:
+    """The rows of sorted `runs`, in `order`, with at most `most` (default `MERGE_FANIN`) files open."""
+    return heapq.merge(*map(_batches, _fewer_runs(runs, parts, order, schema, name, most)), key=order)
 
 
-def _deleted_candidates(reports: list[dict], parts: Path) -> Iterator[tuple]:
+def _deleted_candidates(reports: list[dict], parts: Path) -> Iterator[tuple] | None:
     """(created_at, post_id) of every candidate that a delete notice names, in time order.
 
     A sort-merge join that holds no set of ids: candidates re-sorted by delete key (run by run)
     meet the sorted delete notices; the matches are sorted back into time order as runs, which
-    the final merge walks beside the candidates (an anti-join). Without delete notices: nothing."""
+    the final merge walks beside the candidates (an anti-join). Each side of a merge gets one
+    file, the other `MERGE_FANIN - 1`: never more runs open than without deletions. Without
+    delete notices: None."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     notices = [parts / run for r in reports for run in r.get("deletes", [])]
     if not notices:
-        return iter(())
+        return None
     notice_schema, key_schema = _key_schemas()
     by_key = []
     for report in reports:
@@ -247,11 +250,12 @@ def _deleted_candidates(reports: list[dict], parts: Path) -> Iterator[tuple]:
             path = parts / f"{run}.bykey.parquet"
             pq.write_table(table.cast(key_schema), path, row_group_size=MERGE_ROWS)
             by_key.append(path)
-    keys = (row["key"] for row in _merged(notices, parts, _by_key, notice_schema, "deletes"))
+    keys = (row["key"] for row in _merged(notices, parts, _by_key, notice_schema, "deletes", most=1))
+    candidates = _merged(by_key, parts, _by_delete_key, key_schema, "bykey", most=MERGE_FANIN - 1)
     matches: list[dict] = []
     gone: list[Path] = []
     key = next(keys, None)
-    for row in _merged(by_key, parts, _by_delete_key, key_schema, "bykey"):
+    for row in candidates:
         while key is not None and key < row["delete_key"]:
             key = next(keys, None)
         if key is None:
@@ -262,7 +266,7 @@ def _deleted_candidates(reports: list[dict], parts: Path) -> Iterator[tuple]:
                 gone.append(_write_gone(matches, parts, len(gone)))
     if matches:
         gone.append(_write_gone(matches, parts, len(gone)))
-    return (_by_time(row) for row in _merged(gone, parts, _by_time, _gone_schema(), "gone"))
+    return (_by_time(row) for row in _merged(gone, parts, _by_time, _gone_schema(), "gone", most=1))
 
 
 def _gone_schema():
@@ -428,9 +432,11 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
             yield row
 
     deleted = _deleted_candidates(reports, parts)
-    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts)
+    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts,
+                       most=MERGE_FANIN if deleted is None else MERGE_FANIN - 1)
     tmp = out / ".posts.parquet.tmp"
-    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted), _schemas()[0], ROW_GROUP)
+    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted or iter(())), _schemas()[0],
+                ROW_GROUP)
     os.replace(tmp, out / "posts.parquet")
     totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed = []

@@ -16,8 +16,8 @@ import pytest
 from smileynet.demo.pipeline import DemoSettings
 from smileynet.files import write_config
 
-STAGES = ["world", "collect", "sample", "download", "train", "evaluate", "sample raw", "download raw", "train raw",
-          "evaluate raw", "transfer twitter", "transfer fi", "report"]
+STAGES = ["world", "listen bluesky", "collect", "sample", "download", "train", "evaluate", "sample raw", "download raw",
+          "train raw", "evaluate raw", "transfer twitter", "transfer fi", "report"]
 
 
 def demo(out: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -90,7 +90,7 @@ def test_archives_parse_in_their_real_formats(world):
     assert {m["media_key"] for m in v2_media} >= {k for t in v2 for k in t.get("attachments", {}).get("media_keys", [])}
     assert all(m["url"].startswith(BASE) for m in v2_media if m["type"] == "photo")
 
-    events = read_jetstream(archives / "jetstream-2024.jsonl.zst")
+    events = read_jetstream(root / "jetstream" / "events.jsonl.zst")
     posts = [e for e in events if e["kind"] == "commit" and e["commit"].get("collection") == "app.bsky.feed.post"
              and e["commit"]["operation"] == "create"]
     reposts = [e for e in events if e["kind"] == "commit" and e["commit"].get("collection") == "app.bsky.feed.repost"]
@@ -115,7 +115,7 @@ def test_image_host_serves_pictures_404s_and_broken_files(world):
     root, info = world
     v2, media, _ = read_twarc2(root / "archives" / "twarc2-search-2022.jsonl")
     paths = [m["url"][len(BASE) + 1:] for m in media if m["type"] == "photo"]
-    events = read_jetstream(root / "archives" / "jetstream-2024.jsonl.zst")
+    events = read_jetstream(root / "jetstream" / "events.jsonl.zst")
     for e in events:
         record = e.get("commit", {}).get("record", {})
         for image in record.get("embed", {}).get("images", []):
@@ -163,9 +163,9 @@ def test_same_seed_same_world(tmp_path):
     again = generate_world(tmp_path / "b", small, seed=5, base_url=BASE, quiet=True)
     generate_world(tmp_path / "c", small, seed=6, base_url=BASE, quiet=True)
     assert again == first
-    for name in ("twarc2-search-2022.jsonl", "jetstream-2024.jsonl.zst"):
-        assert (tmp_path / "a" / "archives" / name).read_bytes() == (tmp_path / "b" / "archives" / name).read_bytes()
-        assert (tmp_path / "a" / "archives" / name).read_bytes() != (tmp_path / "c" / "archives" / name).read_bytes()
+    for name in ("archives/twarc2-search-2022.jsonl", "jetstream/events.jsonl.zst"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
     pictures_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "www").rglob("*.jpg"))
     assert pictures_a and all((tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes() for p in pictures_a)
 

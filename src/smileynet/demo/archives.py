@@ -343,15 +343,16 @@ def _jetstream_noise(rng: np.random.Generator, t: datetime) -> dict:
 
 
 def write_jetstream(path: Path, posts: list[Post], duplicates: list[Post], rng: np.random.Generator) -> dict:
-    """Jetstream events as saved from its websocket, zstd-compressed JSON lines."""
+    """Jetstream events, zstd-compressed JSON lines: what the demo's Jetstream host replays."""
     lines, noise = [], 0
     for post in sorted(posts + duplicates, key=lambda p: p.created):
         lines.append(json.dumps(jetstream_event(post, np.random.default_rng(_stable(post.id))), ensure_ascii=False))
         if rng.random() < 0.3:
             lines.append(json.dumps(_jetstream_noise(rng, post.created)))
             noise += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(zstandard.ZstdCompressor(level=3).compress(("\n".join(lines) + "\n").encode("utf-8")))
-    return {"files": [path.name], "other_events": noise}
+    return {"files": [path.name], "events": len(lines), "other_events": noise}
 
 
 def _stable(text: str) -> int:

@@ -78,6 +78,7 @@ class Stage:
     clean: list[Path] = field(default_factory=list)  # removed before starting over
     resume_when: Callable[[], bool] | None = None  # an interrupted run left something to continue with --resume
     needs_image_server: bool = False
+    needs_jetstream: bool = False  # the demo's loopback Jetstream (`listen bluesky` records from it)
     summary: Callable[[], str] | None = None
 
     def complete(self) -> bool:
@@ -90,12 +91,18 @@ def world_size(settings: DemoSettings):
     return WorldSize.tiny() if settings.preset == "tiny" else WorldSize.for_minutes(settings.minutes)
 
 
-def plan(out: Path, settings: DemoSettings, base_url: str) -> list[Stage]:
+def plan(out: Path, settings: DemoSettings, base_url: str, jetstream_url: str = "ws://127.0.0.1:6008/subscribe",
+         bluesky_events: int = 0) -> list[Stage]:
     """The real commands, in order, with the flags a user would pass for a world this size."""
     s = settings
     world, collect, dataset, run, transfer = out / "world", out / "collect", out / "dataset", out / "run", out / "transfer"
     common = ["--seed", str(s.seed)]
+    recording = world / "archives" / "bluesky"
     stages = [
+        Stage("listen bluesky", ["listen", "bluesky", "--out", str(recording), "--endpoint", jetstream_url,
+                                 "--collections", "app.bsky.feed.post,app.bsky.feed.repost,app.bsky.feed.like",
+                                 "--max-events", str(bluesky_events), "--duration", "600"],
+              [recording / ".listen-state.json"], [recording], needs_jetstream=True),
         Stage("collect", ["collect", str(world / "archives"), "--out", str(collect), "--bluesky-cdn", base_url,
                           "--workers", str(s.workers), *common],
               [collect / "posts.parquet", collect / "collect_report.json"], [collect], summary=lambda: _collect_summary(collect)),
@@ -282,11 +289,18 @@ def run_demo(out: Path, minutes: float = 10.0, seed: int = 0, preset: str = "ful
         runner.rerun_rest = True
         runner.say(f"[world] done in {time.monotonic() - start:.1f} s")
 
-    stages = plan(out, settings, world["base_url"])
+    jetstream_port = free_port()
+    stages = plan(out, settings, world["base_url"], f"ws://127.0.0.1:{jetstream_port}/subscribe",
+                  world["formats"]["bluesky"]["events"])
     port = int(world["base_url"].rsplit(":", 1)[1])
     for number, stage in enumerate(stages, 1):
         if stage.needs_image_server and not runner.done(stage):
             with serve_folder(out / "world" / "www", port):
+                runner.run(stage, number, len(stages))
+        elif stage.needs_jetstream and not runner.done(stage):
+            from smileynet.demo.jetstream_host import serve_jetstream
+
+            with serve_jetstream(out / "world" / "jetstream" / "events.jsonl.zst", jetstream_port):
                 runner.run(stage, number, len(stages))
         else:
             runner.run(stage, number, len(stages))

@@ -8,8 +8,10 @@
     `limit` notices, long tweets (`extended_tweet`), a corrupt member and a dotfile junk member;
   - `twarc2-search-2022.jsonl`: twarc2 (API v2) response pages, one per line, `includes.media`
     holding the photos, ending with a line cut off mid-stream;
-  - `jetstream-2024.jsonl.zst`: Bluesky Jetstream events (posts, likes, identity and account
-    events, deletes), image blobs served at the CDN's `/img/feed_fullsize/plain/{did}/{cid}@jpeg`.
+  - `bluesky/`: not written here: `smileynet listen bluesky` records it, from the demo's loopback
+    Jetstream (`smileynet.demo.jetstream_host`) replaying `jetstream/events.jsonl.zst`: Bluesky
+    events (posts, likes, identity and account events, deletes), image blobs served at the
+    CDN's `/img/feed_fullsize/plain/{did}/{cid}@jpeg`.
   Besides the posts to keep there are posts each filter rule must drop (URL, hashtag, mention,
   reply, quote, retweet, no photo, no smiley, more than 5 emojis) and duplicates.
 - `www/`: the images the posts link to, served by `smileynet.demo.image_host` (a few are missing, to
@@ -90,7 +92,7 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
     formats = {
         "twitter-v1": write_stream_grab(archives, by_source["twitter-v1"], dups["twitter-v1"], base_url, rng),
         "twitter-v2": write_twarc2(archives / "twarc2-search-2022.jsonl", by_source["twitter-v2"], dups["twitter-v2"], base_url, rng),
-        "bluesky": write_jetstream(archives / "jetstream-2024.jsonl.zst", by_source["bluesky"], dups["bluesky"], rng),
+        "bluesky": write_jetstream(out / "jetstream" / "events.jsonl.zst", by_source["bluesky"], dups["bluesky"], rng),
     }
 
     images = pictures_for_posts(rng, posts, vocab, size, scores)

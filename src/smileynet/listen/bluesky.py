@@ -72,6 +72,9 @@ class JetstreamListener:
         self.same: int = saved.get("same", 0)  # written events stamped `last_us`
         self.dirty = False
         self.last_frame = time.monotonic()
+        self.received = 0  # frames of the current connection
+        self.hour: int | None = None
+        self.hour_name = ""
 
     @property
     def cursor(self) -> dict | None:
@@ -87,12 +90,12 @@ class JetstreamListener:
             turn += 1
             rewound = None if self.last_us is None else self.last_us - self.rewind_us
             url = subscribe_url(endpoint, self.collections, rewound)
-            received = 0
+            self.received = 0
             try:
                 async with connect(url, open_timeout=self.open_timeout, max_size=MAX_FRAME, max_queue=QUEUE_FRAMES,
                                    compression=None, ping_interval=20, ping_timeout=20) as ws:
                     self.counters.connections += 1
-                    received = await self._receive(ws)
+                    await self._receive(ws)
                 if self.stopper.event.is_set():
                     return
                 self.counters.failed(f"{endpoint}: closed by the server")
@@ -101,21 +104,21 @@ class JetstreamListener:
             except Exception as err:  # refused, reset, handshake, close frame, idle: all mean reconnect
                 self.counters.failed(f"{endpoint}: {type(err).__name__}: {err}")
             self._commit()
-            if received:
+            if self.received:
                 self.backoff.reset()
             await asyncio.sleep(self.backoff.delay())
 
-    async def _receive(self, ws) -> int:
+    async def _receive(self, ws) -> None:
         """Write the connection's new events until it ends; a watchdog cuts it when it falls silent."""
         import orjson
 
         skip_us, skip = self.last_us, self.same  # the replay starts with these, already written
         self.last_frame = time.monotonic()
         watchdog = asyncio.create_task(self._watch(ws))
-        received = 0
         try:
-            async for frame in ws:
-                received += 1
+            while True:
+                frame = await ws.recv(decode=False)  # bytes as sent: no UTF-8 round trip; orjson checks it
+                self.received += 1
                 self.last_frame = time.monotonic()
                 try:
                     event = orjson.loads(frame)
@@ -135,13 +138,14 @@ class JetstreamListener:
                     break
         finally:
             watchdog.cancel()
-        return received
 
-    def _write(self, event: dict, time_us: int, frame: str | bytes) -> None:
-        name = hour_path(time_us / 1e6)
-        if self.archive.switching(name):
-            self._commit()
-        self.archive.write(name, frame.encode() if isinstance(frame, str) else frame)
+    def _write(self, event: dict, time_us: int, frame: bytes) -> None:
+        hour = time_us // 3_600_000_000
+        if hour != self.hour:  # the file name is formatted once an hour, not once an event
+            self.hour, self.hour_name = hour, hour_path(time_us / 1e6)
+            if self.archive.switching(self.hour_name):
+                self._commit()
+        self.archive.write(self.hour_name, frame)
         if time_us == self.last_us:
             self.same += 1
         else:

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-COMMANDS = ["collect", "sample", "download", "train", "evaluate", "predict", "embed", "export",
+COMMANDS = ["listen", "collect", "sample", "download", "train", "evaluate", "predict", "embed", "export",
             "transfer", "report", "serve", "demo"]
 
 
@@ -17,6 +17,6 @@ def test_help_lists_every_command_of_the_design():
 
 
 def test_every_command_has_help():
-    for command in COMMANDS:
-        out = run(command, "--help")
+    for command in [*COMMANDS, "listen bluesky", "listen mastodon"]:
+        out = run(*command.split(), "--help")
         assert out.returncode == 0, (command, out.stderr)

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # ~20-30 s on a busy 2-core machine: a server process and three listener processes
 def test_bench_listen_smoke():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_listen.py"), "--smoke"],

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import random
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_collect import JOY, bsky_event, mastodon_status, read_posts, write_lines
 
 from smileynet.collect import collect
 from smileynet.collect.post import Deletion
 from smileynet.collect.records import parse_record
-from test_collect import JOY, bsky_event, mastodon_status, read_posts, write_lines
 
 
 def v1_status(id_: str, created: str = "Thu May 25 20:08:36 +0000 2017") -> dict:

@@ -15,7 +15,7 @@ from smileynet.listen.bluesky import listen_bluesky
 from smileynet.listen.common import Backoff
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "listen"))
-from listen_servers import jetstream_events, lines_on_disk  # noqa: E402
+from listen_servers import jetstream_events, lines_on_disk
 
 
 def test_listen_records_the_world_through_the_forced_disconnect(tmp_path):

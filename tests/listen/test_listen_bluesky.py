@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from listen_servers import JetstreamServer, jetstream_events, lines_on_disk, replayed
+
 from smileynet.listen.archive import STATE
 from smileynet.listen.bluesky import listen_bluesky, subscribe_url
 from smileynet.listen.common import Backoff

@@ -6,8 +6,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from listen_servers import MastodonServer, lines_on_disk, mastodon_statuses
+
 from smileynet.errors import UserError
 from smileynet.listen.common import Backoff
 from smileynet.listen.mastodon import listen_mastodon, rate_limit_wait

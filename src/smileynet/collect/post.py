@@ -52,7 +52,9 @@ class Post:
 
 def delete_key(post: Post) -> str:
     """How delete notices name `post`: tweet ids (v1.1 and v2 share them), Bluesky AT URIs, and
-    Mastodon's instance-local status ids (the reader sets those: its post_id is the status URI)."""
+    Mastodon's instance-local status ids (the reader sets those: its post_id is the status URI).
+    A stream delete event carries no instance, so recordings of two instances share one id space;
+    their ids hold the millisecond they were made and 16 more bits, which makes a clash unlikely."""
     if post.delete_key:
         return post.delete_key
     return "twitter:" + post.post_id if post.source.startswith("twitter") else post.post_id

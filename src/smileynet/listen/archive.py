@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ BUFFER_BYTES = 1 << 16  # lines are handed to the compressor in chunks this big
 
 def hour_path(seconds: float) -> str:
     """The archive file (relative to OUT) of the hour holding `seconds` since the epoch, UTC."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y/%m/%d/%H.jsonl.zst")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y/%m/%d/%H.jsonl.zst")
 
 
 class HourlyArchive:

@@ -19,7 +19,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from smileynet.errors import UserError
 from smileynet.listen.archive import HourlyArchive, hour_path
-from smileynet.listen.common import Backoff, Counters, Stopper, require, run_until_stopped
+from smileynet.listen.common import (
+    Backoff,
+    Counters,
+    Stopper,
+    require,
+    run_until_stopped,
+)
 
 DEFAULT_ENDPOINTS = (
     "wss://jetstream1.us-east.bsky.network/subscribe",

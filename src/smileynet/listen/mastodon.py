@@ -18,14 +18,20 @@ import asyncio
 import os
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from smileynet.errors import UserError
 from smileynet.listen.archive import HourlyArchive, hour_path
-from smileynet.listen.common import Backoff, Counters, Stopper, require, run_until_stopped
+from smileynet.listen.common import (
+    Backoff,
+    Counters,
+    Stopper,
+    require,
+    run_until_stopped,
+)
 
 PAGE = 40  # the most statuses a timeline page holds
 RECENT_IDS = 10_000
@@ -62,7 +68,7 @@ def rate_limit_wait(response, now: float | None = None) -> float | None:
         except ValueError:
             return None
         if reset.tzinfo is None:
-            reset = reset.replace(tzinfo=timezone.utc)
+            reset = reset.replace(tzinfo=UTC)
         return min(max(reset.timestamp() - now, 0.0), MAX_WAIT)
     return None
 

@@ -51,7 +51,8 @@ class HourlyArchive:
         return self.state.get("cursor")
 
     def _recover(self) -> dict:
-        """Load the state and cut the open hour back to its acknowledged length; drop unacknowledged files."""
+        """Load the state, cut the hour left open back to its acknowledged length and close it (a
+        write to that hour reopens it); drop files opened after the last commit."""
         path = self.out / STATE
         state = json.loads(path.read_text()) if path.exists() else {}
         if state and state.get("kind") != self.kind:
@@ -64,6 +65,7 @@ class HourlyArchive:
             if name == acknowledged:
                 with open(partial, "r+b") as f:
                     f.truncate(state["offset"])
+                os.replace(partial, self.out / name)  # the next event may belong to a later hour
             else:  # opened after the last commit: nothing in it was acknowledged
                 partial.unlink()
         return state

@@ -37,7 +37,7 @@ def test_both_table1_variants_train_for_the_same_steps_and_share_the_test_split(
     from smileynet.demo.pipeline import plan
 
     stages = {stage.name: stage.argv for stage in plan(tmp_path, DemoSettings.for_run(10.0, 0, "full"), "http://127.0.0.1:1")}
-    assert [n for n in stages if n != "collect"][:8] == STAGES[2:10]
+    assert [n for n in stages if n not in ("listen bluesky", "collect")][:8] == STAGES[3:11]
     assert stages["sample"][stages["sample"].index("--sampling") + 1] == "temporal"
     assert stages["sample raw"][stages["sample raw"].index("--sampling") + 1] == "raw"
     for flag in ("--seed", "--cap", "--val-per-class", "--test-per-class"):  # so valid and test are the same posts

@@ -30,6 +30,7 @@ from itertools import islice
 from pathlib import Path
 
 from smileynet.collect.archives import (
+    MAX_LINE,
     TASK_BYTES,
     Task,
     expand_inputs,
@@ -53,6 +54,7 @@ MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are 
 ROW_GROUP = 16_384  # rows of posts.parquet held (as Python rows) before they are written: bounds the merge
 MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
 PARTS = ".parts"
+OUTPUTS = ("posts.parquet", "collect_report.json", "categories.csv", "config.yaml")  # what collect writes in OUT
 
 
 def _schemas():
@@ -75,7 +77,7 @@ BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what
 
 
 def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN,
-                 run_rows: int = RUN_ROWS) -> dict:
+                 run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
     """Filter one task's records; write its candidates as sorted runs and its report. Never raises
     for bad data: every unreadable line or record is counted as malformed with where it was."""
     import orjson
@@ -96,7 +98,7 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
         if len(malformed) < MAX_MALFORMED_LISTED:
             malformed.append({"member": member, "line": number, "error": error[:200]})
 
-    for member, first, lines, error in iter_blocks(task):
+    for member, first, lines, error in iter_blocks(task, max_line):
         for number, line in enumerate(lines, first):
             if not line or line.isspace():
                 continue
@@ -188,7 +190,7 @@ def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
 def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", vocab: str | None = None,
             workers: int | None = None, scheduler: str | None = None, resume: bool = False,
             bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
-            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS) -> dict:
+            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
     """Collect the posts the filter passes from `inputs` into `out/posts.parquet`; returns the report
     (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
 
@@ -196,10 +198,14 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     again: a script calling this needs the usual `if __name__ == "__main__":` guard."""
     if source != "auto" and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: expected auto, {', '.join(SOURCES)}")
+    if max_line < 1:
+        raise UserError(f"--max-line-bytes must be at least 1, got {max_line}")
     top = parse_top_spec(vocab)
     vocabulary = None if top else load_vocabulary(vocab)
     out = Path(out)
-    files = expand_inputs(inputs)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    files = expand_inputs(inputs, outputs=tuple(out / name for name in OUTPUTS))
     tasks = make_tasks(files, task_bytes)
     parts = out / PARTS
     if not resume and parts.exists():
@@ -208,7 +214,8 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     done_file = parts / "done.txt"
     done = set(done_file.read_text().split()) if done_file.exists() else set()
     todo = [t for t in tasks if t.key not in done or not (parts / f"{t.key}.json").exists()]
-    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows)
+    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows,
+                  max_line=max_line)
     for finished in progress(_run(job, todo, workers, scheduler), total=len(todo), desc="collect", unit="task", quiet=quiet):
         with open(done_file, "a") as f:
             f.write(finished["key"] + "\n")
@@ -223,7 +230,8 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     vocabulary.write_categories_csv(out / "categories.csv")
     write_config(out / "config.yaml", {"command": "collect", "inputs": [str(f) for f in files], "source": source,
                                        "vocab": vocab or "default", "workers": workers, "scheduler": scheduler,
-                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes})
+                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes,
+                                       "max_line": max_line})
     shutil.rmtree(parts)
     return report
 

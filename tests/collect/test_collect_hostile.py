@@ -206,3 +206,58 @@ def test_the_splitter_gives_every_line_or_its_skip_in_order(bom, chunks, max_lin
             got[number + offset] = line
     assert sorted(got) == list(range(1, len(got) + 1))
     assert [got[n] for n in sorted(got)] == [line if len(line) <= max_line else None for line in expected]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (children of children included)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+@pytest.mark.timeout(120)
+def test_sigkill_of_collect_leaves_no_worker_alive(tmp_path):
+    import os
+    import signal
+    import time
+
+    (tmp_path / "in").mkdir()
+    for k in range(4):  # tasks that keep a worker busy far longer than the test waits
+        (tmp_path / "in" / f"{k}.jsonl").write_bytes((status(str(k)) + b"\n") * 150_000)
+    collect_run = subprocess.Popen([sys.executable, "-m", "smileynet", "collect", str(tmp_path / "in"), "--out",
+                                    str(tmp_path / "out"), "--workers", "2", "--quiet"])
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(seen) < 4 and time.monotonic() < deadline:  # resource tracker, forkserver, 2 workers
+            seen |= descendants(collect_run.pid)
+            time.sleep(0.2)
+        assert len(seen) >= 4, seen
+        time.sleep(1)
+        collect_run.send_signal(signal.SIGKILL)
+        collect_run.wait()
+        deadline = time.monotonic() + 10
+        while any(map(running, seen)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in seen if running(pid)]
+    finally:
+        for pid in seen:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -22,7 +22,10 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import select
 import shutil
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -260,9 +263,33 @@ def _run(job, tasks: list[Task], workers: int | None, scheduler: str | None) -> 
     # the server imports the reader once, so each worker starts as a cheap fork of it
     context = get_context("forkserver")
     context.set_forkserver_preload(["smileynet.collect.collector", "pyarrow.parquet"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)) as pool:
         for future in as_completed([pool.submit(job, t) for t in tasks]):
             yield future.result()
+
+
+def _end_with(parent: int) -> None:
+    """Pool initializer: the worker exits as soon as `parent` (the collect) is gone, even killed with
+    SIGKILL, which runs no cleanup. A forkserver's worker is not its caller's child, so the
+    kernel's parent-death signal cannot tell it; a pidfd (Linux) or a poll of the pid does."""
+
+    def wait() -> None:
+        try:
+            select.select([os.pidfd_open(parent)], [], [])
+        except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
+            while _alive(parent):
+                time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="end-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _emoji_counts(parts: Path, reports: list[dict]) -> Counter[str]:

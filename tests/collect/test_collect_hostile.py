@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smileynet.errors import UserError
 from smileynet.collect import collect
+from smileynet.errors import UserError
 
 JOY = "\U0001F602"
 MiB = 1 << 20
@@ -79,8 +79,7 @@ def test_a_long_line_without_newline_is_skipped_in_bounded_memory(tmp_path):
     path = tmp_path / "long.jsonl"
     with open(path, "wb") as f:
         f.write(status("1") + b"\n")
-        for _ in range(96):
-            f.write(b"x" * MiB)  # 96 MiB, no newline to the end of the file
+        f.writelines(b"x" * MiB for _ in range(96))  # 96 MiB, no newline to the end of the file
     result = read_in_subprocess(path, tmp_path)
     assert result["counts"]["read"] == 2 and result["counts"]["malformed"] == 1
     assert result["malformed"][0] == {"member": "", "line": 2, "error": f"line too long (over {8 * MiB} bytes)"}
@@ -120,7 +119,8 @@ def test_out_inside_the_input_folder_does_not_read_its_own_files(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "smileynet", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "smileynet", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_out_that_is_a_file_and_a_bad_line_limit_are_one_line(tmp_path):
@@ -193,7 +193,9 @@ def test_the_splitter_gives_every_line_or_its_skip_in_order(bom, chunks, max_lin
 
     if bom and chunks:
         chunks[0] = BOM + chunks[0]
-    text = b"".join(chunks).removeprefix(BOM) if bom else b"".join(chunks)
+    text = b"".join(chunks)
+    if chunks and chunks[0].startswith(BOM):  # a BOM is dropped where the member starts, nowhere else
+        text = text.removeprefix(BOM)
     expected = text.split(b"\n")
     if expected[-1] == b"":
         expected.pop()

@@ -145,6 +145,11 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
 
 
 def _row(post: Post, index: int, seq: int) -> dict:
+    """A kept candidate as a parquet row; a field of the wrong JSON type (a list for `lang`) raises
+    TypeError here, counted as malformed, instead of failing the whole run's write later."""
+    texts = (post.post_id, post.text, post.author_id, *post.image_urls, *([] if post.lang is None else [post.lang]))
+    if not all(isinstance(value, str) for value in texts):
+        raise TypeError("a text field holds another JSON type")
     return {"post_id": post.post_id, "source": post.source, "created_at": parse_time(post.created), "text": post.text,
             "emojis": post.emojis, "image_urls": post.image_urls, "author_id": post.author_id, "lang": post.lang,
             "input": index, "seq": seq}

@@ -112,7 +112,8 @@ def test_shard_samples_without_json_or_with_bad_labels_are_skipped_and_counted(t
     assert loader.skipped == {"no json in sample": 1, "bad labels": 5, "label outside the vocabulary": 1}
 
 
-def test_evaluate_skips_unlabelled_samples_and_counts_them(tmp_path):
+def test_evaluate_counts_unlabelled_samples_and_leaves_them_out_of_mtop(tmp_path):
+    from smileynet import metrics
     from smileynet.model import create_model, save
     from smileynet.train import evaluate
 
@@ -123,8 +124,12 @@ def test_evaluate_skips_unlabelled_samples_and_counts_them(tmp_path):
         Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(root / "img" / f"{i}.png")
     save(create_model("tiny", num_classes=4, vocab=EMOJIS, image_size=16), tmp_path / "model")
     result = evaluate(tmp_path / "model", root, "test", workers=0, quiet=True)
-    assert result["n"] == 3 and result["unlabelled"] == 2
-    assert result["random"]["n"] == 3
+    assert result["unlabelled"] == 2 and result["skipped_images"] == {}
+    labelled_only = release(tmp_path / "labelled", ["[0]", "[1, 2]", "[3]"])
+    (labelled_only / "test.csv").write_text("url,labels\n" + "".join(f"{root / 'img' / f'{i}.png'},\"{c}\"\n"
+                                                                     for i, c in [(0, "[0]"), (2, "[1, 2]"), (4, "[3]")]))
+    reference = evaluate(tmp_path / "model", labelled_only, "test", workers=0, quiet=True)
+    assert [result[f"mtop{k}"] for k in metrics.TOP_KS] == [reference[f"mtop{k}"] for k in metrics.TOP_KS]
 
 
 @settings(max_examples=300, deadline=1000)

@@ -230,7 +230,7 @@ class Start:
 
 def set_up(config: TrainConfig, info: distributed.DistInfo, device_name: str) -> Setup:
     """Check the data and flags, then build the model, optimizer, loss and precision."""
-    from smileynet.data import available_splits, dataset_vocabulary, layout
+    from smileynet.data.layout import available_splits, dataset_vocabulary, layout
 
     run, data = Path(config.out), Path(config.data)
     layout(data, "train")  # a missing folder or split fails here, in one line

@@ -121,6 +121,9 @@ def test_a_non_utf8_or_non_object_config_is_one_line_from_the_cli(model_dir, tmp
     (bad / "config.json").write_text("[" * 100_000)
     with pytest.raises(UserError, match="invalid JSON"):
         smileynet.load(bad)
+    (bad / "config.json").write_text("{" + " " * (1 << 20) + "}")
+    with pytest.raises(UserError, match="larger than 1024 KiB"):
+        smileynet.load(bad)
 
 
 def test_a_valid_dir_still_loads(model_dir):

@@ -263,3 +263,29 @@ def test_sigkill_of_collect_leaves_no_worker_alive(tmp_path):
         for pid in seen:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)
+def test_a_bzip2_member_of_a_zip_is_read_in_bounded_memory(tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.zip"
+    zeros = bytes(8 * MiB)
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open(zipfile.ZipInfo("m/posts.jsonl"), "w") as member:  # stored: read as it is
+            member.write(status("1") + b"\n")
+        info = zipfile.ZipInfo("m/bomb.jsonl")
+        info.compress_type = zipfile.ZIP_BZIP2
+        with archive.open(info, "w") as member:
+            member.write(status("2") + b"\n")
+            for _ in range(25):
+                member.write(zeros)
+            member.write(b"\n" + status("3") + b"\n")
+        archive.writestr(zipfile.ZipInfo("m/other.jsonl"), status("4") + b"\n", compress_type=zipfile.ZIP_LZMA)
+    assert path.stat().st_size < 16384
+    result = read_in_subprocess(path, tmp_path)
+    assert result["counts"]["read"] == 5 and result["counts"]["malformed"] == 2
+    [too_long, lzma] = result["malformed"]
+    assert too_long["member"] == "m/bomb.jsonl" and too_long["error"].startswith("line too long")
+    assert lzma["member"] == "m/other.jsonl" and "zip member compressed with method 14" in lzma["error"]
+    assert result["grew_mib"] < 48, result

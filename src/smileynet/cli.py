@@ -53,6 +53,10 @@ def main() -> None:
     except UserError as err:
         print(f"smileynet: error: {err}", file=sys.stderr)
         sys.exit(1)
+    except OSError as err:  # disk full, a file where a folder should be: the machine's answer, in one line
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"smileynet: error: {where}{err.strerror or err}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("smileynet: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -15,6 +15,7 @@ def collect(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler ADDRESS; default: local processes."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted collect without redoing finished files."),
     bluesky_cdn: str = typer.Option("https://cdn.bsky.app", "--bluesky-cdn", help="Base URL of the Bluesky image CDN."),
+    max_line: int = typer.Option(8 << 20, "--max-line-bytes", help="Longer lines are skipped and counted as malformed."),
     seed: int = SEED,
     workers: int = WORKERS,
     quiet: bool = QUIET,
@@ -23,7 +24,7 @@ def collect(
     from smileynet.collect import collect as run
 
     report = run(inputs, out, source=source, vocab=vocab, workers=workers, scheduler=scheduler, resume=resume,
-                 bluesky_cdn=bluesky_cdn, quiet=quiet, seed=seed)
+                 bluesky_cdn=bluesky_cdn, quiet=quiet, seed=seed, max_line=max_line)
     if not quiet:
         totals = report["totals"]
         dropped = ", ".join(f"{k} {v}" for k, v in totals["dropped"].items() if v)

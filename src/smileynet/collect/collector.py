@@ -25,7 +25,10 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import select
 import shutil
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -33,6 +36,7 @@ from itertools import islice
 from pathlib import Path
 
 from smileynet.collect.archives import (
+    MAX_LINE,
     TASK_BYTES,
     Task,
     expand_inputs,
@@ -56,6 +60,7 @@ MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are 
 ROW_GROUP = 16_384  # rows of posts.parquet held (as Python rows) before they are written: bounds the merge
 MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
 PARTS = ".parts"
+OUTPUTS = ("posts.parquet", "collect_report.json", "categories.csv", "config.yaml")  # what collect writes in OUT
 
 
 def _schemas():
@@ -100,7 +105,7 @@ BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what
 
 
 def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN,
-                 run_rows: int = RUN_ROWS) -> dict:
+                 run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
     """Filter one task's records; write its candidates as sorted runs and its report. Never raises
     for bad data: every unreadable line or record is counted as malformed with where it was."""
     import orjson
@@ -123,7 +128,7 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
         if len(malformed) < MAX_MALFORMED_LISTED:
             malformed.append({"member": member, "line": number, "error": error[:200]})
 
-    for member, first, lines, error in iter_blocks(task):
+    for member, first, lines, error in iter_blocks(task, max_line):
         for number, line in enumerate(lines, first):
             if not line or line.isspace():
                 continue
@@ -175,6 +180,11 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
 
 
 def _row(post: Post, index: int, seq: int) -> dict:
+    """A kept candidate as a parquet row; a field of the wrong JSON type (a list for `lang`) raises
+    TypeError here, counted as malformed, instead of failing the whole run's write later."""
+    texts = (post.post_id, post.text, post.author_id, *post.image_urls, *([] if post.lang is None else [post.lang]))
+    if not all(isinstance(value, str) for value in texts):
+        raise TypeError("a text field holds another JSON type")
     return {"post_id": post.post_id, "source": post.source, "created_at": parse_time(post.created), "text": post.text,
             "emojis": post.emojis, "image_urls": post.image_urls, "author_id": post.author_id, "lang": post.lang,
             "input": index, "seq": seq, "delete_key": delete_key(post)}
@@ -297,7 +307,7 @@ def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
 def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", vocab: str | None = None,
             workers: int | None = None, scheduler: str | None = None, resume: bool = False,
             bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
-            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS) -> dict:
+            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
     """Collect the posts the filter passes from `inputs` into `out/posts.parquet`; returns the report
     (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
 
@@ -305,10 +315,14 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     again: a script calling this needs the usual `if __name__ == "__main__":` guard."""
     if source != "auto" and source not in SOURCES:
         raise UserError(f"unknown source {source!r}: expected auto, {', '.join(SOURCES)}")
+    if max_line < 1:
+        raise UserError(f"--max-line-bytes must be at least 1, got {max_line}")
     top = parse_top_spec(vocab)
     vocabulary = None if top else load_vocabulary(vocab)
     out = Path(out)
-    files = expand_inputs(inputs)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    files = expand_inputs(inputs, outputs=tuple(out / name for name in OUTPUTS))
     tasks = make_tasks(files, task_bytes)
     parts = out / PARTS
     if not resume and parts.exists():
@@ -317,7 +331,8 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     done_file = parts / "done.txt"
     done = set(done_file.read_text().split()) if done_file.exists() else set()
     todo = [t for t in tasks if t.key not in done or not (parts / f"{t.key}.json").exists()]
-    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows)
+    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows,
+                  max_line=max_line)
     for finished in progress(_run(job, todo, workers, scheduler), total=len(todo), desc="collect", unit="task", quiet=quiet):
         with open(done_file, "a") as f:
             f.write(finished["key"] + "\n")
@@ -332,7 +347,8 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     vocabulary.write_categories_csv(out / "categories.csv")
     write_config(out / "config.yaml", {"command": "collect", "inputs": [str(f) for f in files], "source": source,
                                        "vocab": vocab or "default", "workers": workers, "scheduler": scheduler,
-                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes})
+                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes,
+                                       "max_line": max_line})
     shutil.rmtree(parts)
     return report
 
@@ -361,9 +377,33 @@ def _run(job, tasks: list[Task], workers: int | None, scheduler: str | None) -> 
     # the server imports the reader once, so each worker starts as a cheap fork of it
     context = get_context("forkserver")
     context.set_forkserver_preload(["smileynet.collect.collector", "pyarrow.parquet"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)) as pool:
         for future in as_completed([pool.submit(job, t) for t in tasks]):
             yield future.result()
+
+
+def _end_with(parent: int) -> None:
+    """Pool initializer: the worker exits as soon as `parent` (the collect) is gone, even killed with
+    SIGKILL, which runs no cleanup. A forkserver's worker is not its caller's child, so the
+    kernel's parent-death signal cannot tell it; a pidfd (Linux) or a poll of the pid does."""
+
+    def wait() -> None:
+        try:
+            select.select([os.pidfd_open(parent)], [], [])
+        except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
+            while _alive(parent):
+                time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="end-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _emoji_counts(parts: Path, reports: list[dict]) -> Counter[str]:

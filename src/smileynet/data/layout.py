@@ -101,44 +101,77 @@ def available_splits(data: Path) -> list[str]:
     return found
 
 
-def parse_labels(value: Any) -> list[int]:
-    """Category indices from a list, a JSON/Python list literal ("[3, 17]"), or a bare number."""
+class BadLabels(ValueError):
+    """A sample's labels are not a list of category indices of the vocabulary: the message says
+    why, `reason` is the short form a reader counts skipped samples under."""
+
+    def __init__(self, message: str, reason: str = "bad labels") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+MAX_LABELS_TEXT = 4096  # characters of one labels cell: a post has at most 5 emojis
+
+
+def parse_labels(value: Any, num_classes: int) -> list[int]:
+    """A sample's category indices, the one rule for every reader: a release CSV cell ("[3, 17]",
+    "(2, 3)", "[2,]": a Python literal, as the official code reads it), a manifest's list or a
+    shard `.json`'s list. Only a list or tuple of ints in 0..num_classes-1 passes; a float, a bool,
+    None, a dict or a nested list is refused with the reason (never rounded to some label).
+    Missing, empty text or [] is an unlabelled sample: []."""
     if value is None:
         return []
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return []
+        if len(text) > MAX_LABELS_TEXT:
+            raise BadLabels(f"labels text longer than {MAX_LABELS_TEXT} characters")
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise ValueError(f"labels are not a list literal: {text[:40]!r}") from None
-    if isinstance(value, (int, float)):
-        value = [value]
-    return [int(v) for v in value]
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise BadLabels(f"labels are not a list literal like [3, 17]: {text[:40]!r}") from None
+    if not isinstance(value, (list, tuple)):
+        raise BadLabels(f"labels must be a list of category indices, got {type(value).__name__} {str(value)[:40]!r}")
+    for label in value:
+        if not isinstance(label, int) or isinstance(label, bool):
+            raise BadLabels(f"label {str(label)[:40]!r} is not an integer category index")
+        if not 0 <= label < num_classes:
+            raise BadLabels(f"label {label if abs(label) < 10**12 else '(huge)'} outside the {num_classes} categories",
+                            "label outside the vocabulary")
+    return list(value)
 
 
-def read_split_csv(data: Path, split: str, num_classes: int | None = None) -> list[LocalRecord]:
+def read_split_csv(data: Path, split: str, num_classes: int) -> list[LocalRecord]:
     """Rows of `DATA/{split}.csv`: `url` resolved against DATA, `labels` parsed and range-checked."""
     path = Path(data) / f"{split}.csv"
-    records = []
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        columns = set(reader.fieldnames or [])
-        if not {"url", "labels"} <= columns:
-            raise UserError(f"{path}: expected columns 'url' and 'labels', found {', '.join(sorted(columns)) or 'none'}")
-        for number, row in enumerate(reader, 2):
-            try:
-                labels = parse_labels(row["labels"])
-            except ValueError as err:
-                raise UserError(f"{path}: line {number}: {err}") from None
-            _check_range(labels, num_classes, f"{path}: line {number}")
-            image = Path(row["url"])
-            if not image.is_absolute():
-                image = Path(data) / image
-            meta = {k: v for k, v in row.items() if k not in ("url", "labels") and v not in (None, "")}
-            meta.update(labels=labels, url=row["url"])
-            records.append(LocalRecord(image, labels, meta))
+        try:
+            records = _split_rows(data, path, reader, num_classes)
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise UserError(f"{path}: line {reader.line_num}: not a readable UTF-8 CSV ({err})") from None
+    return records
+
+
+def _split_rows(data: Path, path: Path, reader: csv.DictReader, num_classes: int) -> list[LocalRecord]:
+    records = []
+    columns = set(reader.fieldnames or [])
+    if not {"url", "labels"} <= columns:
+        raise UserError(f"{path}: expected columns 'url' and 'labels', found {', '.join(sorted(columns)) or 'none'}")
+    for number, row in enumerate(reader, 2):
+        try:
+            labels = parse_labels(row["labels"], num_classes)
+        except BadLabels as err:
+            raise UserError(f"{path}: line {number}: {err}") from None
+        if not row["url"]:
+            raise UserError(f"{path}: line {number}: no url")
+        image = Path(row["url"])
+        if not image.is_absolute():
+            image = Path(data) / image
+        meta = {k: v for k, v in row.items() if k not in ("url", "labels") and v not in (None, "")}
+        meta.update(labels=labels, url=row["url"])
+        records.append(LocalRecord(image, labels, meta))
     return records
 
 
@@ -192,11 +225,3 @@ def split_sizes(data: Path, split: str) -> int | None:
             total += int(json.loads(stats.read_text()).get("successes", 0))
         return total
     return len(local_records(data, split, dataset_vocabulary(data)))
-
-
-def _check_range(labels: list[int], num_classes: int | None, where: str) -> None:
-    if num_classes is None:
-        return
-    bad = [i for i in labels if not 0 <= i < num_classes]
-    if bad:
-        raise UserError(f"{where}: label {bad[0]} outside the vocabulary of {num_classes} categories")

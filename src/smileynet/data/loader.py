@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from smileynet.data.layout import (
     IMAGE_KEYS,
+    BadLabels,
     LocalRecord,
     dataset_vocabulary,
     layout,
@@ -159,16 +160,24 @@ def decode_batch(
     return images, multi_hot(targets, num_classes), skipped
 
 
-def shard_item(sample: dict[str, Any]) -> tuple[Any, Any]:
-    """A webdataset sample dict -> (image bytes, labels), or (None, reason)."""
+def shard_item(sample: dict[str, Any], num_classes: int) -> tuple[Any, Any]:
+    """A webdataset sample dict -> (image bytes, labels), or (None, reason): a sample without its
+    `.json` or with labels that are not indices of the vocabulary is skipped, never guessed."""
     image = next((sample[k] for k in IMAGE_KEYS if k in sample), None)
     if image is None:
         return None, "no image in sample"
+    if "json" not in sample:
+        return None, "no json in sample"
     try:
-        meta = json.loads(sample.get("json", b"{}"))
-        return image, parse_labels(meta.get("labels"))
-    except (ValueError, TypeError, AttributeError):
+        meta = json.loads(sample["json"])
+    except (ValueError, RecursionError):
         return None, "bad json"
+    if not isinstance(meta, dict):
+        return None, "bad json"
+    try:
+        return image, parse_labels(meta.get("labels"), num_classes)
+    except BadLabels as err:
+        return None, err.reason
 
 
 class ShardBatches(IterableDataset):
@@ -207,7 +216,7 @@ class ShardBatches(IterableDataset):
             if k < self.skips[worker]:
                 continue
             seed = derive_seed(self.seed, self.epoch, self.rank, worker, k)
-            images, targets, skipped = decode_batch([shard_item(s) for s in raw], self.transform, self.num_classes, seed)
+            images, targets, skipped = decode_batch([shard_item(s, self.num_classes) for s in raw], self.transform, self.num_classes, seed)
             skipped.update(tar_errors)
             tar_errors.clear()
             yield images, targets, dict(skipped)

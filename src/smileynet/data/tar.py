@@ -87,16 +87,22 @@ def _walk(data: mmap.mmap, path: str, payloads: bool) -> Iterator[tuple[str, byt
             raise CorruptShard(f"{path}: cut off inside a header at byte {pos}")
         if header.count(0) == BLOCK:
             return  # end of archive
-        if not _checksum_ok(header):
-            raise CorruptShard(f"{path}: bad header checksum at byte {pos}")
-        size = int(pax["size"]) if "size" in pax else _number(header[124:136])
+        try:
+            if not _checksum_ok(header):
+                raise CorruptShard(f"{path}: bad header checksum at byte {pos}")
+            size = _decimal(pax["size"], "PAX size") if "size" in pax else _number(header[124:136], "size")
+        except ValueError as err:
+            raise CorruptShard(f"{path}: bad header at byte {pos}: {err}") from None
         start = pos + BLOCK
-        pos = start + (size + BLOCK - 1) // BLOCK * BLOCK
+        pos = start + (size + BLOCK - 1) // BLOCK * BLOCK  # size >= 0: every step moves forward
         if start + size > end:
             raise CorruptShard(f"{path}: cut off inside a member at byte {end}")
         kind = header[156:157]
         if kind == b"x":
-            pax = _pax_records(data[start:start + size])
+            try:
+                pax = _pax_records(data[start:start + size])
+            except ValueError as err:
+                raise CorruptShard(f"{path}: bad PAX header at byte {start}: {err}") from None
             continue
         if kind == b"L":
             long_name = data[start:start + size].rstrip(b"\x00").decode("utf-8", "surrogateescape")
@@ -109,7 +115,7 @@ def _walk(data: mmap.mmap, path: str, payloads: bool) -> Iterator[tuple[str, byt
 
 
 def _checksum_ok(header: bytes) -> bool:
-    stored = _number(header[148:156])
+    stored = _number(header[148:156], "checksum")
     unsigned = sum(header) - sum(header[148:156]) + 8 * 32
     if stored == unsigned:
         return True
@@ -117,12 +123,26 @@ def _checksum_ok(header: bytes) -> bool:
     return stored == signed
 
 
-def _number(field: bytes) -> int:
-    """An octal header number, or GNU's base-256 form for large sizes."""
-    if field[0] & 0x80:
+OCTAL = re.compile(rb"[0-7]*")
+DECIMAL = re.compile(r"[0-9]{1,20}")  # at most 20 digits: a size beyond any file, never a huge int to parse
+
+
+def _number(field: bytes, what: str) -> int:
+    """An octal header number, or GNU's base-256 form for large sizes (a negative one is refused)."""
+    if field[0] == 0x80:
         return int.from_bytes(field[1:], "big")
+    if field[0] & 0x80:
+        raise ValueError(f"{what} field is a negative base-256 number")
     digits = field.rstrip(b"\x00 ").lstrip(b" ")
+    if not OCTAL.fullmatch(digits):
+        raise ValueError(f"{what} field is not an octal number: {bytes(field)!r}")
     return int(digits, 8) if digits else 0
+
+
+def _decimal(text: str, what: str) -> int:
+    if not DECIMAL.fullmatch(text):
+        raise ValueError(f"{what} is not a non-negative decimal number: {text[:30]!r}")
+    return int(text)
 
 
 def _ustar_name(header: bytes) -> str:
@@ -132,14 +152,23 @@ def _ustar_name(header: bytes) -> str:
 
 
 def _pax_records(block: bytes) -> dict[str, str]:
-    """'LEN key=value\\n' records; the ones that matter here are `path` and `size`."""
+    """'LEN key=value\\n' records; the ones that matter here are `path` and `size`. LEN counts the
+    whole record: one that is not a number, ends past the block or not at a newline is refused
+    (a length of 0 would otherwise never move on)."""
     records, pos = {}, 0
+    block = block.rstrip(b"\x00")  # padding some writers leave after the last record
     while pos < len(block):
-        space = block.find(b" ", pos)
-        if space < 0:
-            break
-        length = int(block[pos:space])
-        key, _, value = block[space + 1:pos + length - 1].partition(b"=")
+        space = block.find(b" ", pos, pos + 21)
+        digits = block[pos:space] if space > pos else b""
+        if not digits.isdigit() or not digits.isascii():
+            raise ValueError(f"record length is not a number at offset {pos}")
+        length = int(digits)
+        record_end = pos + length
+        if length <= space - pos + 1 or record_end > len(block) or block[record_end - 1:record_end] != b"\n":
+            raise ValueError(f"record length {length} does not fit the record at offset {pos}")
+        key, equals, value = block[space + 1:record_end - 1].partition(b"=")
+        if not equals or not key:
+            raise ValueError(f"record without key=value at offset {pos}")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
-        pos += length
+        pos = record_end
     return records

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from smileynet.data.layout import SPLITS, dataset_vocabulary, parse_labels
+from smileynet.data.layout import SPLITS, BadLabels, dataset_vocabulary, parse_labels
 from smileynet.errors import UserError
 
 COLUMNS = ("url", "labels", "emojis", "post_id", "created_at", "image_id")
@@ -30,7 +30,7 @@ def split_tables(source: Path, splits: tuple[str, ...] = SPLITS) -> dict[str, pa
     if not source.is_dir():
         raise UserError(f"not a folder: {source} (expected a `smileynet sample` output or release CSVs)")
     if (source / "manifest.parquet").is_file():
-        tables = _from_manifest(source / "manifest.parquet", splits)
+        tables = _from_manifest(source / "manifest.parquet", splits, len(dataset_vocabulary(source)))
     elif any((source / f"{s}.csv").is_file() for s in splits):
         tables = _from_release(source, splits)
     else:
@@ -41,11 +41,19 @@ def split_tables(source: Path, splits: tuple[str, ...] = SPLITS) -> dict[str, pa
     return tables
 
 
-def _from_manifest(path: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
-    table = pq.read_table(path)
+def _from_manifest(path: Path, splits: tuple[str, ...], num_classes: int) -> dict[str, pa.Table]:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise UserError(f"{path}: not a readable parquet file ({err})") from None
     missing = {"url", "labels", "split"} - set(table.column_names)
     if missing:
         raise UserError(f"{path}: missing columns {', '.join(sorted(missing))}")
+    for row, labels in enumerate(table.column("labels").to_pylist()):
+        try:
+            parse_labels(labels, num_classes)
+        except BadLabels as err:
+            raise UserError(f"{path}: row {row}: {err}") from None
     n = table.num_rows
     created = table.column("created_at") if "created_at" in table.column_names else pa.nulls(n, pa.string())
     if pa.types.is_timestamp(created.type):
@@ -72,19 +80,19 @@ def _from_release(source: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
         path = source / f"{split}.csv"
         if not path.is_file():
             continue
-        rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
-                                                                         column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()}))
+        try:
+            rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=True, column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()}))
+        except pa.ArrowException as err:
+            raise UserError(f"{path}: not a readable CSV ({err})") from None
         if not {"url", "labels"} <= set(rows.column_names):
             raise UserError(f"{path}: expected columns 'url' and 'labels'")
         labels = []
         for number, text in enumerate(rows.column("labels").to_pylist(), 2):
             try:
-                row = parse_labels(text)
-            except ValueError as err:
+                labels.append(parse_labels(text, len(vocab)))
+            except BadLabels as err:
                 raise UserError(f"{path}: line {number}: {err}") from None
-            if any(not 0 <= i < len(vocab) for i in row):
-                raise UserError(f"{path}: line {number}: label outside the {len(vocab)} categories")
-            labels.append(row)
         n = rows.num_rows
         tables[split] = pa.table({
             "url": rows.column("url").cast(pa.string()),

@@ -82,7 +82,7 @@ def dataset_items(data: Path, split: str | None) -> Iterator[Item]:
 
 def is_dataset(folder: Path) -> bool:
     """Shards or release CSVs (what `smileynet.data` reads), rather than a plain image folder."""
-    from smileynet.data import SPLITS, layout
+    from smileynet.data.layout import SPLITS, layout
 
     for split in SPLITS:
         try:

@@ -136,7 +136,11 @@ class OnnxRunner:
             raw = self.session.get_modelmeta().custom_metadata_map.get("smileynet_config")
             if raw is None:
                 raise UserError("ONNX model lacks SmileyNet metadata (export it with `smileynet export`)")
-            config = ModelConfig.from_dict(json.loads(raw))
+            try:
+                data = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise UserError("ONNX model: its SmileyNet metadata is not JSON") from None
+            config = ModelConfig.from_dict(data, "ONNX model metadata")
         self.config = config
         self.num_features = self.session.get_outputs()[1].shape[1]
 

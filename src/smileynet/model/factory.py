@@ -56,14 +56,80 @@ class ModelConfig:
         return Vocabulary.from_emojis(self.vocab)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        missing = {"arch", "num_classes"} - known.keys()
+    def from_dict(cls, data: object, where: str = "model config") -> ModelConfig:
+        """A config from outside (a model dir's config.json, an ONNX file's metadata), checked field
+        by field before any tensor exists: a wrong type, an absurd size, a hub name or another
+        format version is one UserError naming `where`, never a download or a huge allocation."""
+        if not isinstance(data, dict):
+            raise UserError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        missing = {"arch", "num_classes", "version"} - data.keys()
         if missing:
-            raise UserError(f"model config lacks {', '.join(sorted(missing))}")
-        known["mean"] = tuple(known.get("mean", IMAGENET_MEAN))
-        known["std"] = tuple(known.get("std", IMAGENET_STD))
-        return cls(**known)
+            raise UserError(f"{where}: lacks {', '.join(sorted(missing))}")
+        version = data["version"]
+        if version != FORMAT_VERSION or not _is_int(version):
+            raise UserError(f"{where}: format version {repr(version)[:20]}; this smileynet reads version {FORMAT_VERSION}")
+        num_classes = _int_field(data, "num_classes", 1, MAX_CLASSES, where)
+        vocab = data.get("vocab", [])
+        if not isinstance(vocab, list) or not all(isinstance(e, str) and 0 < len(e) <= 64 for e in vocab):
+            raise UserError(f"{where}: vocab must be a list of emoji strings")
+        if vocab and len(vocab) != num_classes:
+            raise UserError(f"{where}: vocab lists {len(vocab)} emojis for {num_classes} outputs")
+        if len(set(vocab)) != len(vocab):
+            raise UserError(f"{where}: vocab lists an emoji twice")
+        return cls(arch=check_arch(data["arch"], where), num_classes=num_classes, vocab=vocab,
+                   image_size=_int_field(data, "image_size", *IMAGE_SIZES, where, default=224),
+                   mean=_triple(data, "mean", IMAGENET_MEAN, 0.0, 1.0, where),
+                   std=_triple(data, "std", IMAGENET_STD, 1e-3, 10.0, where))
+
+
+MAX_CLASSES = 10_000  # every emoji Unicode has is under 4,000: a bigger head is a hostile config
+IMAGE_SIZES = (8, 1024)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_field(data: dict, key: str, low: int, high: int, where: str, default: int | None = None) -> int:
+    value = data.get(key, default)
+    if not _is_int(value) or not low <= value <= high:
+        raise UserError(f"{where}: {key} must be an integer from {low} to {high}, got {repr(value)[:20]}")
+    return value
+
+
+def _triple(data: dict, key: str, default: tuple, low: float, high: float, where: str) -> tuple[float, float, float]:
+    """Three per-channel numbers within [low, high] (a std of 0 would divide by zero: NaN outputs)."""
+    value = data.get(key, default)
+    if (not isinstance(value, (list, tuple)) or len(value) != 3
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)):
+        raise UserError(f"{where}: {key} must be 3 numbers from {low:g} to {high:g}, got {str(value)[:60]}")
+    return tuple(float(v) for v in value)
+
+
+def check_arch(arch: object, where: str = "") -> str:
+    """`arch` if it names an architecture this install builds without the network: 'tiny', a
+    torchvision classifier, or `timm/NAME` of timm's own registry (a hub name such as
+    `timm/hf-hub:user/model` is refused: building it would download code and weights)."""
+    where = f"{where}: " if where else ""
+    if not isinstance(arch, str) or not arch or len(arch) > 100:
+        raise UserError(f"{where}arch must be an architecture name")
+    if arch == "tiny":
+        return arch
+    if arch.startswith("timm/"):
+        name = arch[5:]
+        if ":" in name or "/" in name:
+            raise UserError(f"{where}arch {arch!r} names a model hub entry; only local architectures are built")
+        try:
+            import timm
+        except ImportError:
+            raise UserError(f"{where}timm models need timm: pip install 'smileynet[timm]'") from None
+        if not timm.is_model(name):
+            raise UserError(f"{where}unknown timm architecture {name!r}")
+        return arch
+    if arch not in list_archs():
+        raise UserError(f"{where}unknown arch {arch[:60]!r}: use 'tiny', a torchvision classifier (e.g. resnet50) "
+                        f"or timm/NAME")
+    return arch
 
 
 class TinyBackbone(nn.Sequential):
@@ -122,11 +188,10 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
             raise UserError("arch 'tiny' has no ImageNet weights")
         backbone = TinyBackbone()
         return backbone, backbone.num_features
+    check_arch(arch)
     if arch.startswith("timm/"):
-        try:
-            import timm
-        except ImportError:
-            raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
+        import timm
+
         try:
             backbone = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
         except RuntimeError as err:
@@ -134,8 +199,6 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
         return backbone, backbone.num_features
     import torchvision
 
-    if arch not in list_archs():
-        raise UserError(f"unknown arch {arch!r}: use 'tiny', a torchvision classifier (e.g. resnet50) or timm/NAME")
     weights = "DEFAULT" if imagenet else None
     options = {"aux_logits": False, "init_weights": not imagenet} if arch in AUX_LOGITS else {}
     try:

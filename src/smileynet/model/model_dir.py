@@ -13,6 +13,7 @@ from smileynet.model.factory import ModelConfig, SmileyNet
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MAX_CONFIG_BYTES = 1 << 20  # a config with 10,000 emojis is ~100 KB
 
 
 def save(model: SmileyNet, path: str | Path) -> Path:
@@ -35,10 +36,7 @@ def load(path: str | Path, device: str = "cpu") -> SmileyNet:
     config_file, weights_file = path / CONFIG_FILE, path / WEIGHTS_FILE
     if not config_file.is_file() or not weights_file.is_file():
         raise UserError(f"{path}: not a model dir (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-    try:
-        config = ModelConfig.from_dict(json.loads(config_file.read_text("utf-8")))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{config_file}: invalid JSON ({err})") from None
+    config = read_config(config_file)
     model = SmileyNet(config)
     try:
         missing, unexpected = model.load_state_dict(load_file(str(weights_file)), strict=False)
@@ -47,6 +45,21 @@ def load(path: str | Path, device: str = "cpu") -> SmileyNet:
     if missing or unexpected:
         raise UserError(f"{weights_file}: weights do not fit {config.arch} (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model.to(device).eval()
+
+
+def read_config(config_file: Path) -> ModelConfig:
+    """A model dir's config.json, checked (size, UTF-8, JSON, every field) before a model is built."""
+    if config_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"{config_file}: larger than {MAX_CONFIG_BYTES >> 10} KiB: not a model config")
+    try:
+        text = config_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{config_file}: not UTF-8 text (byte {err.start})") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise UserError(f"{config_file}: invalid JSON ({str(err)[:80]})") from None
+    return ModelConfig.from_dict(data, str(config_file))
 
 
 def _unwrap(model):

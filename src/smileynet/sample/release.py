@@ -11,7 +11,6 @@ its files as they are (`write_release(..., source=)`), so every column and glyph
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from smileynet.data.layout import BadLabels, parse_labels
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary
 
@@ -76,16 +76,12 @@ def read_release(folder: str | Path) -> Release:
         path = folder / f"{split}.csv"
         if not path.is_file():
             continue
-        urls, labels, post_ids = [], [], []
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
-                raise UserError(f"{path}: expected columns 'url' and 'labels'")
-            post_column = next((c for c in POST_ID_COLUMNS if c in reader.fieldnames), None)
-            for number, row in enumerate(reader, 2):
-                urls.append(row["url"])
-                labels.append(_parse_labels(row["labels"], len(vocab), path, number))
-                post_ids.append((row[post_column] or None) if post_column else None)
+            try:
+                urls, labels, post_ids = _release_rows(path, reader, len(vocab))
+            except (csv.Error, UnicodeDecodeError) as err:
+                raise UserError(f"{path}: line {reader.line_num}: not a readable UTF-8 CSV ({err})") from None
         frames.append(pl.DataFrame({
             "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
             "post_id": pl.Series(post_ids, dtype=pl.String),
@@ -101,11 +97,19 @@ def read_release(folder: str | Path) -> Release:
     return Release(vocab, pl.concat(frames))
 
 
-def _parse_labels(text: str, n: int, path: Path, number: int) -> list[int]:
-    try:
-        labels = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        raise UserError(f"{path}: line {number}: labels must be a list like [3, 17], got {text!r}") from None
-    if not isinstance(labels, list) or not all(isinstance(i, int) and 0 <= i < n for i in labels):
-        raise UserError(f"{path}: line {number}: labels must be category indices 0..{n - 1}, got {text!r}")
-    return labels
+def _release_rows(path: Path, reader: csv.DictReader, num_classes: int
+                  ) -> tuple[list[str], list[list[int]], list[str | None]]:
+    if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
+        raise UserError(f"{path}: expected columns 'url' and 'labels'")
+    post_column = next((c for c in POST_ID_COLUMNS if c in reader.fieldnames), None)
+    urls, labels, post_ids = [], [], []
+    for number, row in enumerate(reader, 2):
+        if not row["url"]:
+            raise UserError(f"{path}: line {number}: no url")
+        try:
+            labels.append(parse_labels(row["labels"], num_classes))
+        except BadLabels as err:
+            raise UserError(f"{path}: line {number}: {err}") from None
+        urls.append(row["url"])
+        post_ids.append((row[post_column] or None) if post_column else None)
+    return urls, labels, post_ids

@@ -92,12 +92,16 @@ def steps_per_epoch(data: Path, batch_size: int) -> int:
 def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
     """negatives / positives per emoji over the train split (1 where an emoji has no positive)."""
     from smileynet.data import iter_samples
+    from smileynet.data.layout import BadLabels, parse_labels
 
     positives, total = torch.zeros(num_classes), 0
     for sample in iter_samples(data, "train"):
-        for label in set(sample.meta.get("labels") or []):
-            if 0 <= int(label) < num_classes:
-                positives[int(label)] += 1
+        try:
+            labels = parse_labels(sample.meta.get("labels"), num_classes)
+        except BadLabels:
+            continue  # the loader skips it too
+        for label in set(labels):
+            positives[label] += 1
         total += 1
     return torch.where(positives > 0, (total - positives) / positives.clamp(min=1), torch.ones(num_classes))
 
@@ -226,7 +230,7 @@ class Start:
 
 def set_up(config: TrainConfig, info: distributed.DistInfo, device_name: str) -> Setup:
     """Check the data and flags, then build the model, optimizer, loss and precision."""
-    from smileynet.data import available_splits, dataset_vocabulary, layout
+    from smileynet.data.layout import available_splits, dataset_vocabulary, layout
 
     run, data = Path(config.out), Path(config.data)
     layout(data, "train")  # a missing folder or split fails here, in one line

@@ -2,7 +2,8 @@
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; a SLURM `srun` sets
 SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID (MASTER_ADDR/PORT then come from the job script).
-A plain `smileynet train` is rank 0 of 1 and never touches torch.distributed.
+A plain `smileynet train` is rank 0 of 1 and never touches torch.distributed; a one-process
+torchrun does join a process group (DDP over one GPU), so that it runs the code of a multi-GPU run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -21,10 +23,11 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    torchrun: bool = False  # launched by torchrun (even as a single process)
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.torchrun
 
     @property
     def is_main(self) -> bool:
@@ -41,7 +44,8 @@ def launcher_env(env: dict[str, str] | None = None) -> DistInfo:
     else:
         return DistInfo()
     try:
-        return DistInfo(int(env[keys[0]]), int(env[keys[1]]), int(env.get(keys[2], "0")))
+        return DistInfo(int(env[keys[0]]), int(env[keys[1]]), int(env.get(keys[2], "0")),
+                        torchrun="TORCHELASTIC_RUN_ID" in env)
     except ValueError:
         raise UserError(f"launcher variables {', '.join(keys)} are not integers") from None
 
@@ -71,3 +75,32 @@ def shutdown() -> None:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Give every process process 0's buffers (batch-norm running statistics). DDP broadcasts them
+    at the start of each forward pass, so after a step each process holds the statistics of its
+    own last batch: without this, processes would validate slightly different models."""
+    if dist.is_available() and dist.is_initialized():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def all_gather_rows(rows: np.ndarray, device: torch.device) -> np.ndarray:
+    """Every process's float32 rows (N_r x C, N_r may differ), concatenated in rank order, on every
+    process; `rows` itself when not distributed. Split-wide metrics (AUC, mtop-k, mAP) are not
+    averages of per-process ones, so a split validated in pieces is scored on the gathered rows.
+    `device` is where the collective runs: the GPU under nccl, the CPU under gloo."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return rows
+    local = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)).to(device)
+    counts = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, torch.tensor([len(local)], dtype=torch.int64, device=device))
+    sizes = [int(c.item()) for c in counts]
+    if not max(sizes):
+        return rows
+    padded = torch.zeros((max(sizes), *local.shape[1:]), dtype=local.dtype, device=device)
+    padded[:len(local)] = local
+    pieces = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(pieces, padded)
+    return np.concatenate([piece[:size].cpu().numpy() for piece, size in zip(pieces, sizes)])

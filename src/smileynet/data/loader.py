@@ -292,7 +292,7 @@ def build_loader(
     kind = layout(data, split)
     if kind == "shards":
         shards = [str(p) for p in shard_paths(data, split)]
-        if len(shards) < world_size:
+        if train and len(shards) < world_size:  # evaluation: ranks past the last shard get nothing
             raise UserError(f"{data / split}: {len(shards)} shards cannot be split over {world_size} ranks")
         if train:
             shards = shuffle_shards(shards, seed, epoch)

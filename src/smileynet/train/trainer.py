@@ -16,7 +16,8 @@ A run folder holds:
 - `checkpoints/state.pt` (resumable state), `checkpoints/last/`, `checkpoints/best/` (model dirs;
   best by validation mean AUC);
 - `model/`: the final model dir: the best checkpoint when validation ran, else the last weights;
-- `train_summary.json`: which weights `model/` holds, steps, final loss, skipped samples.
+- `train_summary.json`: which weights `model/` holds, steps, skipped samples, processes and their
+  backend (gloo, nccl; none for a plain single process).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -171,15 +173,24 @@ def _cell(value) -> str:
 
 
 def validate(model: SmileyNet, config: TrainConfig, device: torch.device, dtype: torch.dtype | None,
-             batch_size: int) -> dict[str, float]:
-    """val_* numbers on the valid split (the whole split unless `val_batches` caps it)."""
+             batch_size: int, info: distributed.DistInfo) -> dict[str, float]:
+    """val_* numbers on the valid split (the whole split unless `val_batches` caps each process's
+    batches). Every process scores its own share of the split with process 0's weights and
+    batch-norm statistics; the scores are gathered and the metrics computed once on all of them,
+    so they are those of one process validating alone (up to float rounding). Called by every
+    process; the numbers come back on process 0 only."""
     from smileynet.data import build_loader
 
+    distributed.broadcast_buffers(model)
     loader = build_loader(Path(config.data), "valid", num_classes=model.config.num_classes, image_size=config.image_size,
-                          batch_size=batch_size, train=False, seed=config.seed, workers=config.workers)
+                          batch_size=batch_size, train=False, seed=config.seed, workers=config.workers,
+                          rank=info.rank, world_size=info.world_size)
     scores, targets = predict_scores(model, loader, device, dtype=dtype, max_batches=config.val_batches,
                                      channels_last=config.channels_last and device.type == "cuda")
-    if not len(scores):
+    classes = model.config.num_classes
+    rows = distributed.all_gather_rows(np.concatenate([scores, targets], axis=1), device)
+    scores, targets = rows[:, :classes], rows[:, classes:]
+    if not info.is_main or not len(scores):
         return {}
     values = metrics.summary(scores, targets)
     return {"val_loss": bce(scores, targets), **{f"val_{k}": v for k, v in values.items()}}
@@ -354,7 +365,7 @@ def save_checkpoint(setup: Setup, config: TrainConfig, info: distributed.DistInf
         })
 
 
-def finish(setup: Setup, config: TrainConfig, best: dict, skipped: Counter) -> Path:
+def finish(setup: Setup, config: TrainConfig, info: distributed.DistInfo, best: dict, skipped: Counter) -> Path:
     """RUN/model from the best checkpoint (else the last weights), and train_summary.json."""
     source = "best" if best["step"] is not None else "last"
     final = save(load(setup.ckpt_dir / source), setup.run / "model")
@@ -362,7 +373,8 @@ def finish(setup: Setup, config: TrainConfig, best: dict, skipped: Counter) -> P
         say(f"train: skipped unreadable samples: {dict(skipped)}", setup.quiet)
     write_json(setup.run / "train_summary.json", {
         "model_from": source, "best_step": best["step"], "best_val_auc": best["auc"] if best["step"] else None,
-        "steps": config.steps, "skipped_samples": dict(skipped),
+        "steps": config.steps, "skipped_samples": dict(skipped), "processes": info.world_size,
+        "backend": torch.distributed.get_backend() if info.distributed else None,
     })
     say(f"train: {final} holds the {source} weights" + (f" (val AUC {best['auc']:.4f} at step {best['step']})"
                                                        if source == "best" else ""), setup.quiet)
@@ -406,8 +418,9 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
         totals = torch.tensor([loss_sum.item(), float(images_seen), float(steps_in_row)], dtype=torch.float64)
         row = metrics_row(setup, info, done, steps_in_row, totals, now - row_start,
                           start.elapsed_before + now - start_time, epoch, lr)
+        if do_val:
+            row.update(validate(setup.model, config, setup.device, setup.dtype, setup.batch_size, info))
         if do_val and info.is_main:
-            row.update(validate(setup.model, config, setup.device, setup.dtype, setup.batch_size))
             if row.get("val_auc") is not None and row["val_auc"] > best["auc"]:
                 best = {"auc": row["val_auc"], "step": done}
                 save(setup.model, setup.ckpt_dir / "best")
@@ -425,7 +438,7 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
         log.close()
     if not info.is_main:
         return setup.run / "model"
-    return finish(setup, config, best, skipped)
+    return finish(setup, config, info, best, skipped)
 
 
 def state_step(ckpt_dir: Path) -> int | None:

@@ -152,7 +152,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None,
                         help="scratch folder, kept: the next run reuses the archives generated there "
                              "(default: a temp dir)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.records, args.files, args.memory_records, args.repeat = 2000, 2, 1000, 1
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         t = time.perf_counter()

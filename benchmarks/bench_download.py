@@ -66,7 +66,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.images, args.size, args.processes, args.threads, args.batch_size = 16, "160x120", 1, 4, 8
     width, height = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(0)
 

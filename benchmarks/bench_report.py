@@ -133,7 +133,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.posts = 2000
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         start = time.perf_counter()

@@ -43,7 +43,11 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=112, help="model input size")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.requests, args.concurrency, args.archs, args.image_size = 20, 4, "tiny", 32
 
     requests = make_requests(args.requests, args.malformed, seed=0)
     print(f"{args.requests} requests, {args.concurrency} concurrent, {args.malformed:.0%} malformed; "

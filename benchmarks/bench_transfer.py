@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smileynet.lexicon import zero_shot_weights
 from smileynet.transfer import protocols
 from smileynet.transfer.benchmarks import MIKELS_EMOTIONS, POSITIVE_EMOTIONS
 
@@ -76,7 +77,11 @@ def main() -> None:
     parser.add_argument("--extract-images", type=int, default=32)
     parser.add_argument("--arch", default="resnet50", help="model for the extraction timing (the paper: resnet50)")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.n, args.folds, args.extract_images, args.arch, args.image_size = 400, 2, 4, "tiny", 32
 
     logits, features, y = synthetic(args.n, seed=0)
     folds = protocols.stratified_folds(y, args.folds, seed=0)
@@ -88,7 +93,7 @@ def main() -> None:
     for name, x in (("emoji 92-d", logits), ("ObjectNet 2048-d", features)):
         timed(f"1-NN          {name}", rows, protocols.knn_predictions, x, y, folds)
         timed(f"linear head   {name}", rows, protocols.head_predictions, x, y, folds, "linear")
-    weights = protocols.zero_shot_weights(np.array([1.0, -1.0] * 46), binary=True)
+    weights = zero_shot_weights(np.array([1.0, -1.0] * 46), binary=True)
     timed("zero-shot     emoji 92-d", rows, protocols.zero_shot_scores, logits, weights)
     timed("spearman      emoji 92-d", rows, protocols.spearman_columns, logits, sentiment)
     timed("class corr.   emoji 92-d", rows, protocols.class_correlations, logits, y, 8)

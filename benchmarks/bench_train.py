@@ -203,7 +203,14 @@ def main() -> None:
     parser.add_argument("--official-images", type=int, default=None,
                         help="photos served over HTTP for the official pipeline (default 96)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating pipeline measurements (median)")
+    parser.add_argument("--work", type=Path, default=None, help="keep the generated photos and shards in this (new) folder")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke run: tiny sizes, the figures below mean nothing")
+        args.images, args.source_size, args.shard_size, args.image_size, args.batch_size = 64, "160x120", 48, 32, 8
+        args.arch, args.steps, args.warmup, args.official_images, args.rounds = "tiny", 2, 1, 16, 1
     gpu = args.device == "cuda"
     cores = os.cpu_count() or 1
     args.images = args.images or (60_000 if gpu else 256)
@@ -225,7 +232,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         start = time.perf_counter()
         args.official_images = min(args.official_images, args.images)
-        photos, shards = make_data(Path(tmp), args.images, args.official_images, size, args.shard_size, cores)
+        photos, shards = make_data(args.work or Path(tmp), args.images, args.official_images, size, args.shard_size, cores)
         print(f"machine: {cores} CPU cores, torch {torch.__version__}, device {device}"
               + (f" ({torch.cuda.get_device_name()})" if gpu else ""))
         print(f"data: {args.images} photos {args.source_size} -> shards at {args.shard_size} px "
@@ -263,6 +270,11 @@ def main() -> None:
                                             normalised=True)
                 print(f"training {args.arch} fed by the official pipeline: {official_train:.0f} img/s "
                       f"-> ours {real_rate / official_train:.1f}x")
+            figures = {"device": args.device, "arch": args.arch, "image_size": args.image_size, "batch_size": args.batch_size,
+                       "compile": args.compile, "synthetic_img_s": synthetic_rate, "real_img_s": real_rate,
+                       "pipeline_img_s_per_core": ours_per_core, "shards": str(shards) if args.work else None}
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
             if gpu:
                 print(f"GPU memory peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; goals: >= 5000 img/s, "
                       f"real >= 0.9x synthetic")

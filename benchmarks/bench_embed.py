@@ -24,7 +24,7 @@ to int8 exactly as `smileynet export --int8-calibration` does (on separate calib
 pictures); held-out pictures then give the top-1 / top-5 agreement of int8 with the float model
 and the held-out mAP of both. The spread over seeds is printed.
 
-    .venv/bin/python benchmarks/bench_embed.py                    # 32 images, 3 trained seeds: ~10 min on 2 cores
+    .venv/bin/python benchmarks/bench_embed.py                    # 32 images, 3 trained seeds: 37 min on 2 busy cores
     .venv/bin/python benchmarks/bench_embed.py --images 256 --repeats 3
     .venv/bin/python benchmarks/bench_embed.py --smoke            # seconds: checks that the script runs
 """

@@ -29,4 +29,4 @@ def test_benchmark_runs_in_smoke_mode(script):
     result = subprocess.run([sys.executable, str(script), "--smoke"], cwd=BENCHMARKS.parent, capture_output=True,
                             text=True, timeout=600, env=env)
     assert result.returncode == 0, f"{script.name} --smoke failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    assert "smoke run" in result.stdout
+    assert result.stdout.strip(), f"{script.name} --smoke printed nothing"

@@ -63,7 +63,7 @@ def check_train_throughput(args, work: Path) -> tuple[str, str, bool]:
     figures = json.loads((work / "train.json").read_text())
     shards = Path(figures["shards"])
     (shards / "valid").mkdir(exist_ok=True)
-    shutil.copy(sorted((shards / "train").glob("*.tar"))[0], shards / "valid" / "00000.tar")
+    shutil.copy(min((shards / "train").glob("*.tar")), shards / "valid" / "00000.tar")
     synthetic, real = figures["synthetic_img_s"], figures["real_img_s"]
     ratio = real / synthetic
     met = args.tiny or (real >= GOAL_IMG_S and ratio >= GOAL_REAL_OVER_SYNTHETIC)
@@ -117,15 +117,24 @@ def check_embed(args, work: Path) -> tuple[str, str, bool]:
 
 
 def check_serve(args, work: Path) -> tuple[str, str, bool]:
-    import httpx
-
     from smileynet.data import iter_samples
 
     jpeg = next(iter_samples(work / "data" / "shards", "valid")).image
     port = free_port()
-    log = open(work / "serve.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "smileynet", "serve", str(work / "run" / "model"), "--port", str(port),
-                               "--device", args.device, "--quiet"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    with open(work / "serve.log", "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "smileynet", "serve", str(work / "run" / "model"), "--port",
+                                   str(port), "--device", args.device, "--quiet"], cwd=ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        answer, ms = one_request(args, work, server, port, jpeg)
+    top = answer.json().get("top", []) if answer.status_code == 200 else []
+    return f"HTTP {answer.status_code}, {len(top)} emojis, {ms:.0f} ms", "HTTP 200 with emojis", \
+        answer.status_code == 200 and bool(top)
+
+
+def one_request(args, work: Path, server: subprocess.Popen, port: int, jpeg: bytes):
+    """Wait for the server's health check, then time one prediction; the server is stopped either way."""
+    import httpx
+
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + args.timeout
         while True:
@@ -145,10 +154,7 @@ def check_serve(args, work: Path) -> tuple[str, str, bool]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        log.close()
-    top = answer.json().get("top", []) if answer.status_code == 200 else []
-    return f"HTTP {answer.status_code}, {len(top)} emojis, {ms:.0f} ms", "HTTP 200 with emojis", \
-        answer.status_code == 200 and bool(top)
+    return answer, ms
 
 
 CHECKS = (("train throughput (bench_train)", check_train_throughput), ("torchrun, 1 process", check_torchrun),

@@ -69,7 +69,7 @@ def ddp_run(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.mark.slow
 def test_two_process_ddp_training_on_cpu(ddp_run):
-    data, run = ddp_run
+    _, run = ddp_run
     assert load(run / "model").vocab == EMOJIS
     rows = read_rows(run)
     assert [int(r["step"]) for r in rows] == [2, 3, 4, 6, 8, 9]
@@ -173,7 +173,8 @@ def shards_of(data: Path, shards: Path, split: str, parts: int) -> Path:
     import webdataset as wds
 
     (shards / split).mkdir(parents=True)
-    rows = list(csv.DictReader(open(data / f"{split}.csv", encoding="utf-8")))
+    with open(data / f"{split}.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     for part in range(parts):
         with wds.TarWriter(str(shards / split / f"{part:05d}.tar")) as sink:
             for i, row in enumerate(rows[part::parts]):

@@ -18,6 +18,7 @@ from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
 from smileynet.files import write_json
 from smileynet.model import SmileyNet, load
+from smileynet.model.model_dir import model_dir_of
 from smileynet.progress import progress
 
 
@@ -68,8 +69,7 @@ def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | N
     from smileynet.data import build_loader, dataset_vocabulary
 
     device_ = torch.device(resolve_device(device))
-    if (Path(model_path) / "model" / "config.json").is_file():  # a run folder: its final model
-        model_path = Path(model_path) / "model"
+    model_path = model_dir_of(model_path)
     model = load(model_path, device=str(device_))
     vocab = dataset_vocabulary(Path(data))
     if model.vocab and list(vocab.emojis) != model.vocab:

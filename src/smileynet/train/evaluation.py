@@ -15,6 +15,7 @@ import torch
 
 from smileynet import metrics
 from smileynet.data.transforms import normalize
+from smileynet.distributed import resolve_device
 from smileynet.errors import UserError
 from smileynet.files import write_json
 from smileynet.model import SmileyNet, load
@@ -131,15 +132,18 @@ def dataset_sampling(data: Path) -> str | None:
     return None
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is visible to torch")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise UserError(f"unknown device {device!r}: use cpu or cuda")
-    return device
-
-
 def dumps(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False)
+
+
+def summary_table(result: dict) -> str:
+    """The headline numbers against random scores, a few lines for a terminal (the JSON has the rest)."""
+    columns = [("mTop-1", "mtop1"), ("mTop-3", "mtop3"), ("mTop-5", "mtop5"), ("AUC", "auc"), ("mAP", "map")]
+
+    def row(name: str, values: dict) -> str:
+        cells = ("-" if values.get(key) is None else f"{values[key]:.3f}" for _, key in columns)
+        return f"{name:<10}" + "".join(f"{cell:>8}" for cell in cells)
+
+    header = f"{'':<10}" + "".join(f"{title:>8}" for title, _ in columns)
+    return "\n".join([header, row("SmileyNet", result), row("random", result["random"]),
+                      f"{result['n']} images, {result['split']} split of {result['data']}"])

@@ -47,6 +47,11 @@ class Upload:
     filenames: list[str] = field(default_factory=list)
     options: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def image(self) -> bytes:
+        """The image of a one-image request."""
+        return self.images[0]
+
 
 def _too_large(limit: int) -> UploadError:
     return UploadError(413, f"upload larger than the limit of {limit / 1e6:g} MB")

@@ -392,6 +392,7 @@ def test_img2dataset_output_goes_to_its_log_unless_verbose(run_cli, tmp_path, pr
     rows.append({"image_id": "gone", "post_id": "gone", "url": site.url(server, "/gone.jpg"), "labels": [0], "split": "train"})
     write_manifest(tmp_path / "ds", rows)
     common = ["--image-size", "32", "--processes", str(processes), "--threads", "2", "--shard-size", "4", "--splits", "train",
+              "--allow-private-network",
               "--retries", "0", "--timeout", "5"]
     try:
         code, out, err = run_cli("download", tmp_path / "ds", "--out", tmp_path / "quiet", *common)

@@ -33,6 +33,7 @@ def download(
     verbose: bool = VERBOSE,
 ) -> None:
     """Download the images into WebDataset shards with img2dataset; rerun to resume after a kill.
+
     img2dataset's own output goes to OUT/SPLIT/img2dataset.log (to the terminal with --verbose)."""
     start("download", quiet, verbose, extra="data")
     if distributor == "pyspark":

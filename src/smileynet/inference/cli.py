@@ -59,8 +59,9 @@ def embed(
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
 ) -> None:
-    """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware
-    (under torchrun, --device cuda means one GPU per rank)."""
+    """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware.
+
+    Under torchrun, --device cuda means one GPU per rank."""
     start("embed", quiet, verbose, extra="onnx" if backend == "onnx" else None)
     from smileynet.inference.embed import EmbedConfig
     from smileynet.inference.embed import embed as run_embed

@@ -26,7 +26,7 @@ def serve(
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
 ) -> None:
-    """Web page and REST API (POST /v1/predict, /v1/predict/batch, GET /v1/model, /healthz; /docs, /redoc) for a trained model."""
+    """Web page and REST API for a trained model (/v1/predict, /v1/predict/batch, /v1/model, /healthz, /docs, /redoc)."""
     start("serve", quiet, verbose, extra="onnx" if backend == "onnx" else "serve")
     from smileynet.serve.server import ServeConfig
     from smileynet.serve.server import serve as run

@@ -59,6 +59,7 @@ COMMANDS = [
     (["report", "r", "--out", "o.html"], "report"),
     (["serve", "m"], "serve"),
     (["demo", "--out", "o"], "all"),
+    (["listen", "bluesky", "--out", "o"], "data"),
     (["predict", "m", "i", "--backend", "onnx"], "onnx"),
     (["embed", "m", "i", "--out", "e.parquet", "--backend", "onnx"], "onnx"),
 ]

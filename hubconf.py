@@ -1,4 +1,8 @@
-"""torch.hub entry point: `torch.hub.load(REPO_DIR, "smileynet", source="local", weights=MODEL_DIR)`."""
+"""torch.hub entry point: `torch.hub.load(REPO_DIR, "smileynet", source="local", weights=MODEL_DIR)`.
+
+No pretrained SmileyNet weights are published: the entry point loads a model you trained (a
+model dir or a run folder) and refuses to hand back an untrained network in its place.
+"""
 
 import sys
 from pathlib import Path
@@ -10,13 +14,18 @@ try:
 except ImportError:  # a plain clone, not installed: use its src/ folder
     sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
+NO_PUBLISHED_WEIGHTS = (
+    "no pretrained SmileyNet weights are published; train a model (`smileynet train`) and pass its folder: "
+    "torch.hub.load(REPO_DIR, 'smileynet', source='local', weights='RUN/model')"
+)
 
-def smileynet(weights=None, arch: str = "resnet50", num_classes: int = 92, **kwargs):
-    """A trained SmileyNet from `weights` (a model dir, or its config.json / model.safetensors),
-    in eval mode; without weights, a new untrained model built by `create_model(arch, num_classes, ...)`."""
-    from smileynet.model import create_model, load
 
-    device = kwargs.pop("device", "cpu")
-    if weights is not None:
-        return load(weights, device=device)
-    return create_model(arch, num_classes=num_classes, **kwargs).to(device).eval()
+def smileynet(weights=None, pretrained: bool = False, device: str = "cpu"):
+    """The trained SmileyNet in `weights` (a model dir, a run folder, or the model dir's config.json /
+    model.safetensors), in eval mode on `device`. For a new untrained model use `smileynet.create_model`."""
+    from smileynet.errors import UserError
+    from smileynet.model import load
+
+    if pretrained is not False or weights is None or not isinstance(weights, (str, Path)) or str(weights).upper() == "DEFAULT":
+        raise UserError(NO_PUBLISHED_WEIGHTS)
+    return load(weights, device=device)

@@ -6,19 +6,34 @@ import sys
 
 import typer
 
+from smileynet import __version__
+from smileynet.cli_common import Command, Group
 from smileynet.errors import UserError
 
 PIPELINE = """Pipeline: collect -> sample -> download -> train -> evaluate -> predict/embed/export/serve
 -> transfer -> report. `smileynet demo` runs all of it on a generated world."""
 
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"smileynet {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     name="smileynet",
+    cls=Group,
     help="SmileyNet: emoji embedding for visual sentiment analysis.\n\n" + PIPELINE,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+    """SmileyNet: emoji embedding for visual sentiment analysis."""
 
 
 def _register() -> None:
@@ -37,7 +52,7 @@ def _register() -> None:
         inference.predict, inference.embed, inference.export, transfer.transfer,
         report.report, serve.serve, demo.demo,
     ):
-        app.command()(function)
+        app.command(cls=Command)(function)
     from smileynet.listen import cli as listen
 
     app.add_typer(listen.app, name="listen")

@@ -104,3 +104,14 @@ def all_gather_rows(rows: np.ndarray, device: torch.device) -> np.ndarray:
     pieces = [torch.empty_like(padded) for _ in sizes]
     dist.all_gather(pieces, padded)
     return np.concatenate([piece[:size].cpu().numpy() for piece, size in zip(pieces, sizes)])
+
+
+def resolve_device(device: str) -> str:
+    """`--device` as torch names it: auto is a CUDA GPU when torch sees one, else the CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA GPU is visible to torch")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UserError(f"unknown device {device!r}: use auto, cpu or cuda[:N]")
+    return device

@@ -25,7 +25,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from smileynet.vocab import Vocabulary, emoji_name
 
@@ -85,6 +84,7 @@ def official_mtop_k(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
 
 def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """ROC AUC per category; NaN where the category has no positive (or no negative) sample."""
+    from sklearn.metrics import roc_auc_score  # here, not at the top: predict's top-k needs no scikit-learn
     scores, targets = _check(scores, targets)
     aucs = np.full(scores.shape[1], np.nan)
     for c in range(scores.shape[1]):
@@ -96,6 +96,7 @@ def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def per_category_ap(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Average precision per category; NaN where the category has no positive sample."""
+    from sklearn.metrics import average_precision_score
     scores, targets = _check(scores, targets)
     aps = np.full(scores.shape[1], np.nan)
     for c in range(scores.shape[1]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -381,3 +382,27 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
     refetched = [path for path, n in site.hits.items() if fetched_before[path] and n > fetched_before[path]]
     finished_paths = {f"/img/{i}.jpeg" for name in finished for i in (2 * int(name), 2 * int(name) + 1)}
     assert not finished_paths & set(refetched)
+
+
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: a spawned pool, ~20 s
+def test_img2dataset_output_goes_to_its_log_unless_verbose(run_cli, tmp_path, processes):
+    site = Site()
+    server = serve(site)
+    rows = [good_row(site, server, i, "train") for i in range(6)]
+    rows.append({"image_id": "gone", "post_id": "gone", "url": site.url(server, "/gone.jpg"), "labels": [0], "split": "train"})
+    write_manifest(tmp_path / "ds", rows)
+    common = ["--image-size", "32", "--processes", str(processes), "--threads", "2", "--shard-size", "4", "--splits", "train",
+              "--allow-private-network",
+              "--retries", "0", "--timeout", "5"]
+    try:
+        code, out, err = run_cli("download", tmp_path / "ds", "--out", tmp_path / "quiet", *common)
+        assert code == 0, err
+        assert out.splitlines()[0].startswith("train: 6/7 images") and "bandwidth" not in out + err
+        assert not re.search(r"\d+it \[|it/s\]", err), err  # no raw tqdm line: our progress instead
+        assert re.search(r"download train: 2 shard in [\d.]+ s", err), err
+        assert "bandwidth" in (tmp_path / "quiet" / "train" / "img2dataset.log").read_text()
+        if processes == 1:
+            code, out, err = run_cli("download", tmp_path / "ds", "--out", tmp_path / "verbose", *common, "--verbose")
+            assert code == 0 and "bandwidth" in out
+    finally:
+        server.shutdown()

@@ -188,7 +188,8 @@ def test_pixel_limit_is_the_servers(model, photo):
     ({"content": b"[" * 100_000, "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
     ({"json": {"image": "abc"}}, 400, "image_base64"),
     ({"json": {"image_base64": "%%%not base64"}}, 400, "not valid base64"),
-    ({"files": {"picture": ("a.jpg", b"x", "image/jpeg")}}, 400, "no field 'file'"),
+    ({"files": {"picture": ("a.jpg", b"x", "image/jpeg")}}, 400, "unknown form field 'picture': send the image in the field 'file'"),
+    ({"files": {"top_k": (None, b"3")}}, 400, "no field 'file'"),
     ({"content": b"--xyz\r\nbroken", "headers": {"content-type": "multipart/form-data"}}, 400, "boundary"),
 ])
 def test_malformed_requests_are_4xx(client, kwargs, status, reason):
@@ -240,7 +241,7 @@ def test_model_health_glyphs_and_docs(client):
 
 
 def test_page_loads_nothing_from_outside(client):
-    for path in ("/", "/docs", "/static/page.js", "/static/page.css", "/static/docs.js"):
+    for path in ("/", "/docs", "/static/page.js", "/static/page.css", "/static/swagger-init.js", "/redoc"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -98,7 +98,7 @@ def test_cli_training_writes_the_run_folder(cli_run):
 def test_evaluate_cli_prints_and_writes_json(cli_run, dataset, tmp_path):
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(app, ["evaluate", str(cli_run / "model"), "--data", str(dataset), "--split", "test",
-                                      "--out", str(out), "--workers", "0", "--device", "cpu", "--quiet"])
+                                      "--out", str(out), "--workers", "0", "--device", "cpu", "--quiet", "--json"])
     assert result.exit_code == 0, result.output
     printed, written = json.loads(result.stdout), json.loads(out.read_text())
     assert printed == written

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, SEED, WORKERS
+from smileynet.cli_common import QUIET, SEED, VERBOSE, WORKERS, start
 
 
 def collect(
@@ -19,8 +19,10 @@ def collect(
     seed: int = SEED,
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Read post archives and keep the posts the filter passes -> posts.parquet + collect_report.json."""
+    start("collect", quiet, verbose, extra="data")
     from smileynet.collect import collect as run
 
     report = run(inputs, out, source=source, vocab=vocab, workers=workers, scheduler=scheduler, resume=resume,

@@ -93,13 +93,22 @@ def train_transform(image_size: int, scale: tuple[float, float] = TRAIN_CROP_SCA
     return RandomResizedCropFlip(image_size, scale)
 
 
+EVAL_CROP_FRACTION = 0.875  # the eval crop keeps the centre 87.5% of the resized short side (224 of 256)
+
+
+def eval_resize_size(image_size: int) -> int:
+    """The short side the eval recipe resizes to before its centre crop of `image_size`."""
+    return int(round(image_size / EVAL_CROP_FRACTION))
+
+
 class ResizeCenterCrop(CropTransform):
     """The eval crop: short side to image_size / 0.875, centre crop; uint8 out. OpenCV on the
-    uint8 array, area interpolation when shrinking (as in training). No randomness."""
+    uint8 array, area interpolation when shrinking (as in training), bilinear when enlarging.
+    No randomness. `ModelConfig.preprocess_recipe` says the same in numbers, for other code."""
 
     def __init__(self, image_size: int) -> None:
         self.size = image_size
-        self.short = int(round(image_size / 0.875))
+        self.short = eval_resize_size(image_size)
 
     def apply(self, pixels: np.ndarray, draws: list[float], out: np.ndarray) -> None:
         """Resize and centre-crop RGB H x W x 3 `pixels` into `out` (S x S x 3 uint8)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, SEED, WORKERS
+from smileynet.cli_common import QUIET, SEED, VERBOSE, WORKERS, start
 
 
 def demo(
@@ -17,10 +17,12 @@ def demo(
     seed: int = SEED,
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """The whole pipeline on a generated world: collect, sample, download, train, evaluate, transfer, report.
 
     Rerunning continues where a previous run stopped; finished stages are skipped."""
+    start("demo", quiet, verbose, extra="all")
     from smileynet.demo.pipeline import run_demo
 
     run_demo(out, minutes=minutes, seed=seed, preset=preset, quiet=quiet, open_report=open_report,

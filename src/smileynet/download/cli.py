@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, WORKERS
+from smileynet.cli_common import QUIET, VERBOSE, WORKERS, default_workers, start
+from smileynet.extras import require
 
 
 def download(
@@ -15,7 +15,7 @@ def download(
     out: Path = typer.Option(..., "--out", help="Shards folder: OUT/{train,valid,test}/NNNNN.tar, categories.csv, download_summary.json."),
     image_size: int = typer.Option(256, "--image-size", help="Short side of the stored images (keep-ratio resize)."),
     jpeg_quality: int = typer.Option(95, "--jpeg-quality", help="JPEG quality of the stored images."),
-    processes: int = typer.Option(None, "--processes", help="Download processes (default: --workers, else all cores)."),
+    processes: int = typer.Option(None, "--processes", help="Download processes (default: --workers)."),
     threads: int = typer.Option(32, "--threads", help="Download threads per process."),
     shard_size: int = typer.Option(10_000, "--shard-size", help="Samples per shard."),
     retries: int = typer.Option(2, "--retries", help="Retries per url after a failed download."),
@@ -30,18 +30,24 @@ def download(
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
-    """Download the images into WebDataset shards with img2dataset; rerun to resume after a kill."""
+    """Download the images into WebDataset shards with img2dataset; rerun to resume after a kill.
+
+    img2dataset's own output goes to OUT/SPLIT/img2dataset.log (to the terminal with --verbose)."""
+    start("download", quiet, verbose, extra="data")
+    if distributor == "pyspark":
+        require("spark", "smileynet download --distributor pyspark")
     from smileynet.download.shards import DownloadConfig, format_summary
     from smileynet.download.shards import download as run_download
 
     summary = run_download(DownloadConfig(
         source=source, out=out, image_size=image_size, jpeg_quality=jpeg_quality,
-        processes=processes or workers or os.cpu_count() or 1, threads=threads, shard_size=shard_size,
+        processes=processes or default_workers(workers), threads=threads, shard_size=shard_size,
         retries=retries, timeout=timeout, max_pixels=max_pixels, max_bytes=max_bytes,
         deadline=deadline, allow_private_network=allow_private_network, distributor=distributor,
         spark_master=spark_master,
-        splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet,
+        splits=tuple(s.strip() for s in splits.split(",") if s.strip()), quiet=quiet, verbose=verbose,
     ))
     print(format_summary(summary))
     print(f"summary: {out / 'download_summary.json'}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -64,6 +65,7 @@ class DownloadConfig:
     spark_master: str | None = None
     splits: tuple[str, ...] = SPLITS
     quiet: bool = False
+    verbose: bool = False
 
     def check(self) -> None:
         if self.distributor not in DISTRIBUTORS:
@@ -134,18 +136,41 @@ def download_split(table: pa.Table, folder: Path, config: DownloadConfig) -> Non
         oom_shard_count=SHARD_DIGITS, compute_hash="sha256", verify_hash_type=None, encode_format="jpg",
         retries=config.retries, user_agent_token="smileynet", disallowed_header_directives=DISALLOWED,
     )
+    log = None if config.verbose else folder / "img2dataset.log"
     with contextlib.ExitStack() as stack:
-        if config.quiet:
-            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
-        if config.distributor == "multiprocessing" and config.processes == 1:
-            # one process: run the shards here rather than start a pool of one (seconds of imports per split)
-            shards = progress(reader, total=total - len(done), desc=f"download {folder.name}", unit="shard", quiet=config.quiet)
-            failed = [row for ok, row in map(downloader, shards) if not ok]
-            for row in failed:  # one retry per failed shard, as img2dataset's distributors do
-                downloader(row)
+        if log is not None:  # img2dataset prints per shard and per failed url: into its log, not on the terminal
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(log, "a", encoding="utf-8"))))
+        if config.distributor == "multiprocessing":
+            _run_shards(downloader, reader, total - len(done), config, folder.name, log)
         else:
             getattr(distributors, f"{config.distributor}_distributor")(config.processes, downloader, reader, 1000, 1)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_shards(downloader, reader, count: int, config: DownloadConfig, split: str, log: Path | None) -> None:
+    """img2dataset's multiprocessing distributor with our progress in place of its raw tqdm, and the
+    workers' own output in `log` (None: on the terminal). One process runs the shards here rather
+    than start a pool of one (seconds of imports per split)."""
+    with contextlib.ExitStack() as stack:
+        if config.processes == 1:
+            results = map(downloader, reader)
+        else:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+                config.processes, maxtasksperchild=5, initializer=_output_to, initargs=(str(log) if log else None,)))
+            results = pool.imap_unordered(downloader, reader)
+        failed = [row for ok, row in progress(results, total=count, desc=f"download {split}", unit="shard", quiet=config.quiet)
+                  if not ok]
+        for row in failed:  # one retry per failed shard, as img2dataset's distributors do
+            downloader(row)
+
+
+def _output_to(log: str | None) -> None:
+    """In a download worker: what it prints goes to `log` (None: stays on the terminal)."""
+    if log is not None:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
 
 
 def _write_input(table: pa.Table, path: Path) -> None:

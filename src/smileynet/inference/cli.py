@@ -8,27 +8,31 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, SEED, WORKERS
+from smileynet.cli_common import BACKEND, DEVICE, MODEL, QUIET, SEED, VERBOSE, WORKERS, default_workers, start
 from smileynet.errors import UserError
-
-BACKEND_HELP = "torch, onnx (ONNX Runtime) or auto (ONNX Runtime on CPU when installed, torch on GPU)."
 
 
 def predict(
-    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    model: Path = MODEL,
     images: list[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
     top_k: int = typer.Option(5, "--top-k", help="Emojis to show per image."),
     json_lines: bool = typer.Option(False, "--json", help="JSON lines ({path, top: [{emoji, name, prob}]}) instead of a table."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
-    backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
+    backend: str = BACKEND,
+    device: str = DEVICE,
     workers: int = WORKERS,
+    quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Top emojis of each image; unreadable images are listed on stderr with the reason and skipped."""
+    start("predict", quiet, verbose, extra="onnx" if backend == "onnx" else None)
+    from smileynet.distributed import resolve_device
     from smileynet.inference.predict import predict_files, render_table
 
     if top_k < 1:
         raise UserError("--top-k must be at least 1")
-    rows, failures = predict_files(model, images, top_k, batch_size=batch_size, backend=backend, workers=2 if workers is None else workers)
+    rows, failures = predict_files(model, images, top_k, batch_size=batch_size, backend=backend, workers=default_workers(workers),
+                                   device=resolve_device(device), quiet=quiet)
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if json_lines:
@@ -43,38 +47,47 @@ def predict(
 
 
 def embed(
-    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    model: Path = MODEL,
     input: Path = typer.Argument(..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."),
     out: Path = typer.Option(..., "--out", help="Output FILE.parquet: id, path, embedding (logits), probs."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
-    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda (under torchrun: one GPU per rank)."),
+    backend: str = BACKEND,
+    device: str = DEVICE,
     split: str = typer.Option(None, "--split", help="Dataset split to embed (default: all present)."),
     part_rows: int = typer.Option(2048, "--part-rows", help="Rows per part file: what a killed run can lose at most."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
-    """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware."""
+    """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware.
+
+    Under torchrun, --device cuda means one GPU per rank."""
+    start("embed", quiet, verbose, extra="onnx" if backend == "onnx" else None)
     from smileynet.inference.embed import EmbedConfig
     from smileynet.inference.embed import embed as run_embed
 
     summary = run_embed(EmbedConfig(
         model=model, input=input, out=out, batch_size=batch_size, backend=backend, device=device, split=split,
-        workers=2 if workers is None else workers, part_rows=part_rows, quiet=quiet,
+        workers=default_workers(workers), part_rows=part_rows, quiet=quiet,
     ))
     if summary["rows"] is not None:
         print(json.dumps(summary, ensure_ascii=False))
 
 
 def export(
-    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    model: Path = MODEL,
     onnx: Path = typer.Option(..., "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Compare with PyTorch (max abs prob diff < 1e-4, same top-5) before writing."),
+    check: bool = typer.Option(None, "--check/--no-check", show_default=False,
+                               help="Compare ONNX Runtime with PyTorch (max abs prob diff < 1e-4, same top-5) before writing "
+                                    "(default: when ONNX Runtime is installed)."),
     int8: Path = typer.Option(None, "--int8-calibration", help="Image folder: write an int8-quantised graph calibrated on these images (lossy, faster on CPU)."),
     calibration_images: int = typer.Option(64, "--calibration-images", help="Images of --int8-calibration to use."),
     seed: int = SEED,
+    quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Export the model to ONNX, checked against PyTorch (optionally quantised to int8)."""
+    start("export", quiet, verbose, extra="onnx" if check or int8 is not None else None)
     from smileynet.inference.export import export as run_export
 
     summary = run_export(model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images)

@@ -43,7 +43,7 @@ class EmbedConfig:
     out: Path
     batch_size: int = 64
     backend: str = "auto"
-    device: str = "cpu"
+    device: str = "auto"
     split: str | None = None
     workers: int = 2
     part_rows: int = 2048
@@ -197,8 +197,7 @@ def distributed() -> tuple[int, int, int]:
 
 def embed(config: EmbedConfig) -> dict:
     """Write the embeddings parquet for `config.input`; returns counts (written, skipped as done, failed)."""
-    import torch
-
+    from smileynet.distributed import resolve_device
     from smileynet.inference.extraction import iter_extract
     from smileynet.inference.runtime import load_model, make_runner
 
@@ -206,13 +205,9 @@ def embed(config: EmbedConfig) -> dict:
     if out.suffix != ".parquet":
         raise UserError(f"--out must be a .parquet file: {out}")
     rank, world, local_rank = distributed()
-    device = config.device
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device available")
-        device = f"cuda:{local_rank}" if world > 1 else device
-    elif device != "cpu":
-        raise UserError(f"--device must be cpu or cuda, not {device!r}")
+    device = resolve_device(config.device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{local_rank}"
 
     model = load_model(config.model, device=device)
     runner = make_runner(model, config.backend, batch_size=config.batch_size)

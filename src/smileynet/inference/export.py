@@ -34,14 +34,15 @@ def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> di
     return {"max_abs_prob_diff": diff, f"same_top{k}": same_top, "images": int(images.shape[0])}
 
 
-def export(model_dir: Path, onnx_path: Path, check: bool = True, seed: int = 0,
+def export(model_dir: Path, onnx_path: Path, check: bool | None = None, seed: int = 0,
            int8_calibration: Path | None = None, calibration_images: int = 64) -> dict:
-    """Export, then (with `check`) compare with PyTorch on random images before writing the file.
+    """Export, then (with `check`; None: when ONNX Runtime is installed) compare ONNX Runtime with
+    PyTorch on random images before writing the file.
 
     With `int8_calibration` (an image folder), the file is the int8 quantisation instead, its
     ranges taken from up to `calibration_images` of those images; its top-1 agreement with the
     float model on them is reported (int8 is lossy, so no parity is required)."""
-    from smileynet.inference.runtime import export_onnx, load_model
+    from smileynet.inference.runtime import export_onnx, load_model, onnx_available
 
     if onnx_path.suffix != ".onnx":
         raise UserError(f"--onnx must name a .onnx file: {onnx_path}")
@@ -49,6 +50,10 @@ def export(model_dir: Path, onnx_path: Path, check: bool = True, seed: int = 0,
     data = export_onnx(model)
     summary: dict = {"onnx": str(onnx_path), "bytes": len(data), "num_classes": model.config.num_classes,
                      "image_size": model.config.image_size}
+    if check is None:
+        check = onnx_available()
+        if not check:
+            summary["parity"] = "not checked: pip install 'smileynet[onnx]' to compare with ONNX Runtime"
     if check:
         size = model.config.image_size
         images = torch.randint(0, 256, (4, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))

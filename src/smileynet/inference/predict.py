@@ -10,7 +10,7 @@ from scipy.special import expit
 
 from smileynet.errors import UserError
 from smileynet.images import BadImage, list_images
-from smileynet.inference.extraction import Extraction, as_inputs, extract
+from smileynet.inference.extraction import Extraction, as_inputs, concat, extract, iter_extract
 from smileynet.metrics import top_k_indices
 from smileynet.vocab import emoji_name
 
@@ -83,14 +83,18 @@ def image_paths(inputs: list[Path]) -> list[Path]:
 
 
 def predict_files(
-    model: Any, inputs: list[Path], top_k: int = 5, *, batch_size: int = 32, backend: str = "torch", workers: int = 0
+    model: Any, inputs: list[Path], top_k: int = 5, *, batch_size: int = 32, backend: str = "torch", workers: int = 0,
+    device: str = "cpu", quiet: bool = True,
 ) -> tuple[list[tuple[str, list[dict]]], list[tuple[str, str]]]:
-    """(path, top emojis) for every image that decodes, and (path, reason) for those that do not."""
+    """(path, top emojis) for every image that decodes, and (path, reason) for those that do not;
+    progress on stderr unless `quiet`."""
     from smileynet.inference.runtime import make_runner
+    from smileynet.progress import progress
 
     paths = image_paths(inputs)
-    runner = make_runner(model, backend, batch_size=batch_size)
-    result = extract(runner, paths, batch_size=batch_size, workers=workers)
+    runner = make_runner(model, backend, batch_size=batch_size, device=device)
+    items = ((str(path), path) for path in progress(paths, total=len(paths), desc="predict", unit="images", quiet=quiet))
+    result = concat(list(iter_extract(runner, items, batch_size=batch_size, workers=workers)))
     tops = top_emojis(expit(result.logits), vocab_of(runner), top_k) if result.ids else []
     return list(zip(result.ids, tops)), result.failures
 

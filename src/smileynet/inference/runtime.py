@@ -19,6 +19,7 @@ from torch import nn
 
 from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
+from smileynet.extras import require
 from smileynet.model.factory import ModelConfig, SmileyNet
 
 BACKENDS = ("torch", "onnx", "auto")
@@ -100,7 +101,11 @@ def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = O
             dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
         )
     graph = onnx.load_from_string(buffer.getvalue())
-    meta = {"smileynet_config": json.dumps(model.config.to_dict(), ensure_ascii=False)}
+    meta = {
+        "smileynet_config": json.dumps(model.config.to_dict(), ensure_ascii=False),
+        "smileynet_preprocess": json.dumps(model.config.preprocess_recipe()),
+        "smileynet_input": "uint8 N x 3 x S x S RGB: the recipe's centre crop before scaling; the graph normalises",
+    }
     for key, value in meta.items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
@@ -158,8 +163,9 @@ def onnx_available() -> bool:
     return True
 
 
-def make_runner(model: Any, backend: str = "torch", batch_size: int = 32, precision: str = "fp32"):
-    """A runner for `model` (SmileyNet, model dir, or .onnx file) on `backend`.
+def make_runner(model: Any, backend: str = "torch", batch_size: int = 32, precision: str = "fp32", device: str = "cpu"):
+    """A runner for `model` (SmileyNet, model dir, or .onnx file) on `backend`; a model dir is
+    loaded on `device`.
 
     "auto" picks ONNX Runtime for a CPU model when it is installed (faster than eager PyTorch on
     CPU, see benchmarks/README.md) and PyTorch on a GPU."""
@@ -171,12 +177,11 @@ def make_runner(model: Any, backend: str = "torch", batch_size: int = 32, precis
         if backend == "torch":
             raise UserError("an .onnx file runs on the onnx backend only")
         return OnnxRunner(Path(model))
-    model = load_model(model)
+    model = load_model(model, device)
     on_cpu = next(model.parameters()).device.type == "cpu"
     if backend == "auto":
         backend = "onnx" if on_cpu and onnx_available() and precision == "fp32" else "torch"
     if backend == "onnx":
-        if not onnx_available():
-            raise UserError("the onnx backend needs onnxruntime: pip install onnxruntime")
+        require("onnx", "--backend onnx")
         return OnnxRunner(export_onnx(model), config=model.config)
     return TorchRunner(model, precision=precision)

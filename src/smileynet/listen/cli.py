@@ -4,15 +4,15 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET
+from smileynet.cli_common import QUIET, VERBOSE, Command, Group, start
 
-app = typer.Typer(help="Record live posts into hourly archives that `collect` reads.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Record live posts into hourly archives that `collect` reads.", no_args_is_help=True)
 
 DURATION = typer.Option(None, "--duration", help="Stop after this many seconds.")
 MAX_EVENTS = typer.Option(None, "--max-events", help="Stop after writing this many events.")
 
 
-@app.command()
+@app.command(cls=Command)
 def bluesky(
     out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
     endpoint: list[str] = typer.Option(None, "--endpoint", help="Jetstream URL (repeatable, tried in turn); "
@@ -21,8 +21,10 @@ def bluesky(
     duration: float = DURATION,
     max_events: int = MAX_EVENTS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Record the Bluesky Jetstream firehose; a rerun with the same --out resumes."""
+    start("listen bluesky", quiet, verbose, extra="data")
     from smileynet.listen.bluesky import listen_bluesky
 
     result = listen_bluesky(out, endpoints=endpoint or None, collections=[c for c in collections.split(",") if c],
@@ -32,7 +34,7 @@ def bluesky(
                    f"{result['reconnects']} reconnects)")
 
 
-@app.command()
+@app.command(cls=Command)
 def mastodon(
     instance: str = typer.Option(..., "--instance", help="Instance base URL, e.g. https://mastodon.social."),
     out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
@@ -43,8 +45,10 @@ def mastodon(
     duration: float = DURATION,
     max_events: int = MAX_EVENTS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Record a Mastodon instance's public timeline (streaming, else polling); a rerun resumes."""
+    start("listen mastodon", quiet, verbose, extra="data")
     from smileynet.listen.mastodon import listen_mastodon
 
     result = listen_mastodon(instance, out, token_env=token_env, poll_seconds=poll_seconds, duration=duration,

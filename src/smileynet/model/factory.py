@@ -40,9 +40,24 @@ class ModelConfig:
     version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict:
+        """config.json's content: the fields, and the eval recipe derived from them (for readers
+        without this code; `from_dict` rebuilds it from the fields)."""
         data = asdict(self)
         data["mean"], data["std"] = list(self.mean), list(self.std)
+        data["preprocess"] = self.preprocess_recipe()
         return data
+
+    def preprocess_recipe(self) -> dict:
+        """How an image becomes this model's input (README, "Preprocessing"): short side to
+        `resize_size` (area when shrinking, bilinear when enlarging), centre crop `input_size`,
+        x * `scale`, minus `mean`, over `std`, RGB channels first."""
+        from smileynet.data.transforms import eval_resize_size
+
+        return {
+            "input_size": self.image_size, "resize": "short_side", "resize_size": eval_resize_size(self.image_size),
+            "crop": "center", "interpolation_shrink": "area", "interpolation_enlarge": "bilinear",
+            "scale": 1 / 255, "mean": list(self.mean), "std": list(self.std), "channels": "RGB", "layout": "NCHW",
+        }
 
     def vocabulary(self) -> Vocabulary:
         """The model's emojis as a Vocabulary (the default 92 when a config lists none)."""
@@ -233,6 +248,18 @@ class SmileyNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         self.head = nn.Linear(self.num_features, num_classes)
         self.config.num_classes = num_classes
+
+    def preprocess(self, images) -> torch.Tensor:
+        """The input `model(x)` takes: one image (PIL, array, path, bytes) or a list of them ->
+        N x 3 x S x S float32 on the model's device, by the recipe in config.json (decoded to
+        upright RGB, resized, centre-cropped, normalised). A bad image raises BadImage."""
+        from smileynet.data.transforms import eval_transform, normalize
+        from smileynet.images import decode_rgb_array
+
+        single = not isinstance(images, (list, tuple))
+        crop = eval_transform(self.config.image_size)
+        batch = torch.stack([crop(decode_rgb_array(image)) for image in ([images] if single else images)])
+        return normalize(batch.to(next(self.parameters()).device), self.config)
 
     def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
         """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from smileynet.errors import UserError
-from smileynet.files import atomic_write_text
+from smileynet.files import atomic_write_bytes, atomic_write_text
 from smileynet.model.factory import ModelConfig, SmileyNet
 
 CONFIG_FILE = "config.json"
@@ -17,22 +18,20 @@ MAX_CONFIG_BYTES = 1 << 20  # a config with 10,000 emojis is ~100 KB
 
 
 def save(model: SmileyNet, path: str | Path) -> Path:
-    """Write the model dir atomically (weights first, config last: a config means a complete dir)."""
+    """Write the model dir atomically (weights first, config last: a config means a complete dir),
+    readable as the umask allows (safetensors' own `save_file` makes 0600 files, unfit to share)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
-    tmp = path / f".{WEIGHTS_FILE}.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(path / WEIGHTS_FILE)
+    atomic_write_bytes(path / WEIGHTS_FILE, safetensors_bytes(state))
     atomic_write_text(path / CONFIG_FILE, json.dumps(_unwrap(model).config.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
 def load(path: str | Path, device: str = "cpu") -> SmileyNet:
-    """A ready model (eval mode) with its vocabulary and preprocessing, from a model dir."""
-    path = Path(path)
-    if path.is_file() and path.name in (CONFIG_FILE, WEIGHTS_FILE):
-        path = path.parent
+    """A ready model (eval mode) with its vocabulary and preprocessing, from a model dir, one of
+    its two files, or a run folder (its final model, `RUN/model/`)."""
+    path = model_dir_of(path)
     config_file, weights_file = path / CONFIG_FILE, path / WEIGHTS_FILE
     if not config_file.is_file() or not weights_file.is_file():
         raise UserError(f"{path}: not a model dir (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
@@ -60,6 +59,17 @@ def read_config(config_file: Path) -> ModelConfig:
     except (json.JSONDecodeError, RecursionError) as err:
         raise UserError(f"{config_file}: invalid JSON ({str(err)[:80]})") from None
     return ModelConfig.from_dict(data, str(config_file))
+
+
+def model_dir_of(path: str | Path) -> Path:
+    """The model dir that `path` names: itself, the folder of its config.json / model.safetensors,
+    or a run folder's `model/`."""
+    path = Path(path)
+    if path.is_file() and path.name in (CONFIG_FILE, WEIGHTS_FILE):
+        return path.parent
+    if not (path / CONFIG_FILE).is_file() and (path / "model" / CONFIG_FILE).is_file():
+        return path / "model"
+    return path
 
 
 def _unwrap(model):

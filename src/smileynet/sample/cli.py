@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, SEED
+from smileynet.cli_common import QUIET, SEED, VERBOSE, start
 
 
 def sample(
@@ -22,8 +22,10 @@ def sample(
                                       "valid/test, a train split of the same size drawn uniformly from all posts)."),
     seed: int = SEED,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Sample posts in 30-day windows (or raw) and split them -> manifest.parquet + train/valid/test.csv."""
+    start("sample", quiet, verbose, extra="data")
     from smileynet.sample import sample as run
 
     report = run(posts, out, window_days=window_days, cap=cap, val_per_class=val_per_class,

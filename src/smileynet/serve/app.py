@@ -1,16 +1,19 @@
 """The FastAPI app: REST API, the web page and an offline API reference.
 
-Endpoints: `POST /v1/predict`, `GET /v1/model`, `GET /v1/glyphs/{index}.png`, `GET /healthz`,
-`GET /openapi.json`, `GET /docs` (rendered by our own page from openapi.json: FastAPI's default
-pulls Swagger UI from a CDN, which an offline machine cannot reach), and the page at `/`.
-Everything the page loads comes from this server (a Content-Security-Policy says so).
+Endpoints: `POST /v1/predict`, `POST /v1/predict/batch`, `GET /v1/model`, `GET /v1/glyphs/{index}.png`,
+`GET /healthz`, `GET /openapi.json`, `GET /docs` (Swagger UI) and `GET /redoc` (ReDoc), and the page
+at `/`. FastAPI's own docs pages pull Swagger UI and ReDoc from a CDN, which an offline machine
+cannot reach: here they come from the copies the `fastapi-offline` package ships. Everything a
+page loads comes from this server (a Content-Security-Policy says so).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from contextlib import asynccontextmanager
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from smileynet.images import BadImage
 from smileynet.serve.batcher import MicroBatcher
 from smileynet.serve.predictor import Predictor
-from smileynet.serve.upload import UploadError, read_upload
+from smileynet.serve.upload import MAX_FILES, UploadError, read_upload
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
@@ -32,7 +35,11 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
-STATIC = {"page.js": "text/javascript", "page.css": "text/css", "docs.js": "text/javascript"}
+# Swagger UI and ReDoc render with inline styles, and ReDoc starts a worker from a blob: URL.
+DOCS_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
+STATIC = {"page.js": "text/javascript", "page.css": "text/css", "swagger-init.js": "text/javascript"}
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "redoc.standalone.js": "text/javascript"}
 ENV_CONFIG = "SMILEYNET_SERVE_CONFIG"
 
 PREDICT_BODY = {
@@ -47,6 +54,15 @@ PREDICT_BODY = {
             "top_k": {"type": "integer", "default": 5},
             "embedding": {"type": "boolean", "default": False}}}},
     },
+}
+
+BATCH_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": MAX_FILES,
+                 "description": "the images, one `file` field each"},
+        "top_k": {"type": "integer", "default": 5},
+        "embedding": {"type": "boolean", "default": False}}}}},
 }
 
 PREDICT_QUERY = [
@@ -83,6 +99,14 @@ class Prediction(BaseModel):
     embedding: list[float] | None = None
     probabilities: list[float] | None = None
     image: dict[str, int]
+
+
+class FilePrediction(Prediction):
+    filename: str
+
+
+class BatchPrediction(BaseModel):
+    results: list[FilePrediction]
 
 
 class VocabularyEntry(Emoji):
@@ -132,6 +156,8 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        if request.url.path in ("/docs", "/redoc"):
+            response.headers["content-security-policy"] = DOCS_CSP
         return response
 
     @app.exception_handler(UploadError)
@@ -146,21 +172,37 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
         """Top-k emojis with names and probabilities, zero-shot sentiment (binary and continuous),
         the emotional fingerprint when the server has one, and the full embedding with `embedding=true`.
         Options come from the query string or the body (the body wins)."""
+        (result,) = await answers(request, max_files=1)
+        return result
+
+    @app.post("/v1/predict/batch", response_model=BatchPrediction, response_model_exclude_none=True,
+              openapi_extra={"requestBody": BATCH_BODY, "parameters": PREDICT_QUERY},
+              responses={400: {"description": "an image that is not usable (named), or a malformed request"},
+                         408: {"description": "upload not received in time"}, 413: {"description": "an image over the size limit"}})
+    async def predict_batch(request: Request) -> dict:
+        """The answer of `/v1/predict` for each `file` field (up to 8), in the order sent, with its file name."""
+        return {"results": await answers(request, max_files=MAX_FILES)}
+
+    async def answers(request: Request, max_files: int) -> list[dict]:
         try:
-            upload = await read_upload(request, limit, body_timeout)
+            upload = await read_upload(request, limit, max_files, body_timeout)
         except ClientDisconnect:
             raise UploadError(400, "client disconnected during the upload") from None
         options = {**request.query_params, **upload.options}
         top_k = _int_option(options.get("top_k", "5"), "top_k")
         embedding = _bool_option(options.get("embedding", "false"), "embedding")
-        try:
-            tensor, (width, height) = await run_in_threadpool(predictor.preprocess, upload.image)
-        except BadImage as err:
-            raise UploadError(400, f"bad image: {err}") from None
-        except Exception as err:  # whatever else a hostile file provokes in a decoder is still bad input
-            raise UploadError(400, f"bad image: cannot decode ({type(err).__name__})") from None
-        logits = await batcher.submit(tensor)
-        return predictor.answer(logits, top_k=top_k, embedding=embedding) | {"image": {"width": width, "height": height}}
+        decoded = []
+        for number, (image, filename) in enumerate(zip(upload.images, upload.filenames), 1):
+            which = "" if max_files == 1 else f" {number} ({filename[:60]!r})"
+            try:
+                decoded.append(await run_in_threadpool(predictor.preprocess, image))
+            except BadImage as err:
+                raise UploadError(400, f"bad image{which}: {err}") from None
+            except Exception as err:  # whatever else a hostile file provokes in a decoder is still bad input
+                raise UploadError(400, f"bad image{which}: cannot decode ({type(err).__name__})") from None
+        logits = await asyncio.gather(*(batcher.submit(tensor) for tensor, _ in decoded))
+        return [predictor.answer(row, top_k=top_k, embedding=embedding) | {"image": {"width": w, "height": h}, "filename": name}
+                for row, (_, (w, h)), name in zip(logits, decoded, upload.filenames)]
 
     @app.get("/v1/model", response_model=ModelInfo)
     def model_info() -> dict:
@@ -193,7 +235,18 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
-        return Response(_asset("docs.html"), media_type="text/html; charset=utf-8")
+        return Response(_asset("swagger.html"), media_type="text/html; charset=utf-8")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return Response(_asset("redoc.html"), media_type="text/html; charset=utf-8")
+
+    @app.get("/static/docs/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:  # a fixed list: the name never becomes a path
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return Response(_docs_asset(name), media_type=DOCS_ASSETS[name] + "; charset=utf-8",
+                        headers={"cache-control": "public, max-age=86400"})
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
@@ -227,8 +280,14 @@ def _asset(name: str) -> bytes:
     return resources.files("smileynet.serve").joinpath("static", name).read_bytes()
 
 
+@cache
+def _docs_asset(name: str) -> bytes:
+    """Swagger UI's and ReDoc's files as the maintained `fastapi-offline` package bundles them."""
+    return resources.files("fastapi_offline").joinpath("static", name).read_bytes()
+
+
 def app_from_env() -> FastAPI:
-    """App factory for uvicorn's worker processes (`--workers N`): settings come from the environment."""
+    """App factory for uvicorn's worker processes (`--processes N`): settings come from the environment."""
     settings = json.loads(os.environ[ENV_CONFIG])
     fingerprints = settings["fingerprints"]
     predictor = Predictor.from_dir(Path(settings["model"]), Path(fingerprints) if fingerprints else None,

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET
+from smileynet.cli_common import BACKEND, DEVICE, MODEL, QUIET, VERBOSE, start
 
 
 def serve(
-    model: Path = typer.Argument(..., help="Model dir (config.json + model.safetensors)."),
+    model: Path = MODEL,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    workers: int = typer.Option(1, "--workers", help="Server processes, each with its own copy of the model."),
+    processes: int = typer.Option(1, "--processes", help="Server processes, each with its own copy of the model."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest accepted image upload (larger: 413)."),
     fingerprints: Path = typer.Option(None, "--fingerprints",
                                       help="emoji_fingerprints.csv from `smileynet transfer` (FI emotions) for the emotion chart."),
@@ -21,16 +21,18 @@ def serve(
     body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client has to send an upload's body (else 408)."),
     allowed_hosts: str = typer.Option(None, "--allowed-hosts",
                                       help="Comma-separated Host header values to answer (e.g. localhost,127.0.0.1); others get 400."),
-    backend: str = typer.Option("torch", "--backend", help="torch, onnx (ONNX Runtime) or auto (ONNX Runtime on CPU when installed)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
+    backend: str = BACKEND,
+    device: str = DEVICE,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
-    """Web page and REST API (POST /v1/predict, GET /v1/model, /healthz, /docs) for a trained model."""
+    """Web page and REST API for a trained model (/v1/predict, /v1/predict/batch, /v1/model, /healthz, /docs, /redoc)."""
+    start("serve", quiet, verbose, extra="onnx" if backend == "onnx" else "serve")
     from smileynet.serve.server import ServeConfig
     from smileynet.serve.server import serve as run
 
-    run(ServeConfig(model=model, host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
+    run(ServeConfig(model=model, host=host, port=port, workers=processes, max_upload_mb=max_upload_mb,
                     fingerprints=fingerprints, max_batch=max_batch, max_wait_ms=max_wait_ms, backend=backend,
                     header_timeout=header_timeout, body_timeout=body_timeout,
                     allowed_hosts=tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()) if allowed_hosts else None,
-                    device=device, quiet=quiet))
+                    device=device, quiet=quiet, verbose=verbose))

@@ -1,10 +1,10 @@
-"""`smileynet serve`: the app under uvicorn, in one process or several (`--workers N`)."""
+"""`smileynet serve`: the app under uvicorn, in one process or several (`--processes N`)."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from smileynet.errors import UserError
@@ -13,7 +13,7 @@ from smileynet.images import MAX_PIXELS
 
 @dataclass
 class ServeConfig:
-    """The `smileynet serve` flags; travels to `--workers` processes as JSON in the environment."""
+    """The `smileynet serve` flags; travels to `--processes` processes as JSON in the environment."""
 
     model: Path
     host: str = "127.0.0.1"
@@ -27,9 +27,10 @@ class ServeConfig:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     allowed_hosts: tuple[str, ...] | None = None
-    backend: str = "torch"
-    device: str = "cpu"
+    backend: str = "auto"
+    device: str = "auto"
     quiet: bool = False
+    verbose: bool = False
 
 
 def serve(config: ServeConfig) -> None:
@@ -37,6 +38,7 @@ def serve(config: ServeConfig) -> None:
     import torch
     import uvicorn
 
+    from smileynet.distributed import resolve_device
     from smileynet.serve.app import ENV_CONFIG, create_app
     from smileynet.serve.predictor import Predictor
     from smileynet.serve.timeouts import http_protocol
@@ -44,19 +46,16 @@ def serve(config: ServeConfig) -> None:
     if config.max_upload_mb <= 0:
         raise UserError("--max-upload-mb must be positive")
     if config.workers < 1:
-        raise UserError("--workers must be at least 1")
+        raise UserError("--processes must be at least 1")
     if config.max_batch < 1:
         raise UserError("--max-batch must be at least 1")
     if config.header_timeout <= 0 or config.body_timeout <= 0:
         raise UserError("--header-timeout and --body-timeout must be positive")
     if not 0 <= config.port < 65536:
         raise UserError(f"--port {config.port}: not a port number")
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {config.device}: no CUDA device here")
-    if config.device != "cpu" and not config.device.startswith("cuda"):
-        raise UserError(f"--device must be cpu or cuda[:N], not {config.device!r}")
+    config = replace(config, device=resolve_device(config.device))
     predictor = Predictor.from_dir(config.model, config.fingerprints, config.max_pixels, config.backend, config.device)
-    log_level = "warning" if config.quiet else "info"
+    log_level = _log_level(config)
     if not config.quiet:
         print(f"smileynet serve: {config.model} ({predictor.config.arch}, {len(predictor.vocab)} emojis, {config.backend}) "
               f"on http://{config.host}:{config.port}/", flush=True)
@@ -81,5 +80,9 @@ def uvicorn_config(app, config: ServeConfig):
 
     from smileynet.serve.timeouts import http_protocol
 
-    return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning" if config.quiet else "info",
+    return uvicorn.Config(app, host=config.host, port=config.port, log_level=_log_level(config),
                           http=http_protocol(config.header_timeout))
+
+
+def _log_level(config: ServeConfig) -> str:
+    return "debug" if config.verbose else "warning" if config.quiet else "info"

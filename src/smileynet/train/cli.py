@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import QUIET, WORKERS
+from smileynet.cli_common import DEVICE, MODEL, QUIET, VERBOSE, WORKERS, default_workers, start
 from smileynet.errors import UserError
 
 
@@ -42,10 +42,12 @@ def train(
     seed: int = typer.Option(None, "--seed", help="Random seed (default 0)."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Train SmileyNet (the paper's recipe by default; torchrun for several GPUs or nodes)."""
-    flags = {k: v for k, v in locals().items() if k not in ("config", "resume")}
+    flags = {k: v for k, v in locals().items() if k not in ("config", "resume", "verbose")}
     flags["quiet"] = quiet or None  # a flag can only switch it on: off is "not given"
+    start("train", quiet, verbose, extra="train")
     from smileynet.files import read_config
     from smileynet.train.config import resolve
     from smileynet.train.trainer import train as run_training
@@ -65,12 +67,13 @@ def train(
 
 
 def evaluate(
-    model: Path = typer.Argument(..., help="A model dir (config.json + model.safetensors)."),
+    model: Path = MODEL,
     data: Path = typer.Option(..., "--data", help="Shards folder, or release CSVs + local images."),
     split: str = typer.Option("test", "--split", help="train, valid or test."),
-    out: Path = typer.Option(None, "--out", help="Also write the JSON to this file."),
+    out: Path = typer.Option(None, "--out", help="Write every metric (per emoji too) as JSON to this file."),
+    json_out: bool = typer.Option(False, "--json", help="Print that JSON instead of the table."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of the random-scores baseline."),
     count_unlabelled: bool = typer.Option(
         False, "--count-unlabelled",
@@ -79,14 +82,13 @@ def evaluate(
              "The JSON's mtop_convention says which; `unlabelled` always counts them."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
-    """Emoji prediction metrics (mTop-1/3/5, mean ROC AUC, mAP, per emoji) with a random baseline, as JSON."""
-    import os
-
-    from smileynet.train.evaluation import dumps
+    """Emoji prediction metrics (mTop-1/3/5, mean ROC AUC, mAP) against random scores; per emoji in --out FILE."""
+    start("evaluate", quiet, verbose, extra="train")
+    from smileynet.train.evaluation import dumps, summary_table
     from smileynet.train.evaluation import evaluate as run_evaluation
 
     result = run_evaluation(model, data, split, out=out, batch_size=batch_size, device=device, seed=seed, quiet=quiet,
-                            count_unlabelled=count_unlabelled,
-                            workers=workers if workers is not None else min(os.cpu_count() or 1, 8))
-    print(dumps(result))
+                            count_unlabelled=count_unlabelled, workers=default_workers(workers))
+    print(dumps(result) if json_out else summary_table(result))

@@ -15,9 +15,11 @@ import torch
 
 from smileynet import metrics
 from smileynet.data.transforms import normalize
+from smileynet.distributed import resolve_device
 from smileynet.errors import UserError
 from smileynet.files import write_json
 from smileynet.model import SmileyNet, load
+from smileynet.model.model_dir import model_dir_of
 from smileynet.progress import progress
 
 
@@ -68,8 +70,7 @@ def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | N
     from smileynet.data import build_loader, dataset_vocabulary
 
     device_ = torch.device(resolve_device(device))
-    if (Path(model_path) / "model" / "config.json").is_file():  # a run folder: its final model
-        model_path = Path(model_path) / "model"
+    model_path = model_dir_of(model_path)
     model = load(model_path, device=str(device_))
     vocab = dataset_vocabulary(Path(data))
     if model.vocab and list(vocab.emojis) != model.vocab:
@@ -131,15 +132,18 @@ def dataset_sampling(data: Path) -> str | None:
     return None
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is visible to torch")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise UserError(f"unknown device {device!r}: use cpu or cuda")
-    return device
-
-
 def dumps(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False)
+
+
+def summary_table(result: dict) -> str:
+    """The headline numbers against random scores, a few lines for a terminal (the JSON has the rest)."""
+    columns = [("mTop-1", "mtop1"), ("mTop-3", "mtop3"), ("mTop-5", "mtop5"), ("AUC", "auc"), ("mAP", "map")]
+
+    def row(name: str, values: dict) -> str:
+        cells = ("-" if values.get(key) is None else f"{values[key]:.3f}" for _, key in columns)
+        return f"{name:<10}" + "".join(f"{cell:>8}" for cell in cells)
+
+    header = f"{'':<10}" + "".join(f"{title:>8}" for title, _ in columns)
+    return "\n".join([header, row("SmileyNet", result), row("random", result["random"]),
+                      f"{result['n']} images, {result['split']} split of {result['data']}"])

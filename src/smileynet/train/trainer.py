@@ -37,13 +37,14 @@ from torch import nn
 
 from smileynet import distributed, metrics
 from smileynet.data.transforms import normalize
+from smileynet.distributed import resolve_device
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config, write_json
 from smileynet.model import SmileyNet, create_model, load, save
 from smileynet.progress import progress
 from smileynet.train.checkpoint import load_state, rng_state, save_state, set_rng_state
 from smileynet.train.config import TrainConfig
-from smileynet.train.evaluation import autocast, bce, predict_scores, resolve_device
+from smileynet.train.evaluation import autocast, bce, predict_scores
 from smileynet.vocab import Vocabulary
 
 COLUMNS = ["step", "epoch", "loss", "lr", "images_per_s", "elapsed_s", "gpu_mem_gb",

@@ -53,11 +53,12 @@ def load_baseline(spec: str, model, features: str = "logits"):
     weights file need only hold the backbone."""
     from smileynet.model import create_model, load
     from smileynet.model.factory import imagenet_classifier
+    from smileynet.model.model_dir import model_dir_of
 
     config = model.config
     if spec == "imagenet":
         return imagenet_classifier(config.arch, "imagenet", config.image_size), f"imagenet-{config.arch}"
-    path = Path(spec)
+    path = model_dir_of(spec)
     if path.is_dir():
         baseline = load(path)
         return baseline, file_digest(path / "config.json", path / "model.safetensors")
@@ -236,6 +237,7 @@ def split_figures(out: Path, bench: Benchmark, split: Split, x: np.ndarray, resu
 def run_transfer(config: TransferConfig) -> dict:
     """Run the whole transfer suite of `config.benchmark`; writes OUT/results.json and figures."""
     from smileynet.model import load
+    from smileynet.model.model_dir import model_dir_of
 
     start = time.monotonic()
     out = Path(config.out)
@@ -244,9 +246,7 @@ def run_transfer(config: TransferConfig) -> dict:
     listed = len(bench.paths) + sum(bench.skipped.values())
     model = load(config.model, device=config.device)
     vocab = model.config.vocabulary()
-    model_dir = Path(config.model)
-    if model_dir.is_file():
-        model_dir = model_dir.parent
+    model_dir = model_dir_of(config.model)
     digest = file_digest(model_dir / "config.json", model_dir / "model.safetensors")
     out.mkdir(parents=True, exist_ok=True)
     write_config(out / "config.yaml", asdict(config))

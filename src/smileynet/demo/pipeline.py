@@ -7,8 +7,7 @@ subprocesses, exactly as a user would type them (each command line is printed an
 
 Table 1's two SmileyNet variants are both trained: `sample` (temporal, the model every later
 stage uses) and `sample --sampling raw` (Raw-Dist.) share their valid and test splits; both runs
-train for the same `steps` (a little under half the single run's 1500 each, so the demo takes about as long)
-and are evaluated on the same test split, the temporal shards'.
+train for the same `steps` and are evaluated on the same test split, the temporal shards'.
 
 Resumable and idempotent: `DIR/demo.json` records each finished stage and its wall time. On a
 rerun a stage whose outputs are all there is skipped; an unfinished one starts over from a clean
@@ -44,7 +43,7 @@ class DemoSettings:
     image_size: int = 96  # what `download` stores
     train_size: int = 64  # what the model sees
     arch: str = "tiny"
-    steps: int = 700  # per run: the temporal and the raw-distribution model
+    steps: int = 1500  # per run: the temporal and the raw-distribution model
     batch_size: int = 64
     shard_size: int = 1000
     lr: float = 3e-3
@@ -64,7 +63,7 @@ class DemoSettings:
         if preset != "full":
             raise UserError(f"unknown preset {preset!r}: use full or tiny")
         scale = minutes / 10
-        return cls(minutes=minutes, seed=seed, preset=preset, steps=max(int(700 * scale), 25), cap=max(int(40 * scale), 5),
+        return cls(minutes=minutes, seed=seed, preset=preset, steps=max(int(1500 * scale), 25), cap=max(int(40 * scale), 5),
                    workers=workers)
 
 

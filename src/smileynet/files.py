@@ -13,6 +13,17 @@ import yaml
 from smileynet.errors import UserError
 
 
+def read_bounded_text(path: Path, max_bytes: int, what: str, encoding: str = "utf-8") -> str:
+    """The text of an outside file that must be small (a config, a listing): its size is checked
+    before it is read, and a file too large or not UTF-8 is one line naming the file."""
+    if path.stat().st_size > max_bytes:
+        raise UserError(f"{path}: larger than {max_bytes >> 10} KiB: not {what}")
+    try:
+        return path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte {err.start})") from None
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
     path = Path(path)

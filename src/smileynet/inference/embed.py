@@ -190,21 +190,17 @@ def _write_failures(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
 def embed(config: EmbedConfig) -> dict:
     """Write the embeddings parquet for `config.input`; returns counts (written, skipped as done, failed)."""
-    from smileynet.distributed import resolve_device
+    from smileynet.distributed import launcher_env, resolve_device
     from smileynet.inference.extraction import iter_extract
     from smileynet.inference.runtime import load_model, make_runner
 
     out = Path(config.out)
     if out.suffix != ".parquet":
         raise UserError(f"--out must be a .parquet file: {out}")
-    rank, world, local_rank = distributed()
+    launcher = launcher_env()
+    rank, world, local_rank = launcher.rank, launcher.world_size, launcher.local_rank
     device = resolve_device(config.device)
     if device == "cuda" and world > 1:
         device = f"cuda:{local_rank}"

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from smileynet.errors import UserError
-from smileynet.files import atomic_write_bytes, atomic_write_text
+from smileynet.files import atomic_write_bytes, atomic_write_text, read_bounded_text
 from smileynet.model.factory import ModelConfig, SmileyNet
 
 CONFIG_FILE = "config.json"
@@ -48,12 +48,7 @@ def load(path: str | Path, device: str = "cpu") -> SmileyNet:
 
 def read_config(config_file: Path) -> ModelConfig:
     """A model dir's config.json, checked (size, UTF-8, JSON, every field) before a model is built."""
-    if config_file.stat().st_size > MAX_CONFIG_BYTES:
-        raise UserError(f"{config_file}: larger than {MAX_CONFIG_BYTES >> 10} KiB: not a model config")
-    try:
-        text = config_file.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserError(f"{config_file}: not UTF-8 text (byte {err.start})") from None
+    text = read_bounded_text(config_file, MAX_CONFIG_BYTES, "a model config")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from smileynet.errors import UserError
+from smileynet.files import read_bounded_text
 from smileynet.images import list_images
 
 MIKELS_EMOTIONS = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
@@ -112,12 +113,7 @@ def class_tree(kind: str, root: Path, classes: list[str], folder: Path | None = 
 def read_lines(path: Path) -> list[tuple[int, str]]:
     """(line number, stripped text) of every non-blank line of a listing, BOM and CRLF tolerated;
     a listing is outside input, so its size is bounded."""
-    if path.stat().st_size > MAX_LISTING_BYTES:
-        raise UserError(f"{path}: larger than {MAX_LISTING_BYTES >> 20} MiB, not a benchmark listing")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    text = read_bounded_text(path, MAX_LISTING_BYTES, "a benchmark listing", encoding="utf-8-sig")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
 

@@ -26,6 +26,11 @@ def smileynet(weights=None, pretrained: bool = False, device: str = "cpu"):
     from smileynet.errors import UserError
     from smileynet.model import load
 
-    if pretrained is not False or weights is None or not isinstance(weights, (str, Path)) or str(weights).upper() == "DEFAULT":
+    if (
+        pretrained is not False
+        or weights is None
+        or not isinstance(weights, (str, Path))
+        or str(weights).upper() == "DEFAULT"
+    ):
         raise UserError(NO_PUBLISHED_WEIGHTS)
     return load(weights, device=device)

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-SMILEYS = ["\U0001F602", "\U0001F60D", "\U0001F62D", "\U0001F60A", "\U0001F480", "\U0001F914"]
+SMILEYS = ["\U0001f602", "\U0001f60d", "\U0001f62d", "\U0001f60a", "\U0001f480", "\U0001f914"]
+
+
 @cache
 def _vocabulary() -> list[str]:
     """Built on first use, not at import: collect's worker processes import this main module again."""
@@ -41,12 +43,27 @@ def _words(rng: np.random.Generator, n: int) -> str:
 
 def _user(u: int) -> dict:
     rng = np.random.default_rng(u)
-    return {"id": u, "id_str": str(u), "name": _words(rng, 2), "screen_name": _words(rng, 1) + str(u),
-            "location": _words(rng, 1), "url": None, "description": _words(rng, 12), "protected": False,
-            "verified": False, "followers_count": int(rng.integers(10**4)), "friends_count": int(rng.integers(10**3)),
-            "listed_count": 1, "favourites_count": int(rng.integers(10**4)), "statuses_count": int(rng.integers(10**5)),
-            "created_at": "Wed Jan 05 10:00:00 +0000 2011", "utc_offset": None, "time_zone": None, "lang": None,
-            "profile_image_url_https": f"https://pbs.twimg.com/profile_images/{u}/{_words(rng, 1)}_normal.jpg"}
+    return {
+        "id": u,
+        "id_str": str(u),
+        "name": _words(rng, 2),
+        "screen_name": _words(rng, 1) + str(u),
+        "location": _words(rng, 1),
+        "url": None,
+        "description": _words(rng, 12),
+        "protected": False,
+        "verified": False,
+        "followers_count": int(rng.integers(10**4)),
+        "friends_count": int(rng.integers(10**3)),
+        "listed_count": 1,
+        "favourites_count": int(rng.integers(10**4)),
+        "statuses_count": int(rng.integers(10**5)),
+        "created_at": "Wed Jan 05 10:00:00 +0000 2011",
+        "utc_offset": None,
+        "time_zone": None,
+        "lang": None,
+        "profile_image_url_https": f"https://pbs.twimg.com/profile_images/{u}/{_words(rng, 1)}_normal.jpg",
+    }
 
 
 @cache
@@ -60,12 +77,27 @@ def status(i: int, rng: np.random.Generator) -> dict:
     text = _words(rng, int(rng.integers(4, 20))) + (" " + SMILEYS[i % 6] if rng.random() < 0.5 else "")
     users = _users()
     user = users[int(rng.integers(len(users)))]
-    s = {"created_at": f"Thu Jun 08 15:{i // 60 % 60:02d}:{i % 60:02d} +0000 2017", "id": 10**17 + i,
-         "id_str": str(10**17 + i), "text": text, "source": '<a href="http://twitter.com/download/android">Android</a>',
-         "truncated": False, "in_reply_to_status_id": None, "in_reply_to_status_id_str": None,
-         "in_reply_to_user_id": None, "user": user, "geo": None, "coordinates": None, "place": None,
-         "is_quote_status": False, "retweet_count": 0, "favorite_count": 0, "lang": "en", "timestamp_ms": "1496935407000",
-         "entities": {"hashtags": [], "urls": [], "user_mentions": [], "symbols": []}}
+    s = {
+        "created_at": f"Thu Jun 08 15:{i // 60 % 60:02d}:{i % 60:02d} +0000 2017",
+        "id": 10**17 + i,
+        "id_str": str(10**17 + i),
+        "text": text,
+        "source": '<a href="http://twitter.com/download/android">Android</a>',
+        "truncated": False,
+        "in_reply_to_status_id": None,
+        "in_reply_to_status_id_str": None,
+        "in_reply_to_user_id": None,
+        "user": user,
+        "geo": None,
+        "coordinates": None,
+        "place": None,
+        "is_quote_status": False,
+        "retweet_count": 0,
+        "favorite_count": 0,
+        "lang": "en",
+        "timestamp_ms": "1496935407000",
+        "entities": {"hashtags": [], "urls": [], "user_mentions": [], "symbols": []},
+    }
     if kind < 0.3:
         s["retweeted_status"] = {"id_str": "5", "text": text, "user": users[0]}
     elif kind < 0.4:
@@ -73,8 +105,11 @@ def status(i: int, rng: np.random.Generator) -> dict:
     elif kind < 0.5:
         s["entities"]["hashtags"] = [{"text": "tag", "indices": [0, 4]}]
     if rng.random() < 0.12:
-        s["extended_entities"] = {"media": [{"type": "photo", "url": "https://t.co/m",
-                                             "media_url_https": f"https://pbs.twimg.com/media/{i}.jpg"}]}
+        s["extended_entities"] = {
+            "media": [
+                {"type": "photo", "url": "https://t.co/m", "media_url_https": f"https://pbs.twimg.com/media/{i}.jpg"}
+            ]
+        }
     return s
 
 
@@ -135,11 +170,14 @@ def timed_collect(paths: list[Path], out: Path, workers: int) -> tuple[dict, flo
 def peak_memory_mb(paths: list[Path], out: Path) -> float:
     """Peak RSS of a fresh process running a 1-worker collect, from its own VmHWM: `ru_maxrss` would
     also hold the RSS of this (large) benchmark process, which the child inherits until its exec."""
-    code = ("import sys; from smileynet.collect import collect; "
-            "collect(sys.argv[2:], sys.argv[1], workers=1, quiet=True); "
-            "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
-    result = subprocess.run([sys.executable, "-c", code, str(out), *map(str, paths)], capture_output=True, text=True,
-                            check=True)
+    code = (
+        "import sys; from smileynet.collect import collect; "
+        "collect(sys.argv[2:], sys.argv[1], workers=1, quiet=True); "
+        "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(out), *map(str, paths)], capture_output=True, text=True, check=True
+    )
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -149,10 +187,17 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4, help="tar files (hours) to spread them over")
     parser.add_argument("--memory-records", type=int, default=50_000, help="N for the N vs 4N peak-memory run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="scratch folder, kept: the next run reuses the archives generated there "
-                             "(default: a temp dir)")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder, kept: the next run reuses the archives generated there (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -162,7 +207,9 @@ def main() -> None:
         t = time.perf_counter()
         paths = generate(work / "grab", args.records, args.files)
         size = sum(p.stat().st_size for p in paths) / 2**20
-        print(f"generated {args.records:,} statuses in {len(paths)} tars, {size:.0f} MiB bz2 ({time.perf_counter() - t:.0f} s)")
+        print(
+            f"generated {args.records:,} statuses in {len(paths)} tars, {size:.0f} MiB bz2 ({time.perf_counter() - t:.0f} s)"
+        )
         best = {"ceiling": float("inf"), 1: float("inf"), 2: float("inf")}
         for _ in range(args.repeat):  # interleaved, best of each: a shared machine's noise only slows runs down
             n, seconds = ceiling(paths)
@@ -175,14 +222,18 @@ def main() -> None:
         results = {"records": n, "ceiling_per_s": base, "repeat": args.repeat}
         for workers in (1, 2):
             rate = report["totals"]["read"] / best[workers]
-            print(f"collect, {workers} worker(s): {rate:,.0f} records/s = {rate / base:.2f}x ceiling, "
-                  f"{best[1] / best[workers]:.2f}x one worker (kept {report['totals']['kept']:,})")
+            print(
+                f"collect, {workers} worker(s): {rate:,.0f} records/s = {rate / base:.2f}x ceiling, "
+                f"{best[1] / best[workers]:.2f}x one worker (kept {report['totals']['kept']:,})"
+            )
             results[f"collect_{workers}_per_s"] = rate
         small = generate(work / "mem1", args.memory_records, args.files, seed=1)
         large = generate(work / "mem4", 4 * args.memory_records, args.files, seed=2)
         m1, m4 = peak_memory_mb(small, work / "m1"), peak_memory_mb(large, work / "m4")
-        print(f"peak memory, 1 worker: {m1:.0f} MiB for {args.memory_records:,} records, "
-              f"{m4:.0f} MiB for {4 * args.memory_records:,} ({m4 / m1:.2f}x)")
+        print(
+            f"peak memory, 1 worker: {m1:.0f} MiB for {args.memory_records:,} records, "
+            f"{m4:.0f} MiB for {4 * args.memory_records:,} ({m4 / m1:.2f}x)"
+        )
         results.update(peak_mb_n=m1, peak_mb_4n=m4, memory_records=args.memory_records)
         print(json.dumps(results))
 

@@ -66,7 +66,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -83,10 +87,17 @@ def main() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         urls = [f"http://127.0.0.1:{server.server_address[1]}/{i}.jpg" for i in range(args.images)]
         (root / "ds").mkdir()
-        pq.write_table(pa.table({
-            "url": urls, "labels": pa.array([[i % 92] for i in range(args.images)], pa.list_(pa.int32())),
-            "split": ["train"] * args.images, "image_id": [f"{i}_0" for i in range(args.images)],
-        }), root / "ds" / "manifest.parquet")
+        pq.write_table(
+            pa.table(
+                {
+                    "url": urls,
+                    "labels": pa.array([[i % 92] for i in range(args.images)], pa.list_(pa.int32())),
+                    "split": ["train"] * args.images,
+                    "image_id": [f"{i}_0" for i in range(args.images)],
+                }
+            ),
+            root / "ds" / "manifest.parquet",
+        )
 
         def fetch(url: str) -> int:
             with urllib.request.urlopen(url) as r:
@@ -109,47 +120,81 @@ def main() -> None:
         policy_rate = args.images / (time.perf_counter() - start)
 
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        summary = download(DownloadConfig(root / "ds", root / "shards", processes=args.processes, threads=args.threads,
-                                          shard_size=max(50, args.images // 8), splits=("train",), quiet=True,
-                                          allow_private_network=True))  # the loopback server
+        summary = download(
+            DownloadConfig(
+                root / "ds",
+                root / "shards",
+                processes=args.processes,
+                threads=args.threads,
+                shard_size=max(50, args.images // 8),
+                splits=("train",),
+                quiet=True,
+                allow_private_network=True,
+            )
+        )  # the loopback server
         download_rate = summary["total"]["successes"] / (time.perf_counter() - start)
         download_cpu = summary["total"]["successes"] / (cpu_seconds() - cpu_start)
         server.shutdown()
-        print(f"download: {args.images} images of {width}x{height} ({fetched / args.images / 1024:.0f} KiB), "
-              f"{args.processes} processes x {args.threads} threads")
+        print(
+            f"download: {args.images} images of {width}x{height} ({fetched / args.images / 1024:.0f} KiB), "
+            f"{args.processes} processes x {args.threads} threads"
+        )
         print(f"  fetch only       {fetch_rate:8.1f} images/s")
         print(f"  fetch, policy    {policy_rate:8.1f} images/s  ({policy_rate / fetch_rate:.2f}x fetch only)")
-        print(f"  download->shards {download_rate:8.1f} images/s  ({download_rate / fetch_rate:.2f}x fetch only; "
-              f"includes process start-up)")
-        print(f"  download->shards {download_cpu:8.1f} images per CPU-second (all processes: fetch, decode, resize, "
-              f"encode, write; start-up included)")
+        print(
+            f"  download->shards {download_rate:8.1f} images/s  ({download_rate / fetch_rate:.2f}x fetch only; "
+            f"includes process start-up)"
+        )
+        print(
+            f"  download->shards {download_cpu:8.1f} images per CPU-second (all processes: fetch, decode, resize, "
+            f"encode, write; start-up included)"
+        )
 
         torch.set_num_threads(1)  # per core: one process, one thread, CPU time (other load on the box does not count)
         cv2.setNumThreads(1)
         shards = [str(p) for p in sorted((root / "shards" / "train").glob("*.tar"))]
         jpegs = [s.image for s in iter_samples(root / "shards", "train")]
         tar_rates = {
-            "webdataset (tarfile)": cpu_rate(lambda: sum(1 for _ in wds.DataPipeline(wds.SimpleShardList(shards),
-                                                                                    wds.tarfile_to_samples()))),
+            "webdataset (tarfile)": cpu_rate(
+                lambda: sum(1 for _ in wds.DataPipeline(wds.SimpleShardList(shards), wds.tarfile_to_samples()))
+            ),
             "smileynet.data.tar": cpu_rate(lambda: sum(1 for shard in shards for _ in tar_samples(shard))),
         }
         decode_rates = {
             "Pillow (open_image)": cpu_rate(lambda: sum(1 for data in jpegs if open_image(data))),
-            "libjpeg-turbo via simplejpeg": cpu_rate(lambda: sum(1 for data in jpegs if simplejpeg.decode_jpeg(data) is not None)),
+            "libjpeg-turbo via simplejpeg": cpu_rate(
+                lambda: sum(1 for data in jpegs if simplejpeg.decode_jpeg(data) is not None)
+            ),
         }
         ceiling = max(decode_rates.values())  # the fastest decoder of the same bytes: the strict ceiling
         rates = {}
-        for name, train in (("train (crop 224 + flip)", True), ("eval (resize + centre crop)", False)):
-            rates[name] = cpu_rate(lambda: sum(len(images) for images, _ in build_loader(
-                root / "shards", "train", num_classes=92, image_size=224, batch_size=args.batch_size, train=train, workers=0)))
-        print(f"read, per core (CPU time), {len(jpegs)} shard images of {min(Image.open(io.BytesIO(jpegs[0])).size)} px short side:")
+        for name, train_mode in (("train (crop 224 + flip)", True), ("eval (resize + centre crop)", False)):
+            rates[name] = cpu_rate(
+                lambda train_mode=train_mode: sum(
+                    len(images)
+                    for images, _ in build_loader(
+                        root / "shards",
+                        "train",
+                        num_classes=92,
+                        image_size=224,
+                        batch_size=args.batch_size,
+                        train=train_mode,
+                        workers=0,
+                    )
+                )
+            )
+        print(
+            f"read, per core (CPU time), {len(jpegs)} shard images of {min(Image.open(io.BytesIO(jpegs[0])).size)} px short side:"
+        )
         for name, rate in tar_rates.items():
             print(f"  tar reading only, {name:28s}{rate:8.1f} images/s")
         for name, rate in decode_rates.items():
             print(f"  decode only, {name:31s}{rate:8.1f} images/s")
         for name, rate in rates.items():
-            print(f"  loader {name:36s}{rate:8.1f} images/s  ({rate / ceiling:.2f}x the fastest decode alone, "
-                  f"{rate / decode_rates['Pillow (open_image)']:.2f}x Pillow's)")
+            print(
+                f"  loader {name:36s}{rate:8.1f} images/s  ({rate / ceiling:.2f}x the fastest decode alone, "
+                f"{rate / decode_rates['Pillow (open_image)']:.2f}x Pillow's)"
+            )
 
 
 def cpu_seconds() -> float:
@@ -166,6 +211,7 @@ def cpu_rate(count) -> float:
         n = count()
         best = max(best, n / (time.process_time() - start))
     return best
+
 
 if __name__ == "__main__":
     main()

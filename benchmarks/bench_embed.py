@@ -117,7 +117,9 @@ def prepare(args, work: Path) -> None:
     save(model, work / "model")
     data = export_onnx(model, work / "model.onnx")
     if "onnx-int8" in args.variants:
-        (work / "model-int8.onnx").write_bytes(quantize_int8(data, decoded(calibration, args.size).split(args.batch_size)))
+        (work / "model-int8.onnx").write_bytes(
+            quantize_int8(data, decoded(calibration, args.size).split(args.batch_size))
+        )
     (work / "images.txt").write_text("".join(f"{p}\n" for p in images))
 
 
@@ -142,6 +144,7 @@ def make_forward(variant: str, work: Path, threads: int):
         def forward(batch):
             with torch.no_grad():
                 return net(normalize(batch, model.config)).numpy()
+
         return forward
     if variant.startswith("extract"):
         from smileynet.inference import extract, make_runner
@@ -184,8 +187,12 @@ def run_variant(args, work: Path, variant: str) -> dict:
         eager_times.append(timed(eager, False)[0])
     if not whole:
         np.save(work / f"logits-{variant}.npy", logits)
-    return {"variant": variant, "images_per_s": len(paths) / min(candidate_times),
-            "eager_images_per_s": len(paths) / min(eager_times), "peak_rss_mb": peak}
+    return {
+        "variant": variant,
+        "images_per_s": len(paths) / min(candidate_times),
+        "eager_images_per_s": len(paths) / min(eager_times),
+        "peak_rss_mb": peak,
+    }
 
 
 def peak_rss_mb() -> float:
@@ -199,13 +206,23 @@ def peak_rss_mb() -> float:
 def agreement(reference: np.ndarray, other: np.ndarray) -> dict:
     sig = lambda z: 1 / (1 + np.exp(-z.astype(np.float64)))  # noqa: E731
     top5 = lambda z: np.argsort(-z, axis=1, kind="stable")[:, :5]  # noqa: E731
-    return {"max_prob_diff": float(np.abs(sig(reference) - sig(other)).max()),
-            "top1": float((reference.argmax(1) == other.argmax(1)).mean()),
-            "top5_identical": float((top5(reference) == top5(other)).all(1).mean())}
+    return {
+        "max_prob_diff": float(np.abs(sig(reference) - sig(other)).max()),
+        "top1": float((reference.argmax(1) == other.argmax(1)).mean()),
+        "top5_identical": float((top5(reference) == top5(other)).all(1).mean()),
+    }
 
 
-PALETTE = ((230, 40, 40), (40, 190, 60), (50, 80, 230), (240, 220, 40), (230, 60, 220), (40, 220, 230), (250, 140, 30),
-           (20, 20, 20))
+PALETTE = (
+    (230, 40, 40),
+    (40, 190, 60),
+    (50, 80, 230),
+    (240, 220, 40),
+    (230, 60, 220),
+    (40, 220, 230),
+    (250, 140, 30),
+    (20, 20, 20),
+)
 SHAPES = ("ellipse", "rectangle", "triangle")
 
 
@@ -281,28 +298,41 @@ def trained_agreement(args, seed: int) -> dict:
     float_onnx = logits_of(OnnxRunner(data, threads=args.threads))
     int8 = logits_of(OnnxRunner(quantize_int8(data, calibration.split(batch)), threads=args.threads))
     used = slice(0, len(PALETTE) * len(SHAPES))
-    return {"seed": seed, "train_s": train_seconds, "final_loss": loss.item(),
-            "map_float": metrics.mean_ap(reference[:, used], held_targets.numpy()[:, used]),
-            "map_int8": metrics.mean_ap(int8[:, used], held_targets.numpy()[:, used]),
-            "onnx_float": agreement(reference, float_onnx), "int8": agreement(reference, int8)}
+    return {
+        "seed": seed,
+        "train_s": train_seconds,
+        "final_loss": loss.item(),
+        "map_float": metrics.mean_ap(reference[:, used], held_targets.numpy()[:, used]),
+        "map_int8": metrics.mean_ap(int8[:, used], held_targets.numpy()[:, used]),
+        "onnx_float": agreement(reference, float_onnx),
+        "int8": agreement(reference, int8),
+    }
 
 
 def print_agreement(args, results: list[dict]) -> None:
-    print(f"\nint8 on trained models: {args.agreement_arch} at {args.agreement_size} px, {args.agreement_steps} Adam steps "
-          f"of 32 on {args.agreement_train} labelled pictures; {args.agreement_images} held-out pictures, "
-          f"{args.calibration} calibration pictures; reference: the float model in torch")
-    print("| seed | train s | final loss | held-out mAP float | mAP int8 | int8 max prob diff | int8 top-1 agree "
-          "| int8 top-5 identical | ONNX fp32 top-5 identical |")
+    print(
+        f"\nint8 on trained models: {args.agreement_arch} at {args.agreement_size} px, {args.agreement_steps} Adam steps "
+        f"of 32 on {args.agreement_train} labelled pictures; {args.agreement_images} held-out pictures, "
+        f"{args.calibration} calibration pictures; reference: the float model in torch"
+    )
+    print(
+        "| seed | train s | final loss | held-out mAP float | mAP int8 | int8 max prob diff | int8 top-1 agree "
+        "| int8 top-5 identical | ONNX fp32 top-5 identical |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         a = r["int8"]
-        print(f"| {r['seed']} | {r['train_s']:.0f} | {r['final_loss']:.3f} | {r['map_float']:.3f} | {r['map_int8']:.3f} "
-              f"| {a['max_prob_diff']:.1e} | {a['top1']:.1%} | {a['top5_identical']:.1%} "
-              f"| {r['onnx_float']['top5_identical']:.1%} |")
+        print(
+            f"| {r['seed']} | {r['train_s']:.0f} | {r['final_loss']:.3f} | {r['map_float']:.3f} | {r['map_int8']:.3f} "
+            f"| {a['max_prob_diff']:.1e} | {a['top1']:.1%} | {a['top5_identical']:.1%} "
+            f"| {r['onnx_float']['top5_identical']:.1%} |"
+        )
     for key, label in (("top1", "top-1 agreement"), ("top5_identical", "top-5 identical")):
         values = [r["int8"][key] for r in results]
-        print(f"int8 {label} over {len(values)} seeds: min {min(values):.1%}, mean {np.mean(values):.1%}, "
-              f"max {max(values):.1%}")
+        print(
+            f"int8 {label} over {len(values)} seeds: min {min(values):.1%}, mean {np.mean(values):.1%}, "
+            f"max {max(values):.1%}"
+        )
     drops = [r["map_float"] - r["map_int8"] for r in results]
     print(f"held-out mAP lost to int8: min {min(drops):.4f}, mean {np.mean(drops):.4f}, max {max(drops):.4f}")
 
@@ -317,18 +347,33 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extract", nargs="*", default=["torch", "onnx"], choices=["torch", "onnx"],
-                        help="backends of the `extract` rows (from the JPEG files)")
+    parser.add_argument(
+        "--extract",
+        nargs="*",
+        default=["torch", "onnx"],
+        choices=["torch", "onnx"],
+        help="backends of the `extract` rows (from the JPEG files)",
+    )
     parser.add_argument("--arch", default="resnet50", help="a torchvision ResNet for the speed table")
-    parser.add_argument("--agreement-seeds", type=int, default=3, help="trained models for the int8 agreement (0: none)")
+    parser.add_argument(
+        "--agreement-seeds", type=int, default=3, help="trained models for the int8 agreement (0: none)"
+    )
     parser.add_argument("--agreement-arch", default="resnet18")
     parser.add_argument("--agreement-size", type=int, default=64)
     parser.add_argument("--agreement-steps", type=int, default=200)
     parser.add_argument("--agreement-train", type=int, default=2048, help="generated training pictures")
     parser.add_argument("--agreement-images", type=int, default=256, help="held-out pictures")
-    parser.add_argument("--train-threads", type=int, default=1,
-                        help="torch threads while training those models (on a shared machine, more were slower)")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--train-threads",
+        type=int,
+        default=1,
+        help="torch threads while training those models (on a shared machine, more were slower)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -346,27 +391,35 @@ def main() -> None:
         print("smoke run: tiny sizes, the figures below mean nothing")
     info = cpu_info()
     print(f"CPU: {info['model']}, {info['cores']} cores, flags: {' '.join(info['flags']) or 'none of note'}")
-    print(f"{args.arch} at {args.size}, {args.images} images, batch {args.batch_size}, {args.threads} threads, "
-          f"best of {args.repeats}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.arch} at {args.size}, {args.images} images, batch {args.batch_size}, {args.threads} threads, "
+        f"best of {args.repeats}; load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         start = time.perf_counter()
         prepare(args, work)
-        print(f"prepared model, ONNX export{' and int8 quantisation' if 'onnx-int8' in args.variants else ''} "
-              f"in {time.perf_counter() - start:.0f} s")
+        print(
+            f"prepared model, ONNX export{' and int8 quantisation' if 'onnx-int8' in args.variants else ''} "
+            f"in {time.perf_counter() - start:.0f} s"
+        )
         jobs = ["eager"] + [v for v in args.variants if v != "eager"] + [f"extract {b}" for b in args.extract]
         results = []
         for job in jobs:
             command = [sys.executable, __file__, "--worker", job, "--work", str(work)] + [
-                f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                if k in ("images", "batch_size", "size", "threads", "repeats", "seed", "arch")]
+                f"--{k.replace('_', '-')}={v}"
+                for k, v in vars(args).items()
+                if k in ("images", "batch_size", "size", "threads", "repeats", "seed", "arch")
+            ]
             run = subprocess.run(command, capture_output=True, text=True)
             if run.returncode != 0:
                 print(f"{job}: failed\n{run.stderr[-1500:]}")
                 continue
             results.append((job, json.loads(run.stdout.strip().splitlines()[-1])))
         reference = np.load(work / "logits-eager.npy")
-        print("\n| variant | images/s | eager images/s (same process) | x eager | peak RSS MB | max prob diff | top-1 agree | top-5 identical |")
+        print(
+            "\n| variant | images/s | eager images/s (same process) | x eager | peak RSS MB | max prob diff | top-1 agree | top-5 identical |"
+        )
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for job, r in results:
             ratio = r["images_per_s"] / r["eager_images_per_s"]

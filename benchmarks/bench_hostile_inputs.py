@@ -40,12 +40,18 @@ print(json.dumps({"seconds": seconds, "peak_mib": peak / 1024, "malformed": repo
 def measure(path: Path, work: Path) -> dict:
     parts = work / f"parts-{path.name}"
     parts.mkdir()
-    done = subprocess.run([sys.executable, "-c", READ, str(path), str(parts)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", READ, str(path), str(parts)], capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout)
 
 
 def write_inputs(work: Path, size: int) -> dict[str, Path]:
-    long_line, bomb, baseline = work / f"long-{size}.jsonl", work / f"bomb-{size}.jsonl.bz2", work / f"lines-{size}.jsonl"
+    long_line, bomb, baseline = (
+        work / f"long-{size}.jsonl",
+        work / f"bomb-{size}.jsonl.bz2",
+        work / f"lines-{size}.jsonl",
+    )
     block = b"x" * MiB
     with open(long_line, "wb") as f:
         f.writelines(block for _ in range(size // MiB))
@@ -61,7 +67,11 @@ def write_inputs(work: Path, size: int) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128], help="input sizes in MiB")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -74,8 +84,16 @@ def main() -> None:
             results = {name: measure(path, work) for name, path in inputs.items()}
             base = results["baseline (200-byte lines)"]["seconds"]
             for name, result in results.items():
-                rows.append((size, name, inputs[name].stat().st_size, result["seconds"], result["seconds"] / base,
-                             result["peak_mib"]))
+                rows.append(
+                    (
+                        size,
+                        name,
+                        inputs[name].stat().st_size,
+                        result["seconds"],
+                        result["seconds"] / base,
+                        result["peak_mib"],
+                    )
+                )
             for path in inputs.values():
                 path.unlink()
     print("| MiB | input | file bytes | s | x baseline | peak MiB |")

@@ -26,18 +26,23 @@ import time
 from pathlib import Path
 
 T0_US = 1_733_000_000_000_000
-TEXT = "a photo of the sea this morning, the light was something else \U0001F60D\U0001F602 "
+TEXT = "a photo of the sea this morning, the light was something else \U0001f60d\U0001f602 "
 
 
 def frame(i: int) -> str:
     """A Jetstream post event like the real ones (an image post every other one), `time_us` increasing."""
-    embed = (',"embed":{"$type":"app.bsky.embed.images","images":[{"alt":"","aspectRatio":{"height":1536,"width":2048},'
-             f'"image":{{"$type":"blob","ref":{{"$link":"bafkreib{i:052d}"}},"mimeType":"image/jpeg","size":412345}}}}]}}'
-             if i % 2 else "")
-    return (f'{{"did":"did:plc:{i % 99991:024d}","time_us":{T0_US + i * 1000},"kind":"commit","commit":{{'
-            f'"rev":"3lb{i:010d}","operation":"create","collection":"app.bsky.feed.post","rkey":"3lb{i:010d}",'
-            f'"record":{{"$type":"app.bsky.feed.post","createdAt":"2024-11-30T21:00:00.000Z"{embed},'
-            f'"langs":["en"],"text":"{TEXT}{i}"}},"cid":"bafyreib{i:052d}"}}}}')
+    embed = (
+        ',"embed":{"$type":"app.bsky.embed.images","images":[{"alt":"","aspectRatio":{"height":1536,"width":2048},'
+        f'"image":{{"$type":"blob","ref":{{"$link":"bafkreib{i:052d}"}},"mimeType":"image/jpeg","size":412345}}}}]}}'
+        if i % 2
+        else ""
+    )
+    return (
+        f'{{"did":"did:plc:{i % 99991:024d}","time_us":{T0_US + i * 1000},"kind":"commit","commit":{{'
+        f'"rev":"3lb{i:010d}","operation":"create","collection":"app.bsky.feed.post","rkey":"3lb{i:010d}",'
+        f'"record":{{"$type":"app.bsky.feed.post","createdAt":"2024-11-30T21:00:00.000Z"{embed},'
+        f'"langs":["en"],"text":"{TEXT}{i}"}},"cid":"bafyreib{i:052d}"}}}}'
+    )
 
 
 def serve(port_out, events: int) -> None:
@@ -100,8 +105,22 @@ def listen(url: str, events: int, out: Path) -> tuple[float, float]:
 
 def peak_rss_mib(url: str, events: int, out: Path) -> float:
     """Peak RSS of a fresh `smileynet listen bluesky` process recording `events` events."""
-    child = subprocess.Popen([sys.executable, "-m", "smileynet", "listen", "bluesky", "--out", str(out),
-                              "--endpoint", url, "--max-events", str(events), "--quiet"])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "listen",
+            "bluesky",
+            "--out",
+            str(out),
+            "--endpoint",
+            url,
+            "--max-events",
+            str(events),
+            "--quiet",
+        ]
+    )
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise SystemExit(f"listen exited with status {status}")
@@ -124,18 +143,20 @@ def main() -> None:
             bare_receive(url, min(args.events, 2000))  # warm-up: imports, the server's first connection
             best = {"bare receive loop (ceiling)": (float("inf"), 0.0), "listen bluesky": (float("inf"), 0.0)}
             for run in range(args.repeat):
-                best["bare receive loop (ceiling)"] = min(best["bare receive loop (ceiling)"],
-                                                          bare_receive(url, args.events))
+                best["bare receive loop (ceiling)"] = min(
+                    best["bare receive loop (ceiling)"], bare_receive(url, args.events)
+                )
                 best["listen bluesky"] = min(best["listen bluesky"], listen(url, args.events, Path(tmp) / f"run{run}"))
             ceiling = args.events / best["bare receive loop (ceiling)"][0]
-            print(f"{args.events:,} events per run, best of {args.repeat}; load average "
-                  f"{os.getloadavg()[0]:.1f}")
+            print(f"{args.events:,} events per run, best of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
             ceiling_cpu = best["bare receive loop (ceiling)"][1]
             print(f"{'':30} {'events/s':>10} {'vs ceiling':>11} {'CPU ms/1000':>12} {'CPU vs ceiling':>15}")
             for name, (wall, cpu) in best.items():
                 rate = args.events / wall
-                print(f"{name:30} {rate:>10,.0f} {rate / ceiling:>10.2f}x {cpu / args.events * 1e6:>12.1f} "
-                      f"{ceiling_cpu / max(cpu, 1e-9):>14.2f}x")
+                print(
+                    f"{name:30} {rate:>10,.0f} {rate / ceiling:>10.2f}x {cpu / args.events * 1e6:>12.1f} "
+                    f"{ceiling_cpu / max(cpu, 1e-9):>14.2f}x"
+                )
             peaks = {m: peak_rss_mib(url, n, Path(tmp) / f"memory{m}") for m, n in minutes.items()}
             for m, n in minutes.items():
                 print(f"peak RSS, {m:>2} min of input ({n:,} events): {peaks[m]:.1f} MiB")

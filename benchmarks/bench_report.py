@@ -21,7 +21,7 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +41,28 @@ def write_inputs(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
     sizes = rng.integers(1, 6, n)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     values = rng.choice(len(emojis), size=int(offsets[-1]), p=popularity / popularity.sum())
-    start = int(datetime(2018, 1, 1, tzinfo=timezone.utc).timestamp() * 1e6)
+    start = int(datetime(2018, 1, 1, tzinfo=UTC).timestamp() * 1e6)
     created = pa.array(start + rng.integers(0, 180 * 86400 * 10**6, n), pa.timestamp("us", tz="UTC"))
     lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(emojis[values].tolist(), pa.string()))
     collect, sample = folder / "collect", folder / "sample"
     collect.mkdir()
     sample.mkdir()
-    pq.write_table(pa.table({"post_id": pa.array(np.arange(n).astype(str)), "created_at": created,
-                             "emojis": lists}), collect / "posts.parquet")
+    pq.write_table(
+        pa.table({"post_id": pa.array(np.arange(n).astype(str)), "created_at": created, "emojis": lists}),
+        collect / "posts.parquet",
+    )
     m = n // 4
     keep = np.sort(rng.choice(n, m, replace=False))
-    manifest = pa.table({
-        "image_id": pa.array([f"{i}_0" for i in keep]), "post_id": pa.array(keep.astype(str)),
-        "created_at": created.take(pa.array(keep)), "window": pa.array((rng.integers(0, 6, m)).astype(np.int64)),
-        "emojis": lists.take(pa.array(keep)),
-        "split": pa.array(np.where(keep % 10 == 0, "test", np.where(keep % 10 == 1, "valid", "train"))),
-    })
+    manifest = pa.table(
+        {
+            "image_id": pa.array([f"{i}_0" for i in keep]),
+            "post_id": pa.array(keep.astype(str)),
+            "created_at": created.take(pa.array(keep)),
+            "window": pa.array((rng.integers(0, 6, m)).astype(np.int64)),
+            "emojis": lists.take(pa.array(keep)),
+            "split": pa.array(np.where(keep % 10 == 0, "test", np.where(keep % 10 == 1, "valid", "train"))),
+        }
+    )
     pq.write_table(manifest, sample / "manifest.parquet")
     vocab.write_categories_csv(sample / "categories.csv")
     return collect, sample
@@ -133,7 +139,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -142,16 +152,22 @@ def main() -> None:
         folder = Path(tmp)
         start = time.perf_counter()
         collect, sample = write_inputs(folder, args.posts, args.seed)
-        print(f"inputs: {args.posts:,} posts, {args.posts // 4:,} sampled images, "
-              f"generated in {time.perf_counter() - start:.1f} s")
+        print(
+            f"inputs: {args.posts:,} posts, {args.posts // 4:,} sampled images, "
+            f"generated in {time.perf_counter() - start:.1f} s"
+        )
         print(f"{'measure':<32}{'seconds':>9}{'peak MiB':>10}{'x time':>8}{'x memory':>10}")
-        pairs = (("emoji counts", report_counts, baseline_counts, collect / "posts.parquet"),
-                 ("label correlation", report_correlation, baseline_correlation, sample / "manifest.parquet"))
+        pairs = (
+            ("emoji counts", report_counts, baseline_counts, collect / "posts.parquet"),
+            ("label correlation", report_correlation, baseline_correlation, sample / "manifest.parquet"),
+        )
         for name, ours, baseline, path in pairs:
             base_s, base_mb, _ = measure(baseline, path)
             our_s, our_mb, _ = measure(ours, path)
             print(f"{name + ' (baseline)':<32}{base_s:>9.2f}{base_mb:>10.0f}")
-            print(f"{name + ' (report)':<32}{our_s:>9.2f}{our_mb:>10.0f}{base_s / our_s:>8.1f}{base_mb / our_mb:>10.1f}")
+            print(
+                f"{name + ' (report)':<32}{our_s:>9.2f}{our_mb:>10.0f}{base_s / our_s:>8.1f}{base_mb / our_mb:>10.1f}"
+            )
         seconds, peak, size = measure(whole_page, [collect, sample], folder / "report.html")
         print(f"{'whole page (collect + sample)':<32}{seconds:>9.2f}{peak:>10.0f}   page {size / 1e6:.2f} MB")
         print("x: baseline / report (above 1: the report's way is faster / smaller)")

@@ -43,17 +43,25 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=112, help="model input size")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
         args.requests, args.concurrency, args.archs, args.image_size = 20, 4, "tiny", 32
 
     requests = make_requests(args.requests, args.malformed, seed=0)
-    print(f"{args.requests} requests, {args.concurrency} concurrent, {args.malformed:.0%} malformed; "
-          f"torch threads {torch.get_num_threads()}; model input {args.image_size} px")
-    print(f"{'arch':<10} {'batching':<10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'req/s':>7} {'batch':>6} "
-          f"{'5xx':>4}  statuses")
+    print(
+        f"{args.requests} requests, {args.concurrency} concurrent, {args.malformed:.0%} malformed; "
+        f"torch threads {torch.get_num_threads()}; model input {args.image_size} px"
+    )
+    print(
+        f"{'arch':<10} {'batching':<10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'req/s':>7} {'batch':>6} "
+        f"{'5xx':>4}  statuses"
+    )
     failed = False
     for arch in args.archs.split(","):
         torch.manual_seed(0)
@@ -62,12 +70,16 @@ def main() -> int:
         for label, max_batch in (("off", 1), ("on", args.max_batch)):
             rows[label] = r = measure(model, requests, args.concurrency, max_batch, args.max_wait_ms)
             failed |= r["server_errors"] > 0 or bool(r["errors"])
-            print(f"{arch:<10} {label:<10} {r['p50_ms']:8.1f} {r['p90_ms']:8.1f} {r['p99_ms']:8.1f} "
-                  f"{r['throughput_rps']:7.1f} {r['mean_batch']:6.1f} {r['server_errors']:4d}  {r['statuses']}"
-                  + (f" transport errors: {r['errors'][:3]}" if r["errors"] else ""))
+            print(
+                f"{arch:<10} {label:<10} {r['p50_ms']:8.1f} {r['p90_ms']:8.1f} {r['p99_ms']:8.1f} "
+                f"{r['throughput_rps']:7.1f} {r['mean_batch']:6.1f} {r['server_errors']:4d}  {r['statuses']}"
+                + (f" transport errors: {r['errors'][:3]}" if r["errors"] else "")
+            )
         on, off = rows["on"], rows["off"]
-        print(f"{arch:<10} {'x on/off':<10} {on['p50_ms'] / off['p50_ms']:8.2f} {on['p90_ms'] / off['p90_ms']:8.2f} "
-              f"{on['p99_ms'] / off['p99_ms']:8.2f} {on['throughput_rps'] / off['throughput_rps']:7.2f}")
+        print(
+            f"{arch:<10} {'x on/off':<10} {on['p50_ms'] / off['p50_ms']:8.2f} {on['p90_ms'] / off['p90_ms']:8.2f} "
+            f"{on['p99_ms'] / off['p99_ms']:8.2f} {on['throughput_rps'] / off['throughput_rps']:7.2f}"
+        )
     if failed:
         print("FAILED: the server answered with 5xx or dropped connections", file=sys.stderr)
     return int(failed)

@@ -41,7 +41,7 @@ def picture(i: int, size: tuple[int, int]) -> Image.Image:
     times are realistic (drawn at 1/8 scale and enlarged: generating it stays cheap)."""
     rng = np.random.default_rng(i)
     w, h = size
-    y, x = np.mgrid[0:h // 8 + 1, 0:w // 8 + 1].astype(np.float32)
+    y, x = np.mgrid[0 : h // 8 + 1, 0 : w // 8 + 1].astype(np.float32)
     base = rng.uniform(0, 255, (3, 1, 1)) + rng.uniform(-1.5, 1.5, (3, 1, 1)) * (x + y)
     pixels = np.clip(base.transpose(1, 2, 0) + rng.normal(0, 25, x.shape + (3,)), 0, 255).astype(np.uint8)
     return Image.fromarray(pixels).resize((w, h), Image.BILINEAR)
@@ -64,8 +64,9 @@ def make_photo(args: tuple[int, Path, tuple[int, int], int, bool]) -> tuple[int,
     return i, buffer.getvalue(), labels
 
 
-def make_data(root: Path, count: int, full: int, size: tuple[int, int], shard_size: int,
-              processes: int) -> tuple[Path, Path]:
+def make_data(
+    root: Path, count: int, full: int, size: tuple[int, int], shard_size: int, processes: int
+) -> tuple[Path, Path]:
     """`count` pictures as shards; the first `full` also as source-size JPEGs for the HTTP server."""
     import webdataset as wds
 
@@ -77,13 +78,20 @@ def make_data(root: Path, count: int, full: int, size: tuple[int, int], shard_si
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(shards / "categories.csv")
     writer = None
     with ProcessPoolExecutor(processes) as pool:
-        for i, jpeg, labels in pool.map(make_photo, [(i, photos, size, shard_size, i < full) for i in range(count)], chunksize=16):
+        for i, jpeg, labels in pool.map(
+            make_photo, [(i, photos, size, shard_size, i < full) for i in range(count)], chunksize=16
+        ):
             if i % SHARD_SAMPLES == 0:
                 if writer is not None:
                     writer.close()
                 writer = wds.TarWriter(str(shards / "train" / f"{i // SHARD_SAMPLES:05d}.tar"))
-            writer.write({"__key__": f"{i:06d}", "jpg": jpeg,
-                          "json": json.dumps({"labels": labels, "url": f"{i:06d}.jpg"}).encode()})
+            writer.write(
+                {
+                    "__key__": f"{i:06d}",
+                    "jpg": jpeg,
+                    "json": json.dumps({"labels": labels, "url": f"{i:06d}.jpg"}).encode(),
+                }
+            )
     writer.close()
     return photos, shards
 
@@ -98,11 +106,18 @@ class OfficialDataset(torch.utils.data.Dataset):
         from torchvision import transforms
 
         self.base, self.count = base, count
-        crop = ([transforms.RandomResizedCrop(image_size, scale=(0.5, 1.0)), transforms.RandomHorizontalFlip()] if augment
-                else [transforms.Resize(image_size), transforms.CenterCrop(image_size)])
-        self.transform = transforms.Compose(crop + [
-            transforms.ToTensor(), transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-        ])
+        crop = (
+            [transforms.RandomResizedCrop(image_size, scale=(0.5, 1.0)), transforms.RandomHorizontalFlip()]
+            if augment
+            else [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
+        )
+        self.transform = transforms.Compose(
+            crop
+            + [
+                transforms.ToTensor(),
+                transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+            ]
+        )
 
     def __len__(self) -> int:
         return self.count
@@ -121,8 +136,16 @@ def our_batches(shards: Path, args, epochs_needed: int = 1000):
     from smileynet.data import build_loader
 
     for epoch in range(epochs_needed):
-        yield from build_loader(shards, "train", num_classes=len(EMOJIS), image_size=args.image_size,
-                                batch_size=args.batch_size, train=True, epoch=epoch, workers=args.workers)
+        yield from build_loader(
+            shards,
+            "train",
+            num_classes=len(EMOJIS),
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            train=True,
+            epoch=epoch,
+            workers=args.workers,
+        )
 
 
 def endless(loader):
@@ -148,7 +171,9 @@ def train_rate(batches, args, device: torch.device, steps: int, normalised: bool
     from smileynet.model import create_model
 
     torch.manual_seed(0)
-    model = create_model(args.arch, len(EMOJIS), image_size=args.image_size).to(device, memory_format=torch.channels_last)
+    model = create_model(args.arch, len(EMOJIS), image_size=args.image_size).to(
+        device, memory_format=torch.channels_last
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     step_model = torch.compile(model) if args.compile else model
     dtype = torch.bfloat16 if device.type == "cuda" else None
@@ -180,8 +205,9 @@ def train_rate(batches, args, device: torch.device, steps: int, normalised: bool
 def synthetic(args, device: torch.device):
     """One fixed uint8 batch, held in host memory (copied each step, as real batches are)."""
     generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (args.batch_size, 3, args.image_size, args.image_size), dtype=torch.uint8,
-                           generator=generator)
+    images = torch.randint(
+        0, 256, (args.batch_size, 3, args.image_size, args.image_size), dtype=torch.uint8, generator=generator
+    )
     targets = (torch.rand(args.batch_size, len(EMOJIS), generator=generator) < 0.2).float()
     while True:
         yield images, targets
@@ -196,16 +222,28 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 cpu, 256 cuda")
     parser.add_argument("--arch", default=None, help="default tiny on cpu, resnet50 on cuda")
-    parser.add_argument("--workers", type=int, default=None, help="our loader's processes (default 1 cpu, cores-2 cuda)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="our loader's processes (default 1 cpu, cores-2 cuda)"
+    )
     parser.add_argument("--steps", type=int, default=None, help="timed training steps (default 6 cpu, 100 cuda)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2 cpu, 30 cuda)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="default on for cuda")
-    parser.add_argument("--official-images", type=int, default=None,
-                        help="photos served over HTTP for the official pipeline (default 96)")
+    parser.add_argument(
+        "--official-images",
+        type=int,
+        default=None,
+        help="photos served over HTTP for the official pipeline (default 96)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating pipeline measurements (median)")
-    parser.add_argument("--work", type=Path, default=None, help="keep the generated photos and shards in this (new) folder")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="keep the generated photos and shards in this (new) folder"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -232,22 +270,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         start = time.perf_counter()
         args.official_images = min(args.official_images, args.images)
-        photos, shards = make_data(args.work or Path(tmp), args.images, args.official_images, size, args.shard_size, cores)
-        print(f"machine: {cores} CPU cores, torch {torch.__version__}, device {device}"
-              + (f" ({torch.cuda.get_device_name()})" if gpu else ""))
-        print(f"data: {args.images} photos {args.source_size} -> shards at {args.shard_size} px "
-              f"({time.perf_counter() - start:.1f} s); crop {args.image_size}, batch {args.batch_size}, arch {args.arch}, "
-              f"our loader workers {args.workers}")
+        photos, shards = make_data(
+            args.work or Path(tmp), args.images, args.official_images, size, args.shard_size, cores
+        )
+        print(
+            f"machine: {cores} CPU cores, torch {torch.__version__}, device {device}"
+            + (f" ({torch.cuda.get_device_name()})" if gpu else "")
+        )
+        print(
+            f"data: {args.images} photos {args.source_size} -> shards at {args.shard_size} px "
+            f"({time.perf_counter() - start:.1f} s); crop {args.image_size}, batch {args.batch_size}, arch {args.arch}, "
+            f"our loader workers {args.workers}"
+        )
 
-        server = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(photos)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", str(photos)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port NNNNN ..."
             port = int(line.split(" port ")[1].split()[0])
-            officials = {name: torch.utils.data.DataLoader(
-                OfficialDataset(f"http://127.0.0.1:{port}", args.official_images, args.image_size, augment),
-                batch_size=args.batch_size, shuffle=True, num_workers=0)
-                for name, augment in (("as shipped", False), ("--input_aug", True))}
+            officials = {
+                name: torch.utils.data.DataLoader(
+                    OfficialDataset(f"http://127.0.0.1:{port}", args.official_images, args.image_size, augment),
+                    batch_size=args.batch_size,
+                    shuffle=True,
+                    num_workers=0,
+                )
+                for name, augment in (("as shipped", False), ("--input_aug", True))
+            }
             rounds = []  # alternate the pipelines, so that load changing on a shared machine hits all alike
             for _ in range(args.rounds):
                 ours = pipeline_rate(our_batches(shards, args), args.images - args.batch_size) / args.workers
@@ -256,28 +309,49 @@ def main() -> None:
             # against the faster of the two official variants, round by round
             ratios = [ours / max(rest) for ours, *rest in rounds]
             ratio = float(np.median(ratios))
-            print(f"input pipeline alone (median of {args.rounds} alternating rounds): ours {ours_per_core:.0f} img/s "
-                  f"per core; official (requests + PIL, no workers) on one core: "
-                  + ", ".join(f"{name} {rate:.0f} img/s" for name, rate in zip(officials, official_rates))
-                  + f" -> {ratio:.1f}x the faster per core (rounds: {', '.join(f'{r:.1f}x' for r in ratios)})")
+            print(
+                f"input pipeline alone (median of {args.rounds} alternating rounds): ours {ours_per_core:.0f} img/s "
+                f"per core; official (requests + PIL, no workers) on one core: "
+                + ", ".join(f"{name} {rate:.0f} img/s" for name, rate in zip(officials, official_rates))
+                + f" -> {ratio:.1f}x the faster per core (rounds: {', '.join(f'{r:.1f}x' for r in ratios)})"
+            )
 
             synthetic_rate = train_rate(synthetic(args, device), args, device, args.steps)
             real_rate = train_rate(our_batches(shards, args), args, device, args.steps)
-            print(f"training {args.arch}: synthetic {synthetic_rate:.0f} img/s, real shards {real_rate:.0f} img/s "
-                  f"-> real/synthetic {real_rate / synthetic_rate:.2f}")
+            print(
+                f"training {args.arch}: synthetic {synthetic_rate:.0f} img/s, real shards {real_rate:.0f} img/s "
+                f"-> real/synthetic {real_rate / synthetic_rate:.2f}"
+            )
             if not gpu:
-                official_train = train_rate(endless(officials["as shipped"]), args, device, max(1, args.official_images // args.batch_size - 1),
-                                            normalised=True)
-                print(f"training {args.arch} fed by the official pipeline: {official_train:.0f} img/s "
-                      f"-> ours {real_rate / official_train:.1f}x")
-            figures = {"device": args.device, "arch": args.arch, "image_size": args.image_size, "batch_size": args.batch_size,
-                       "compile": args.compile, "synthetic_img_s": synthetic_rate, "real_img_s": real_rate,
-                       "pipeline_img_s_per_core": ours_per_core, "shards": str(shards) if args.work else None}
+                official_train = train_rate(
+                    endless(officials["as shipped"]),
+                    args,
+                    device,
+                    max(1, args.official_images // args.batch_size - 1),
+                    normalised=True,
+                )
+                print(
+                    f"training {args.arch} fed by the official pipeline: {official_train:.0f} img/s "
+                    f"-> ours {real_rate / official_train:.1f}x"
+                )
+            figures = {
+                "device": args.device,
+                "arch": args.arch,
+                "image_size": args.image_size,
+                "batch_size": args.batch_size,
+                "compile": args.compile,
+                "synthetic_img_s": synthetic_rate,
+                "real_img_s": real_rate,
+                "pipeline_img_s_per_core": ours_per_core,
+                "shards": str(shards) if args.work else None,
+            }
             if args.json:
                 args.json.write_text(json.dumps(figures, indent=2))
             if gpu:
-                print(f"GPU memory peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; goals: >= 5000 img/s, "
-                      f"real >= 0.9x synthetic")
+                print(
+                    f"GPU memory peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; goals: >= 5000 img/s, "
+                    f"real >= 0.9x synthetic"
+                )
         finally:
             server.terminate()
             server.wait(timeout=10)

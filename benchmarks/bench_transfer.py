@@ -77,7 +77,11 @@ def main() -> None:
     parser.add_argument("--extract-images", type=int, default=32)
     parser.add_argument("--arch", default="resnet50", help="model for the extraction timing (the paper: resnet50)")
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks that the script runs; its figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs; its figures mean nothing",
+    )
     args = parser.parse_args()
     if args.smoke:
         print("smoke run: tiny sizes, the figures below mean nothing")
@@ -114,10 +118,14 @@ def main() -> None:
         print(f"{protocol}: ObjectNet 2048-d / emoji 92-d = {large / small:.1f}x time")
     peak = max(p for _, _, p in rows)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"all protocols: {protocols_seconds:.1f} s wall; peak traced memory {peak:.0f} MiB; process peak RSS {rss:.0f} MiB")
+    print(
+        f"all protocols: {protocols_seconds:.1f} s wall; peak traced memory {peak:.0f} MiB; process peak RSS {rss:.0f} MiB"
+    )
     rate = extraction(args.extract_images, args.arch, args.image_size)
-    print(f"extraction (apart): {args.arch} at {args.image_size}px, {rate:.1f} images/s on this CPU "
-          f"-> {FI_SIZE / rate / 60:.1f} min for FI's {FI_SIZE} images")
+    print(
+        f"extraction (apart): {args.arch} at {args.image_size}px, {rate:.1f} images/s on this CPU "
+        f"-> {FI_SIZE / rate / 60:.1f} min for FI's {FI_SIZE} images"
+    )
 
 
 if __name__ == "__main__":

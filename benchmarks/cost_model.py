@@ -51,12 +51,25 @@ def rows(workload: dict, figures: dict[str, dict]) -> list[Row]:
     rate = f["collect_records_per_core_s"]
     bench_bytes_per_record = f["collect_bench_bz2_mib"] * MIB / f["collect_bench_records"]
     efficiency = f["collect_two_worker_speedup"] / 2  # per worker, measured at 2 and assumed to hold
-    core_s = max(workload["month_posts"] / rate, workload["month_bz2_gb"] * 1e9 / (rate * bench_bytes_per_record)) / efficiency
+    core_s = (
+        max(workload["month_posts"] / rate, workload["month_bz2_gb"] * 1e9 / (rate * bench_bytes_per_record))
+        / efficiency
+    )
     work = f"stream-grab month: {workload['month_bz2_gb']:g} GB bz2, {workload['month_posts'] / 1e6:.0f}M posts"
     rate_text = f"{rate * bench_bytes_per_record / MIB:.2f} MiB/s of bz2 ({rate:,.0f} records/s) per core, {efficiency:.0%} per-worker efficiency"
-    out.append(Row("collect", work, f"1 machine, {cores} cores", rate_text, f"{core_s / 3600:.1f} core-h", core_s / cores))
-    out.append(Row("collect", work, f"{machines} machines, {machines * cores} cores (Dask)", rate_text,
-                   f"{core_s / 3600:.1f} core-h", core_s / (cores * machines)))
+    out.append(
+        Row("collect", work, f"1 machine, {cores} cores", rate_text, f"{core_s / 3600:.1f} core-h", core_s / cores)
+    )
+    out.append(
+        Row(
+            "collect",
+            work,
+            f"{machines} machines, {machines * cores} cores (Dask)",
+            rate_text,
+            f"{core_s / 3600:.1f} core-h",
+            core_s / (cores * machines),
+        )
+    )
 
     # download: decoding and resizing the photos bound it per core, the machine's link per machine
     rate = f["download_images_per_s"] / f["download_processes"]
@@ -65,12 +78,30 @@ def rows(workload: dict, figures: dict[str, dict]) -> list[Row]:
     per_machine = min(cores * rate, link_rate)
     bound = "the link" if link_rate < cores * rate else "the CPU"
     work = f"{workload['images'] / 1e6:g}M images"
-    rate_text = (f"{rate:g} images/s per core (640x480 photos); a {f['link_gbit_per_s']:g} Gbit/s link carries "
-                 f"{link_rate:,.0f} images/s of {f['image_kib']:g} KiB: {bound} bounds a machine")
-    out.append(Row("download", work, f"1 machine, {cores} cores", rate_text, f"{core_s / 3600:.1f} core-h",
-                   workload["images"] / per_machine))
-    out.append(Row("download", work, f"{machines} machines, {machines * cores} cores (Spark)", rate_text,
-                   f"{core_s / 3600:.1f} core-h", workload["images"] / (per_machine * machines)))
+    rate_text = (
+        f"{rate:g} images/s per core (640x480 photos); a {f['link_gbit_per_s']:g} Gbit/s link carries "
+        f"{link_rate:,.0f} images/s of {f['image_kib']:g} KiB: {bound} bounds a machine"
+    )
+    out.append(
+        Row(
+            "download",
+            work,
+            f"1 machine, {cores} cores",
+            rate_text,
+            f"{core_s / 3600:.1f} core-h",
+            workload["images"] / per_machine,
+        )
+    )
+    out.append(
+        Row(
+            "download",
+            work,
+            f"{machines} machines, {machines * cores} cores (Spark)",
+            rate_text,
+            f"{core_s / 3600:.1f} core-h",
+            workload["images"] / (per_machine * machines),
+        )
+    )
 
     # train: the GPU bounds the step; the reader needs rate / (per-core reader rate) cores beside it
     images = workload["steps"] * workload["batch"]
@@ -79,12 +110,18 @@ def rows(workload: dict, figures: dict[str, dict]) -> list[Row]:
     single = f["gpu_train_images_per_s"]
     setups = [
         ("1 GPU", single, 1, f"{single:,.0f} images/s per GPU{mark['gpu_train_images_per_s']}"),
-        (f"{gpus} GPUs, 1 node, batch {workload['batch']} ({workload['batch'] // gpus} per GPU)",
-         gpus * single * f["gpu_scaling_8_batch_128"], gpus,
-         f"{f['gpu_scaling_8_batch_128']:.0%} of linear scaling{mark['gpu_scaling_8_batch_128']}"),
-        (f"{gpus} GPUs, 1 node, batch {workload['batch'] * gpus} ({workload['steps'] // gpus // 1000}k steps)",
-         gpus * single * f["gpu_scaling_8_large_batch"], gpus,
-         f"{f['gpu_scaling_8_large_batch']:.0%} of linear scaling{mark['gpu_scaling_8_large_batch']}"),
+        (
+            f"{gpus} GPUs, 1 node, batch {workload['batch']} ({workload['batch'] // gpus} per GPU)",
+            gpus * single * f["gpu_scaling_8_batch_128"],
+            gpus,
+            f"{f['gpu_scaling_8_batch_128']:.0%} of linear scaling{mark['gpu_scaling_8_batch_128']}",
+        ),
+        (
+            f"{gpus} GPUs, 1 node, batch {workload['batch'] * gpus} ({workload['steps'] // gpus // 1000}k steps)",
+            gpus * single * f["gpu_scaling_8_large_batch"],
+            gpus,
+            f"{f['gpu_scaling_8_large_batch']:.0%} of linear scaling{mark['gpu_scaling_8_large_batch']}",
+        ),
     ]
     for setup, rate, n, rate_text in setups:
         wall = images / rate
@@ -96,14 +133,32 @@ def rows(workload: dict, figures: dict[str, dict]) -> list[Row]:
     per_core = f["embed_cpu_images_per_s"] / f["embed_cpu_threads"]
     core_s = workload["images"] / per_core
     rate_text = f"{per_core:.1f} images/s per core (ONNX Runtime fp32, decoding included)"
-    out.append(Row("embed", work, f"{machines} machines, {machines * cores} cores", rate_text,
-                   f"{core_s / 3600:.0f} core-h", core_s / (cores * machines)))
+    out.append(
+        Row(
+            "embed",
+            work,
+            f"{machines} machines, {machines * cores} cores",
+            rate_text,
+            f"{core_s / 3600:.0f} core-h",
+            core_s / (cores * machines),
+        )
+    )
     rate = f["gpu_embed_images_per_s"]
     reader = f["embed_reader_images_per_core_s"]
-    rate_text = f"{rate:,.0f} images/s per GPU{mark['gpu_embed_images_per_s']}; input needs {rate / reader:.1f} cores per GPU"
+    rate_text = (
+        f"{rate:,.0f} images/s per GPU{mark['gpu_embed_images_per_s']}; input needs {rate / reader:.1f} cores per GPU"
+    )
     for n in (1, gpus):
-        out.append(Row("embed", work, f"{n} GPU{'s' if n > 1 else ''}", rate_text,
-                       f"{workload['images'] / rate / 3600:.2f} GPU-h", workload["images"] / rate / n))
+        out.append(
+            Row(
+                "embed",
+                work,
+                f"{n} GPU{'s' if n > 1 else ''}",
+                rate_text,
+                f"{workload['images'] / rate / 3600:.2f} GPU-h",
+                workload["images"] / rate / n,
+            )
+        )
     return out
 
 

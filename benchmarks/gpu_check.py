@@ -38,8 +38,9 @@ class CheckFailed(Exception):
 def run(command: list[str], log: Path, timeout: float, env: dict | None = None) -> str:
     """Run a command, its output kept in `log`; a non-zero exit or a timeout fails the check."""
     try:
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                                env={**os.environ, **(env or {})})
+        result = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        )
     except subprocess.TimeoutExpired:
         raise CheckFailed(f"timed out after {timeout:.0f} s") from None
     log.write_text(f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}")
@@ -56,8 +57,16 @@ def free_port() -> int:
 
 
 def check_train_throughput(args, work: Path) -> tuple[str, str, bool]:
-    command = [sys.executable, "benchmarks/bench_train.py", "--device", args.device, "--work", str(work / "data"),
-               "--json", str(work / "train.json")]
+    command = [
+        sys.executable,
+        "benchmarks/bench_train.py",
+        "--device",
+        args.device,
+        "--work",
+        str(work / "data"),
+        "--json",
+        str(work / "train.json"),
+    ]
     command += ["--smoke"] if args.tiny else []
     run(command, work / "bench_train.log", timeout=args.timeout)
     figures = json.loads((work / "train.json").read_text())
@@ -67,22 +76,57 @@ def check_train_throughput(args, work: Path) -> tuple[str, str, bool]:
     synthetic, real = figures["synthetic_img_s"], figures["real_img_s"]
     ratio = real / synthetic
     met = args.tiny or (real >= GOAL_IMG_S and ratio >= GOAL_REAL_OVER_SYNTHETIC)
-    setup = f"{figures['arch']} {figures['image_size']} px, batch {figures['batch_size']}" + \
-        (", compiled" if figures["compile"] else "")
-    return (f"{setup}: real shards {real:.0f} img/s, synthetic {synthetic:.0f} img/s, real {ratio:.2f}x synthetic",
-            "-" if args.tiny else f">= {GOAL_IMG_S} img/s, >= {GOAL_REAL_OVER_SYNTHETIC}x", met)
+    setup = f"{figures['arch']} {figures['image_size']} px, batch {figures['batch_size']}" + (
+        ", compiled" if figures["compile"] else ""
+    )
+    return (
+        f"{setup}: real shards {real:.0f} img/s, synthetic {synthetic:.0f} img/s, real {ratio:.2f}x synthetic",
+        "-" if args.tiny else f">= {GOAL_IMG_S} img/s, >= {GOAL_REAL_OVER_SYNTHETIC}x",
+        met,
+    )
 
 
 def check_torchrun(args, work: Path) -> tuple[str, str, bool]:
     shards = work / "data" / "shards"
     steps = 4 if args.tiny else 40
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "smileynet",
-               "train", "--data", str(shards), "--out", str(work / "run"), "--device", args.device,
-               "--steps", str(steps), "--log-every", str(steps), "--checkpoint-every", str(steps), "--val-every", "0",
-               "--val-batches", "2", "--precision", "bf16", "--channels-last", "--quiet", "--no-tensorboard",
-               "--workers", str(args.workers)]
-    command += (["--arch", "tiny", "--image-size", "32", "--batch-size", "8", "--no-compile"] if args.tiny else
-                ["--arch", "resnet50", "--image-size", "224", "--batch-size", "256", "--compile"])
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=1",
+        "-m",
+        "smileynet",
+        "train",
+        "--data",
+        str(shards),
+        "--out",
+        str(work / "run"),
+        "--device",
+        args.device,
+        "--steps",
+        str(steps),
+        "--log-every",
+        str(steps),
+        "--checkpoint-every",
+        str(steps),
+        "--val-every",
+        "0",
+        "--val-batches",
+        "2",
+        "--precision",
+        "bf16",
+        "--channels-last",
+        "--quiet",
+        "--no-tensorboard",
+        "--workers",
+        str(args.workers),
+    ]
+    command += (
+        ["--arch", "tiny", "--image-size", "32", "--batch-size", "8", "--no-compile"]
+        if args.tiny
+        else ["--arch", "resnet50", "--image-size", "224", "--batch-size", "256", "--compile"]
+    )
     start = time.perf_counter()
     run(command, work / "torchrun.log", timeout=args.timeout)
     seconds = time.perf_counter() - start
@@ -90,30 +134,84 @@ def check_torchrun(args, work: Path) -> tuple[str, str, bool]:
     rows = (work / "run" / "metrics.csv").read_text().splitlines()
     last = dict(zip(rows[0].split(","), rows[-1].split(",")))
     loss, auc = float(last["loss"]), last["val_auc"]
-    ok = summary["processes"] == 1 and summary["backend"] == ("nccl" if args.device == "cuda" else "gloo") \
-        and math.isfinite(loss) and auc != ""
-    return (f"{steps} steps through DDP ({summary['backend']}), {float(last['images_per_s']):.0f} img/s, loss {loss:.3f}, "
-            f"val auc {float(auc or 'nan'):.3f}; {seconds:.0f} s with start-up", "exit 0, finite loss, validated", ok)
+    ok = (
+        summary["processes"] == 1
+        and summary["backend"] == ("nccl" if args.device == "cuda" else "gloo")
+        and math.isfinite(loss)
+        and auc != ""
+    )
+    return (
+        f"{steps} steps through DDP ({summary['backend']}), {float(last['images_per_s']):.0f} img/s, loss {loss:.3f}, "
+        f"val auc {float(auc or 'nan'):.3f}; {seconds:.0f} s with start-up",
+        "exit 0, finite loss, validated",
+        ok,
+    )
 
 
 def check_evaluate(args, work: Path) -> tuple[str, str, bool]:
     out = work / "evaluate.json"
-    run([sys.executable, "-m", "smileynet", "evaluate", str(work / "run" / "model"), "--data", str(work / "data" / "shards"),
-         "--split", "valid", "--device", args.device, "--workers", str(args.workers), "--out", str(out), "--quiet"],
-        work / "evaluate.log", timeout=args.timeout)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "evaluate",
+            str(work / "run" / "model"),
+            "--data",
+            str(work / "data" / "shards"),
+            "--split",
+            "valid",
+            "--device",
+            args.device,
+            "--workers",
+            str(args.workers),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        work / "evaluate.log",
+        timeout=args.timeout,
+    )
     result = json.loads(out.read_text())
-    return f"{result['n']} images, auc {result['auc']:.3f}, mtop5 {result['mtop5']:.3f}", "every image scored", result["n"] > 0
+    return (
+        f"{result['n']} images, auc {result['auc']:.3f}, mtop5 {result['mtop5']:.3f}",
+        "every image scored",
+        result["n"] > 0,
+    )
 
 
 def check_embed(args, work: Path) -> tuple[str, str, bool]:
     start = time.perf_counter()
-    stdout = run([sys.executable, "-m", "smileynet", "embed", str(work / "run" / "model"), str(work / "data" / "shards"),
-                  "--split", "valid", "--out", str(work / "embed.parquet"), "--device", args.device, "--backend", "torch",
-                  "--workers", str(args.workers), "--quiet"], work / "embed.log", timeout=args.timeout)
+    stdout = run(
+        [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "embed",
+            str(work / "run" / "model"),
+            str(work / "data" / "shards"),
+            "--split",
+            "valid",
+            "--out",
+            str(work / "embed.parquet"),
+            "--device",
+            args.device,
+            "--backend",
+            "torch",
+            "--workers",
+            str(args.workers),
+            "--quiet",
+        ],
+        work / "embed.log",
+        timeout=args.timeout,
+    )
     seconds = time.perf_counter() - start
     summary = json.loads(stdout.strip().splitlines()[-1])
-    return f"{summary['rows']} rows, {summary['failed']} failed, {seconds:.0f} s with start-up", "no failure", \
-        bool(summary["rows"]) and summary["failed"] == 0
+    return (
+        f"{summary['rows']} rows, {summary['failed']} failed, {seconds:.0f} s with start-up",
+        "no failure",
+        bool(summary["rows"]) and summary["failed"] == 0,
+    )
 
 
 def check_serve(args, work: Path) -> tuple[str, str, bool]:
@@ -122,13 +220,30 @@ def check_serve(args, work: Path) -> tuple[str, str, bool]:
     jpeg = next(iter_samples(work / "data" / "shards", "valid")).image
     port = free_port()
     with open(work / "serve.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "smileynet", "serve", str(work / "run" / "model"), "--port",
-                                   str(port), "--device", args.device, "--quiet"], cwd=ROOT, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "smileynet",
+                "serve",
+                str(work / "run" / "model"),
+                "--port",
+                str(port),
+                "--device",
+                args.device,
+                "--quiet",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         answer, ms = one_request(args, work, server, port, jpeg)
     top = answer.json().get("top", []) if answer.status_code == 200 else []
-    return f"HTTP {answer.status_code}, {len(top)} emojis, {ms:.0f} ms", "HTTP 200 with emojis", \
-        answer.status_code == 200 and bool(top)
+    return (
+        f"HTTP {answer.status_code}, {len(top)} emojis, {ms:.0f} ms",
+        "HTTP 200 with emojis",
+        answer.status_code == 200 and bool(top),
+    )
 
 
 def one_request(args, work: Path, server: subprocess.Popen, port: int, jpeg: bytes):
@@ -157,15 +272,24 @@ def one_request(args, work: Path, server: subprocess.Popen, port: int, jpeg: byt
     return answer, ms
 
 
-CHECKS = (("train throughput (bench_train)", check_train_throughput), ("torchrun, 1 process", check_torchrun),
-          ("evaluate", check_evaluate), ("embed", check_embed), ("serve, one request", check_serve))
+CHECKS = (
+    ("train throughput (bench_train)", check_train_throughput),
+    ("torchrun, 1 process", check_torchrun),
+    ("evaluate", check_evaluate),
+    ("embed", check_embed),
+    ("serve, one request", check_serve),
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes (seconds on a CPU); throughput goals not checked")
-    parser.add_argument("--workers", type=int, default=None, help="loader processes (default: cores - 2, 1 with --tiny)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes (seconds on a CPU); throughput goals not checked"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="loader processes (default: cores - 2, 1 with --tiny)"
+    )
     parser.add_argument("--timeout", type=float, default=420, help="seconds per check")
     parser.add_argument("--keep", type=Path, default=None, help="keep the data, run and logs in this (new) folder")
     args = parser.parse_args()
@@ -174,8 +298,10 @@ def main() -> int:
     import torch
 
     where = f"{torch.cuda.get_device_name()}" if args.device == "cuda" and torch.cuda.is_available() else "CPU"
-    print(f"gpu_check: device {args.device} ({where}), {os.cpu_count()} cores, torch {torch.__version__}"
-          + (", tiny sizes" if args.tiny else ""))
+    print(
+        f"gpu_check: device {args.device} ({where}), {os.cpu_count()} cores, torch {torch.__version__}"
+        + (", tiny sizes" if args.tiny else "")
+    )
     if args.device == "cuda" and not torch.cuda.is_available():
         print("gpu_check: FAILED: --device cuda but torch sees no CUDA GPU")
         return 1

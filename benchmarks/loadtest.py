@@ -79,7 +79,9 @@ def make_requests(n: int, malformed: float = 0.1, seed: int = 0, size: int = 96)
             else:
                 requests.append(LoadRequest(kind, json={"image_base64": "not base64 !!"}))
         elif i % 2:
-            requests.append(LoadRequest("png_json", json={"image_base64": base64.b64encode(_encode(pixels, "PNG")).decode()}))
+            requests.append(
+                LoadRequest("png_json", json={"image_base64": base64.b64encode(_encode(pixels, "PNG")).decode()})
+            )
         else:
             requests.append(LoadRequest("jpeg", files={"file": ("x.jpg", jpeg, "image/jpeg")}))
     return requests
@@ -114,8 +116,9 @@ async def _run_load(base_url: str, requests: list[LoadRequest], concurrency: int
             headers = {"content-type": "application/json"} if request.content is not None else None
             started = time.perf_counter()
             try:
-                response = await client.post("/v1/predict", files=request.files, json=request.json,
-                                             content=request.content, headers=headers)
+                response = await client.post(
+                    "/v1/predict", files=request.files, json=request.json, content=request.content, headers=headers
+                )
             except httpx.HTTPError as err:
                 errors.append(f"{request.kind}: {type(err).__name__}")
                 continue

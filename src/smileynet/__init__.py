@@ -12,7 +12,13 @@ Imported lazily so that `import smileynet` (and the CLI's start) stays fast with
 from smileynet.lazy import lazy_exports
 
 __version__ = "0.1.0"
-_EXPORTS = {"load": "model", "create_model": "model", "list_archs": "model", "predict": "inference.predict",
-            "embed": "inference.predict", "build_loader": "data.loader"}
+_EXPORTS = {
+    "load": "model",
+    "create_model": "model",
+    "list_archs": "model",
+    "predict": "inference.predict",
+    "embed": "inference.predict",
+    "build_loader": "data.loader",
+}
 __all__ = [*sorted(_EXPORTS), "__version__"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -32,7 +32,11 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """SmileyNet: emoji embedding for visual sentiment analysis."""
 
 
@@ -48,9 +52,18 @@ def _register() -> None:
     from smileynet.transfer import cli as transfer
 
     for function in (
-        collect.collect, sample.sample, download.download, train.train, train.evaluate,
-        inference.predict, inference.embed, inference.export, transfer.transfer,
-        report.report, serve.serve, demo.demo,
+        collect.collect,
+        sample.sample,
+        download.download,
+        train.train,
+        train.evaluate,
+        inference.predict,
+        inference.embed,
+        inference.export,
+        transfer.transfer,
+        report.report,
+        serve.serve,
+        demo.demo,
     ):
         app.command(cls=Command)(function)
     from smileynet.listen import cli as listen

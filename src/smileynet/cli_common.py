@@ -12,11 +12,17 @@ from smileynet.extras import require
 MODEL_HELP = "A model dir (config.json + model.safetensors) or a run folder (its model/)."
 MODEL = typer.Argument(..., help=MODEL_HELP)
 SEED = typer.Option(0, "--seed", help="Random seed.")
-WORKERS = typer.Option(None, "--workers", help="Parallel workers reading and decoding the inputs (default: one per core, at most 8).")
+WORKERS = typer.Option(
+    None, "--workers", help="Parallel workers reading and decoding the inputs (default: one per core, at most 8)."
+)
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress or summary lines (results and errors still print).")
-VERBOSE = typer.Option(False, "--verbose", "-v", help="Also show what the libraries underneath print (img2dataset, uvicorn, ...).")
+VERBOSE = typer.Option(
+    False, "--verbose", "-v", help="Also show what the libraries underneath print (img2dataset, uvicorn, ...)."
+)
 DEVICE = typer.Option("auto", "--device", help="auto (a CUDA GPU when there is one, else cpu), cpu or cuda[:N].")
-BACKEND = typer.Option("auto", "--backend", help="auto (ONNX Runtime on CPU when installed, else torch), torch or onnx.")
+BACKEND = typer.Option(
+    "auto", "--backend", help="auto (ONNX Runtime on CPU when installed, else torch), torch or onnx."
+)
 
 
 def default_workers(workers: int | None) -> int:

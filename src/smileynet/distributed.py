@@ -44,8 +44,9 @@ def launcher_env(env: dict[str, str] | None = None) -> DistInfo:
     else:
         return DistInfo()
     try:
-        return DistInfo(int(env[keys[0]]), int(env[keys[1]]), int(env.get(keys[2], "0")),
-                        torchrun="TORCHELASTIC_RUN_ID" in env)
+        return DistInfo(
+            int(env[keys[0]]), int(env[keys[1]]), int(env.get(keys[2], "0")), torchrun="TORCHELASTIC_RUN_ID" in env
+        )
     except ValueError:
         raise UserError(f"launcher variables {', '.join(keys)} are not integers") from None
 
@@ -100,7 +101,7 @@ def all_gather_rows(rows: np.ndarray, device: torch.device) -> np.ndarray:
     if not max(sizes):
         return rows
     padded = torch.zeros((max(sizes), *local.shape[1:]), dtype=local.dtype, device=device)
-    padded[:len(local)] = local
+    padded[: len(local)] = local
     pieces = [torch.empty_like(padded) for _ in sizes]
     dist.all_gather(pieces, padded)
     return np.concatenate([piece[:size].cpu().numpy() for piece, size in zip(pieces, sizes)])

@@ -35,8 +35,9 @@ def require(extra: str, what: str) -> None:
     `what` names the command or feature in the message (`smileynet train`, `--backend onnx`)."""
     missing = missing_modules(extra)
     if missing:
-        raise UserError(f"{what} needs the [{extra}] extra (missing: {', '.join(missing)}): "
-                        f"pip install 'smileynet[{extra}]'")
+        raise UserError(
+            f"{what} needs the [{extra}] extra (missing: {', '.join(missing)}): pip install 'smileynet[{extra}]'"
+        )
 
 
 def _find(name: str):

@@ -34,10 +34,10 @@ import threading
 import time
 import urllib.request
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 SCHEMES = ("http", "https")
@@ -82,9 +82,15 @@ class FetchPolicy:
     def opener(self) -> urllib.request.OpenerDirector:
         """A urllib opener that fetches only what the policy allows."""
         opener = _RefusalMemo()
-        for handler in (_PolicyHandler(self), _HTTPHandler(self), _HTTPSHandler(self), _RedirectHandler(),
-                        urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(),
-                        urllib.request.UnknownHandler()):
+        for handler in (
+            _PolicyHandler(self),
+            _HTTPHandler(self),
+            _HTTPSHandler(self),
+            _RedirectHandler(),
+            urllib.request.HTTPDefaultErrorHandler(),
+            urllib.request.HTTPErrorProcessor(),
+            urllib.request.UnknownHandler(),
+        ):
             opener.add_handler(handler)
         return opener
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 import numpy as np
 import simplejpeg
@@ -28,7 +28,7 @@ from smileynet.errors import UserError
 MAX_PIXELS = 50_000_000
 MAX_ASPECT = 50  # panoramas and long screenshots stay well under 1:50
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-ImageSource = Union[str, Path, bytes, IO[bytes], Image.Image, np.ndarray]
+ImageSource = str | Path | bytes | IO[bytes] | Image.Image | np.ndarray
 
 
 class BadImage(UserError):
@@ -137,9 +137,9 @@ def _plain_jpeg(data: bytes) -> bool:
         marker = data[pos + 1]
         if marker == 0xDA:  # start of scan: every header segment has been seen
             return True
-        if marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\x00\x00":
+        if marker == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
             return False
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return False
 
 

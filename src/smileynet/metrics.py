@@ -85,6 +85,7 @@ def official_mtop_k(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
 def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """ROC AUC per category; NaN where the category has no positive (or no negative) sample."""
     from sklearn.metrics import roc_auc_score  # here, not at the top: predict's top-k needs no scikit-learn
+
     scores, targets = _check(scores, targets)
     aucs = np.full(scores.shape[1], np.nan)
     for c in range(scores.shape[1]):
@@ -97,6 +98,7 @@ def per_category_auc(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def per_category_ap(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Average precision per category; NaN where the category has no positive sample."""
     from sklearn.metrics import average_precision_score
+
     scores, targets = _check(scores, targets)
     aps = np.full(scores.shape[1], np.nan)
     for c in range(scores.shape[1]):
@@ -120,8 +122,9 @@ def mean_ap(scores: np.ndarray, targets: np.ndarray) -> float:
     return _nanmean(per_category_ap(scores, targets))
 
 
-def summary(scores: np.ndarray, targets: np.ndarray, ks: Sequence[int] = TOP_KS,
-            count_unlabelled: bool = False) -> dict[str, float]:
+def summary(
+    scores: np.ndarray, targets: np.ndarray, ks: Sequence[int] = TOP_KS, count_unlabelled: bool = False
+) -> dict[str, float]:
     """The headline numbers: mtop{k} for each k, auc, map (what validation logs)."""
     top = official_mtop_k if count_unlabelled else mtop_k
     result = {f"mtop{k}": top(scores, targets, k) for k in ks}
@@ -135,8 +138,13 @@ def random_scores(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape)
 
 
-def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary | Sequence[str], seed: int = 0,
-                    count_unlabelled: bool = False) -> dict:
+def evaluate_scores(
+    scores: np.ndarray,
+    targets: np.ndarray,
+    vocab: Vocabulary | Sequence[str],
+    seed: int = 0,
+    count_unlabelled: bool = False,
+) -> dict:
     """Every emoji-prediction metric of a split as JSON-ready data (the evaluation JSON keys of docs/architecture.md).
 
     `n` is every sample of the split, `unlabelled` how many of them have no label, and
@@ -153,11 +161,17 @@ def evaluate_scores(scores: np.ndarray, targets: np.ndarray, vocab: Vocabulary |
     positives = targets.sum(axis=0)
     top = official_mtop_k if count_unlabelled else mtop_k
     result: dict = {f"mtop{k}": top(scores, targets, k) for k in TOP_KS}
-    result.update(auc=_nanmean(aucs), map=_nanmean(aps), n=int(len(scores)),
-                  unlabelled=int((targets.sum(axis=1) == 0).sum()),
-                  mtop_convention="official" if count_unlabelled else "skip unlabelled")
-    result["random"] = {**summary(random_scores(scores.shape, seed), targets, count_unlabelled=count_unlabelled),
-                        "n": int(len(scores))}
+    result.update(
+        auc=_nanmean(aucs),
+        map=_nanmean(aps),
+        n=int(len(scores)),
+        unlabelled=int((targets.sum(axis=1) == 0).sum()),
+        mtop_convention="official" if count_unlabelled else "skip unlabelled",
+    )
+    result["random"] = {
+        **summary(random_scores(scores.shape, seed), targets, count_unlabelled=count_unlabelled),
+        "n": int(len(scores)),
+    }
     result["per_category"] = [
         {"emoji": e, "name": emoji_name(e), "auc": _none(aucs[c]), "ap": _none(aps[c]), "positives": int(positives[c])}
         for c, e in enumerate(emojis)

@@ -180,11 +180,15 @@ class Vocabulary:
             rows = list(reader)
         column = "unicode" if "unicode" in columns else "category" if "category" in columns else None
         if not rows or column is None:
-            raise UserError(f"{path}: expected a categories.csv with a 'unicode' or 'category' column and a row per emoji")
+            raise UserError(
+                f"{path}: expected a categories.csv with a 'unicode' or 'category' column and a row per emoji"
+            )
         keys = []
         for number, row in enumerate(rows, 2):
             try:
-                keys.append(parse_unicode_field(row[column] or "") if column == "unicode" else parse_category(row[column] or ""))
+                keys.append(
+                    parse_unicode_field(row[column] or "") if column == "unicode" else parse_category(row[column] or "")
+                )
             except UserError as err:
                 raise UserError(f"{path}: line {number}: {err}") from None
         given = [(r.get("category") or "").strip() if column == "unicode" else "" for r in rows]
@@ -248,4 +252,3 @@ def parse_top_spec(spec: str | None) -> int | None:
     if n < 1:
         raise UserError(f"bad vocabulary spec {spec!r}: N must be >= 1")
     return n
-

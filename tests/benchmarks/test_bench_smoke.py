@@ -26,7 +26,13 @@ def test_every_benchmark_script_is_found():
 def test_benchmark_runs_in_smoke_mode(script):
     src = str(BENCHMARKS.parent / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, str(script), "--smoke"], cwd=BENCHMARKS.parent, capture_output=True,
-                            text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        cwd=BENCHMARKS.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, f"{script.name} --smoke failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     assert result.stdout.strip(), f"{script.name} --smoke printed nothing"

@@ -29,12 +29,15 @@ def test_measured_figures_are_quoted_from_the_benchmark_readme():
             continue
         assert squeeze(entry["quote"]) in readme, f"{name}: quote no longer in benchmarks/README.md"
         value = entry["value"]
-        assert any(text in entry["quote"] for text in {f"{value:,}", f"{value}", f"{value:g}"}), f"{name}: {value} not in its quote"
+        assert any(text in entry["quote"] for text in {f"{value:,}", f"{value}", f"{value:g}"}), (
+            f"{name}: {value} not in its quote"
+        )
 
 
 def test_docs_table_is_the_script_output():
-    printed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cost_model.py")], capture_output=True, text=True,
-                             check=True).stdout.strip()
+    printed = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "cost_model.py")], capture_output=True, text=True, check=True
+    ).stdout.strip()
     page = (REPO / "docs" / "scale.md").read_text()
     table = page.split("<!-- cost-model:start -->\n")[1].split("\n<!-- cost-model:end -->")[0]
     assert table == printed, "docs/scale.md is out of date: paste the output of benchmarks/cost_model.py"
@@ -52,10 +55,12 @@ def test_table_follows_the_figures(tmp_path):
     per_core_s = 46e9 / (33932 * 110 * 2**20 / 1080215) / (1.89 / 2)
     assert abs(wall(base, "collect", "1 machine") - per_core_s / 16) < 1
     assert abs(wall(base, "train", "1 GPU") - 320000 * 128 / 2470) < 1
-    text = (cost_model.FIGURES.read_text()
-            .replace("value = 33932", "value = 67864")  # collect twice as fast per core
-            .replace("value = 2470", "value = 4940")    # a GPU twice as fast
-            .replace("link_gbit_per_s]\nvalue = 1", "link_gbit_per_s]\nvalue = 10"))
+    text = (
+        cost_model.FIGURES.read_text()
+        .replace("value = 33932", "value = 67864")  # collect twice as fast per core
+        .replace("value = 2470", "value = 4940")  # a GPU twice as fast
+        .replace("link_gbit_per_s]\nvalue = 1", "link_gbit_per_s]\nvalue = 10")
+    )
     changed = tmp_path / "figures.toml"
     changed.write_text(text)
     assert tomllib.loads(text)["gpu_train_images_per_s"]["value"] == 4940

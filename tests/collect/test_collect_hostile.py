@@ -19,18 +19,27 @@ from hypothesis import strategies as st
 from smileynet.collect import collect
 from smileynet.errors import UserError
 
-JOY = "\U0001F602"
+JOY = "\U0001f602"
 MiB = 1 << 20
 
 
 def status(id_: str = "1001") -> bytes:
     """A Mastodon REST status that collect keeps (docs.joinmastodon.org/entities/Status)."""
-    return orjson.dumps({
-        "id": id_, "uri": f"https://masto.example/users/alice/statuses/{id_}", "created_at": "2024-06-01T12:00:00.000Z",
-        "account": {"id": "7", "url": "https://masto.example/@alice"}, "content": f"<p>sunny {JOY}</p>",
-        "language": "en", "in_reply_to_id": None, "reblog": None, "mentions": [], "tags": [],
-        "media_attachments": [{"id": "9", "type": "image", "url": f"https://files.masto.example/{id_}.jpg"}],
-    })
+    return orjson.dumps(
+        {
+            "id": id_,
+            "uri": f"https://masto.example/users/alice/statuses/{id_}",
+            "created_at": "2024-06-01T12:00:00.000Z",
+            "account": {"id": "7", "url": "https://masto.example/@alice"},
+            "content": f"<p>sunny {JOY}</p>",
+            "language": "en",
+            "in_reply_to_id": None,
+            "reblog": None,
+            "mentions": [],
+            "tags": [],
+            "media_attachments": [{"id": "9", "type": "image", "url": f"https://files.masto.example/{id_}.jpg"}],
+        }
+    )
 
 
 PEAK = """
@@ -51,8 +60,13 @@ def read_in_subprocess(path: Path, tmp_path: Path) -> dict:
     parts, warm = tmp_path / "parts", tmp_path / "warm.jsonl"
     parts.mkdir()
     warm.write_bytes(status("0") + b"\n")
-    done = subprocess.run([sys.executable, "-c", PEAK, str(path), str(parts), str(warm)], capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path), str(parts), str(warm)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -119,8 +133,9 @@ def test_out_inside_the_input_folder_does_not_read_its_own_files(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "smileynet", *args], capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "smileynet", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_out_that_is_a_file_and_a_bad_line_limit_are_one_line(tmp_path):
@@ -167,8 +182,9 @@ def test_disk_full_while_writing_posts_is_one_line_and_keeps_the_earlier_outputs
         raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
     monkeypatch.setattr(collector, "_write_rows", full)
-    monkeypatch.setattr(sys, "argv", ["smileynet", "collect", str(path), "--out", str(tmp_path / "out"), "--workers", "1",
-                                      "--quiet"])
+    monkeypatch.setattr(
+        sys, "argv", ["smileynet", "collect", str(path), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet"]
+    )
     with pytest.raises(SystemExit) as stop:
         cli.main()
     assert stop.value.code == 1
@@ -186,8 +202,11 @@ def test_line_too_long_is_a_read_error_that_does_not_end_the_member():
 
 
 @settings(max_examples=300, deadline=1000)
-@given(bom=st.booleans(), chunks=st.lists(st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\x01", b"\n")),
-                                          max_size=12), max_line=st.integers(1, 30))
+@given(
+    bom=st.booleans(),
+    chunks=st.lists(st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\x01", b"\n")), max_size=12),
+    max_line=st.integers(1, 30),
+)
 def test_the_splitter_gives_every_line_or_its_skip_in_order(bom, chunks, max_line):
     from smileynet.collect.archives import BOM
 
@@ -243,8 +262,20 @@ def test_sigkill_of_collect_leaves_no_worker_alive(tmp_path):
     (tmp_path / "in").mkdir()
     for k in range(4):  # tasks that keep a worker busy far longer than the test waits
         (tmp_path / "in" / f"{k}.jsonl").write_bytes((status(str(k)) + b"\n") * 150_000)
-    collect_run = subprocess.Popen([sys.executable, "-m", "smileynet", "collect", str(tmp_path / "in"), "--out",
-                                    str(tmp_path / "out"), "--workers", "2", "--quiet"])
+    collect_run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "collect",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "2",
+            "--quiet",
+        ]
+    )
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 60

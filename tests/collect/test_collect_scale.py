@@ -20,17 +20,24 @@ import zstandard
 from smileynet.collect import collect
 from smileynet.collect.archives import expand_inputs, make_tasks
 
-SMILEYS = ["\U0001F602", "\U0001F60D", "\U0001F480", "\U0001F62D", "\U0001F60A"]
+SMILEYS = ["\U0001f602", "\U0001f60d", "\U0001f480", "\U0001f62d", "\U0001f60a"]
 
 
 def status(i: int, minute: int = 0) -> dict:
     """A minimal v1.1 streaming status; every third has a photo, every fifth a hashtag."""
     text = f"post {i} {SMILEYS[i % 5]}" + (f" {SMILEYS[(i + 1) % 5]}" if i % 7 == 0 else "")
     media = [{"type": "photo", "url": "https://t.co/m", "media_url_https": f"https://pbs.twimg.com/media/{i}.jpg"}]
-    return {"created_at": f"Thu Jun 08 15:{minute % 60:02d}:{i % 60:02d} +0000 2017", "id": i, "id_str": str(i),
-            "text": text, "user": {"id_str": str(i % 13)}, "lang": "en", "in_reply_to_status_id": None,
-            "entities": {"urls": [], "hashtags": [{"text": "x"}] if i % 5 == 0 else [], "user_mentions": []},
-            "extended_entities": {"media": media} if i % 3 == 0 else {}}
+    return {
+        "created_at": f"Thu Jun 08 15:{minute % 60:02d}:{i % 60:02d} +0000 2017",
+        "id": i,
+        "id_str": str(i),
+        "text": text,
+        "user": {"id_str": str(i % 13)},
+        "lang": "en",
+        "in_reply_to_status_id": None,
+        "entities": {"urls": [], "hashtags": [{"text": "x"}] if i % 5 == 0 else [], "user_mentions": []},
+        "extended_entities": {"media": media} if i % 3 == 0 else {},
+    }
 
 
 def minute_lines(start: int, n: int, minute: int) -> bytes:
@@ -97,9 +104,15 @@ def test_broken_compressed_members_keep_every_line_before_and_after(tmp_path):
         add(tar, "a/02.json.gz", gzip.compress(minute_lines(200, 30, 2)))
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(minute_lines(300, 30, 3))[:-30])
     zstd = zstandard.ZstdCompressor()  # two frames, cut inside the second
-    (tmp_path / "cut.jsonl.zst").write_bytes(zstd.compress(minute_lines(400, 15, 4)) + zstd.compress(minute_lines(415, 15, 4))[:-40])
-    report = collect([tmp_path / "grab.tar", tmp_path / "cut.jsonl.gz", tmp_path / "cut.jsonl.zst"], tmp_path / "out",
-                     workers=1, quiet=True)
+    (tmp_path / "cut.jsonl.zst").write_bytes(
+        zstd.compress(minute_lines(400, 15, 4)) + zstd.compress(minute_lines(415, 15, 4))[:-40]
+    )
+    report = collect(
+        [tmp_path / "grab.tar", tmp_path / "cut.jsonl.gz", tmp_path / "cut.jsonl.zst"],
+        tmp_path / "out",
+        workers=1,
+        quiet=True,
+    )
     kept = {p["post_id"] for p in pq.read_table(tmp_path / "out" / "posts.parquet").to_pylist()}
     assert expected_kept(range(30)) | expected_kept(range(200, 230)) <= kept
     assert expected_kept(range(100, 115)) <= kept  # the complete first stream of the truncated member survives
@@ -149,7 +162,18 @@ def test_kill_and_resume_gives_the_uninterrupted_output(tmp_path):
     inputs = many_inputs(tmp_path / "in", files=40, per_file=1500)
     collect([inputs], tmp_path / "ref", workers=1, quiet=True)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "smileynet", "collect", str(inputs), "--out", str(out), "--workers", "1", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "smileynet",
+        "collect",
+        str(inputs),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     proc = subprocess.Popen(command)
     done = out / ".parts" / "done.txt"
     deadline = time.monotonic() + 120
@@ -177,7 +201,9 @@ def test_compressed_tars_are_read_as_streams(tmp_path):
     for name in ("grab.tar.gz", "grab.tar.zst", "grab.tar.bz2"):
         report = collect([tmp_path / name], tmp_path / name.replace(".", "-"), workers=1, quiet=True)
         assert report["totals"]["dropped"]["malformed"] == 0
-        assert (tmp_path / name.replace(".", "-") / "posts.parquet").read_bytes() == (tmp_path / "plain" / "posts.parquet").read_bytes()
+        assert (tmp_path / name.replace(".", "-") / "posts.parquet").read_bytes() == (
+            tmp_path / "plain" / "posts.parquet"
+        ).read_bytes()
 
 
 def test_a_cut_compressed_tar_keeps_the_members_before_the_cut(tmp_path):
@@ -185,7 +211,7 @@ def test_a_cut_compressed_tar_keeps_the_members_before_the_cut(tmp_path):
     data = plain.read_bytes()
     with tarfile.open(plain) as tar:  # cut inside the fifth per-minute member's data
         fifth = [m for m in tar if m.name.endswith("/04.json.bz2")][0]
-    (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(data[:fifth.offset_data + 100]))
+    (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(data[: fifth.offset_data + 100]))
     report = collect([tmp_path / "cut.tar.gz"], tmp_path / "out", workers=1, quiet=True)
     assert report["totals"]["dropped"]["malformed"] >= 1
     kept = set(pq.read_table(tmp_path / "out" / "posts.parquet").column("post_id").to_pylist())

@@ -15,33 +15,81 @@ from smileynet.collect.filter import drop_reason
 from smileynet.collect.post import Malformed, Post, parse_time
 from smileynet.collect.records import parse_record
 
-JOY = "\U0001F602"
+JOY = "\U0001f602"
 RECORDS = {
     "twitter-v1": {  # developer.x.com v1.1 Tweet object: the fields the reader looks at
-        "id_str": "101", "id": 101, "created_at": "Thu May 25 20:08:36 +0000 2017", "text": f"hi {JOY}", "lang": "en",
-        "user": {"id_str": "7"}, "in_reply_to_status_id": None, "is_quote_status": False,
+        "id_str": "101",
+        "id": 101,
+        "created_at": "Thu May 25 20:08:36 +0000 2017",
+        "text": f"hi {JOY}",
+        "lang": "en",
+        "user": {"id_str": "7"},
+        "in_reply_to_status_id": None,
+        "is_quote_status": False,
         "entities": {"urls": [], "hashtags": [], "user_mentions": [], "media": [{"url": "https://t.co/x"}]},
-        "extended_entities": {"media": [{"type": "photo", "url": "https://t.co/x",
-                                         "media_url_https": "https://pbs.twimg.com/media/x.jpg"}]},
+        "extended_entities": {
+            "media": [
+                {"type": "photo", "url": "https://t.co/x", "media_url_https": "https://pbs.twimg.com/media/x.jpg"}
+            ]
+        },
     },
     "twitter-v2": {  # a twarc2 page: data + includes.media
-        "data": [{"id": "201", "text": f"hi {JOY}", "created_at": "2022-08-13T20:00:00.000Z", "author_id": "8",
-                  "attachments": {"media_keys": ["3_1"]}, "entities": {"urls": []}, "lang": "en"}],
+        "data": [
+            {
+                "id": "201",
+                "text": f"hi {JOY}",
+                "created_at": "2022-08-13T20:00:00.000Z",
+                "author_id": "8",
+                "attachments": {"media_keys": ["3_1"]},
+                "entities": {"urls": []},
+                "lang": "en",
+            }
+        ],
         "includes": {"media": [{"media_key": "3_1", "type": "photo", "url": "https://pbs.twimg.com/media/y.jpg"}]},
     },
     "bluesky": {  # a Jetstream commit event of app.bsky.feed.post
-        "did": "did:plc:alice", "time_us": 1717243200000000, "kind": "commit",
-        "commit": {"rev": "3l1", "operation": "create", "collection": "app.bsky.feed.post", "rkey": "3kabc",
-                   "cid": "bafyreipost", "record": {
-                       "$type": "app.bsky.feed.post", "text": f"sunny {JOY}", "createdAt": "2024-06-01T12:00:00.000Z",
-                       "langs": ["en"], "embed": {"$type": "app.bsky.embed.images", "images": [
-                           {"alt": "", "image": {"$type": "blob", "ref": {"$link": "bafkreiimage1"},
-                                                 "mimeType": "image/jpeg", "size": 1000}}]}}},
+        "did": "did:plc:alice",
+        "time_us": 1717243200000000,
+        "kind": "commit",
+        "commit": {
+            "rev": "3l1",
+            "operation": "create",
+            "collection": "app.bsky.feed.post",
+            "rkey": "3kabc",
+            "cid": "bafyreipost",
+            "record": {
+                "$type": "app.bsky.feed.post",
+                "text": f"sunny {JOY}",
+                "createdAt": "2024-06-01T12:00:00.000Z",
+                "langs": ["en"],
+                "embed": {
+                    "$type": "app.bsky.embed.images",
+                    "images": [
+                        {
+                            "alt": "",
+                            "image": {
+                                "$type": "blob",
+                                "ref": {"$link": "bafkreiimage1"},
+                                "mimeType": "image/jpeg",
+                                "size": 1000,
+                            },
+                        }
+                    ],
+                },
+            },
+        },
     },
     "mastodon": {  # a REST Status entity
-        "id": "1001", "uri": "https://masto.example/users/alice/statuses/1001", "created_at": "2024-06-01T12:00:00.000Z",
-        "account": {"id": "7", "url": "https://masto.example/@alice"}, "content": f"<p>sunny {JOY}</p>",
-        "language": "en", "in_reply_to_id": None, "reblog": None, "mentions": [], "tags": [],
+        "id": "1001",
+        "uri": "https://masto.example/users/alice/statuses/1001",
+        "created_at": "2024-06-01T12:00:00.000Z",
+        "account": {"id": "7", "url": "https://masto.example/@alice"},
+        "content": f"<p>sunny {JOY}</p>",
+        "language": "en",
+        "in_reply_to_id": None,
+        "reblog": None,
+        "mentions": [],
+        "tags": [],
         "media_attachments": [{"id": "9", "type": "image", "url": "https://files.masto.example/1001.jpg"}],
     },
 }
@@ -70,9 +118,11 @@ def replaced(record, path: tuple, new):
     return record
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**64, 2**64) | st.floats(allow_nan=False)
-                    | st.text(max_size=30), lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=10,
+)
 
 
 @st.composite
@@ -108,8 +158,7 @@ def test_any_record_gives_posts_reasons_or_a_counted_error(case, forced):
 
 
 @settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(mutated().map(lambda case: json.dumps(case[1]).encode())
-                      | st.binary(max_size=80), max_size=6))
+@given(lines=st.lists(mutated().map(lambda case: json.dumps(case[1]).encode()) | st.binary(max_size=80), max_size=6))
 def test_collect_counts_every_line_of_any_input(tmp_path_factory, lines):
     import pyarrow.parquet as pq
 
@@ -147,6 +196,8 @@ def test_a_kept_post_with_a_field_of_another_type_is_malformed_and_the_run_is_wr
     from smileynet.collect import collect
 
     odd = dict(RECORDS["mastodon"], id="1002", language=["en"])
-    (tmp_path / "in.jsonl").write_bytes(json.dumps(RECORDS["mastodon"]).encode() + b"\n" + json.dumps(odd).encode() + b"\n")
+    (tmp_path / "in.jsonl").write_bytes(
+        json.dumps(RECORDS["mastodon"]).encode() + b"\n" + json.dumps(odd).encode() + b"\n"
+    )
     report = collect([tmp_path / "in.jsonl"], tmp_path / "out", workers=1, quiet=True)
     assert report["totals"]["kept"] == 1 and report["totals"]["dropped"]["malformed"] == 1

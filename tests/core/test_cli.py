@@ -1,8 +1,21 @@
 import subprocess
 import sys
 
-COMMANDS = ["listen", "collect", "sample", "download", "train", "evaluate", "predict", "embed", "export",
-            "transfer", "report", "serve", "demo"]
+COMMANDS = [
+    "listen",
+    "collect",
+    "sample",
+    "download",
+    "train",
+    "evaluate",
+    "predict",
+    "embed",
+    "export",
+    "transfer",
+    "report",
+    "serve",
+    "demo",
+]
 
 
 def run(*args):

@@ -16,6 +16,7 @@ from smileynet.cli import app
 from smileynet.cli_common import MODEL_HELP, WORKERS
 from smileynet.model import create_model, save
 
+
 def leaf_commands(group, prefix: str = "") -> dict:
     """Every command by its full name (`listen bluesky`), groups opened."""
     found = {}
@@ -105,8 +106,9 @@ def release_dataset(root) -> None:
     """A release-layout folder whose test split points at local pictures."""
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "categories.csv").write_text(
-        "category,unicode\n" + "".join(f"{n},{e}\n" for n, e in enumerate(EMOJIS)), encoding="utf-8")
-    rows = "".join(f"{root / 'images' / f'{n}.png'},\"[{n}]\"\n" for n in range(4))
+        "category,unicode\n" + "".join(f"{n},{e}\n" for n, e in enumerate(EMOJIS)), encoding="utf-8"
+    )
+    rows = "".join(f'{root / "images" / f"{n}.png"},"[{n}]"\n' for n in range(4))
     for split in ("train", "valid", "test"):
         (root / "data" / f"{split}.csv").write_text("url,labels\n" + rows, encoding="utf-8")
 
@@ -129,8 +131,17 @@ def test_a_run_folder_works_wherever_a_model_dir_does(run_cli, run_folder, comma
 
 def test_evaluate_prints_a_short_table_and_writes_the_full_json(run_cli, run_folder, tmp_path):
     release_dataset(run_folder)
-    code, out, err = run_cli("evaluate", run_folder / "run", "--data", run_folder / "data", "--workers", "0",
-                             "--out", tmp_path / "metrics.json", "--quiet")
+    code, out, err = run_cli(
+        "evaluate",
+        run_folder / "run",
+        "--data",
+        run_folder / "data",
+        "--workers",
+        "0",
+        "--out",
+        tmp_path / "metrics.json",
+        "--quiet",
+    )
     assert code == 0, err
     assert len(out.strip().splitlines()) <= 8
     for word in ("mTop-1", "mTop-3", "mTop-5", "AUC", "random"):
@@ -138,7 +149,9 @@ def test_evaluate_prints_a_short_table_and_writes_the_full_json(run_cli, run_fol
     full = json.loads((tmp_path / "metrics.json").read_text("utf-8"))
     assert {"mtop1", "mtop3", "mtop5", "auc", "map", "n", "random", "per_category"} <= set(full)
     assert f"{full['mtop1']:.3f}" in out
-    code, out, _ = run_cli("evaluate", run_folder / "run", "--data", run_folder / "data", "--workers", "0", "--json", "--quiet")
+    code, out, _ = run_cli(
+        "evaluate", run_folder / "run", "--data", run_folder / "data", "--workers", "0", "--json", "--quiet"
+    )
     assert json.loads(out)["mtop1"] == full["mtop1"]
 
 

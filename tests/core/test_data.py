@@ -51,10 +51,21 @@ def write_shards(folder: Path, sizes: list[int], start: int = 0) -> list[int]:
     for shard, size in enumerate(sizes):
         with wds.TarWriter(str(folder / f"{shard:05d}.tar")) as sink:
             for _ in range(size):
-                meta = {"labels": [label_of(sample_id)], "emojis": ["x"], "url": f"http://h/{sample_id}.jpg",
-                        "post_id": str(sample_id), "created_at": "2019-01-01", "image_id": f"{sample_id}_0"}
-                sink.write({"__key__": f"{shard:05d}{sample_id:04d}", "jpg": colour_jpeg(sample_id, label_of(sample_id)),
-                            "json": json.dumps(meta).encode()})
+                meta = {
+                    "labels": [label_of(sample_id)],
+                    "emojis": ["x"],
+                    "url": f"http://h/{sample_id}.jpg",
+                    "post_id": str(sample_id),
+                    "created_at": "2019-01-01",
+                    "image_id": f"{sample_id}_0",
+                }
+                sink.write(
+                    {
+                        "__key__": f"{shard:05d}{sample_id:04d}",
+                        "jpg": colour_jpeg(sample_id, label_of(sample_id)),
+                        "json": json.dumps(meta).encode(),
+                    }
+                )
                 ids.append(sample_id)
                 sample_id += 1
         (folder / f"{shard:05d}_stats.json").write_text(json.dumps({"successes": size}))
@@ -139,7 +150,13 @@ def test_corrupt_samples_are_counted_not_fatal(tmp_path):
         sink.write({"__key__": "bad3", "json": b'{"labels": [0]}'})
         sink.write({"__key__": "bad4", "jpg": colour_jpeg(51, 1), "json": b"{not json"})
         sink.write({"__key__": "bad5", "jpg": colour_jpeg(53, 1), "json": b'{"labels": [1, 7]}'})
-        sink.write({"__key__": "good", "jpg": colour_jpeg(52, label_of(52)), "json": json.dumps({"labels": [label_of(52)]}).encode()})
+        sink.write(
+            {
+                "__key__": "good",
+                "jpg": colour_jpeg(52, label_of(52)),
+                "json": json.dumps({"labels": [label_of(52)]}).encode(),
+            }
+        )
     data = (folder / "00000.tar").read_bytes()
     (folder / "00003.tar").write_bytes(data[: len(data) // 2])  # a shard cut off mid-file
     for name in ("00002", "00003"):

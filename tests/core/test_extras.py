@@ -79,7 +79,9 @@ def test_the_base_install_predicts_embeds_and_exports(run_cli, monkeypatch, tmp_
     torch.manual_seed(0)
     save(create_model("tiny", 3, vocab=["😀", "😂", "😍"], image_size=32), tmp_path / "model")
     (tmp_path / "images").mkdir()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "images" / "a.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(
+        tmp_path / "images" / "a.png"
+    )
     hide(monkeypatch, *EXTRAS["all"])
     assert run_cli("predict", tmp_path / "model", tmp_path / "images", "--json")[0] == 0
     assert run_cli("embed", tmp_path / "model", tmp_path / "images", "--out", tmp_path / "e.parquet", "--quiet")[0] == 0

@@ -123,7 +123,9 @@ def test_allowed_fetch_and_redirect_work(site):
     assert site.hits == ["/r", "/a.jpg"]
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x.jpg", "data:image/png;base64,AAAA", "gopher://127.0.0.1/"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/x.jpg", "data:image/png;base64,AAAA", "gopher://127.0.0.1/"]
+)
 def test_other_schemes_are_refused(url, connects):
     with pytest.raises(Refused, match="not http or https"):
         fetch(LOOPBACK_OK, url)
@@ -141,9 +143,13 @@ def test_redirects_to_file_ftp_and_link_local_are_refused_before_connecting(site
     site.routes["/to-mapped"] = ("redirect", "http://[::ffff:169.254.169.254]/latest/meta-data/")
     site.routes["/to-multicast"] = ("redirect", "http://224.0.0.1/x.jpg")
     connects.clear()
-    expected = {"/to-file": "refused: not http or https", "/to-ftp": "refused: not http or https",
-                "/to-metadata": "refused: link-local address", "/to-mapped": "refused: link-local address",
-                "/to-multicast": "refused: multicast address"}
+    expected = {
+        "/to-file": "refused: not http or https",
+        "/to-ftp": "refused: not http or https",
+        "/to-metadata": "refused: link-local address",
+        "/to-mapped": "refused: link-local address",
+        "/to-multicast": "refused: multicast address",
+    }
     for path, why in expected.items():
         with pytest.raises(Refused) as err:
             fetch(LOOPBACK_OK, site.base + path)
@@ -164,16 +170,27 @@ def test_private_addresses_need_the_flag(site, connects):
     assert connects == [] and site.hits == []
 
 
-@pytest.mark.parametrize("address, allowed, refused", [
-    ("8.8.8.8", None, None), ("2606:4700::1111", None, None),
-    ("127.0.0.1", None, "loopback address"), ("::1", None, "loopback address"),
-    ("10.1.2.3", None, "private address"), ("192.168.0.1", None, "private address"), ("100.64.0.1", None, "private address"),
-    ("fd00::1", None, "private address"), ("::ffff:10.0.0.1", None, "private address"),
-    ("169.254.169.254", "link-local address", "link-local address"), ("fe80::1%eth0", "link-local address", "link-local address"),
-    ("224.0.0.251", "multicast address", "multicast address"), ("ff02::1", "multicast address", "multicast address"),
-    ("0.0.0.0", "unspecified address", "unspecified address"), ("::", "unspecified address", "unspecified address"),
-    ("240.0.0.1", "reserved address", "reserved address"),
-])
+@pytest.mark.parametrize(
+    "address, allowed, refused",
+    [
+        ("8.8.8.8", None, None),
+        ("2606:4700::1111", None, None),
+        ("127.0.0.1", None, "loopback address"),
+        ("::1", None, "loopback address"),
+        ("10.1.2.3", None, "private address"),
+        ("192.168.0.1", None, "private address"),
+        ("100.64.0.1", None, "private address"),
+        ("fd00::1", None, "private address"),
+        ("::ffff:10.0.0.1", None, "private address"),
+        ("169.254.169.254", "link-local address", "link-local address"),
+        ("fe80::1%eth0", "link-local address", "link-local address"),
+        ("224.0.0.251", "multicast address", "multicast address"),
+        ("ff02::1", "multicast address", "multicast address"),
+        ("0.0.0.0", "unspecified address", "unspecified address"),
+        ("::", "unspecified address", "unspecified address"),
+        ("240.0.0.1", "reserved address", "reserved address"),
+    ],
+)
 def test_address_table(address, allowed, refused):
     assert FetchPolicy().refusal(address) == refused
     assert FetchPolicy(allow_private_network=True).refusal(address) == allowed

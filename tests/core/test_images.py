@@ -85,15 +85,20 @@ def test_decode_rgb_array_falls_back_where_pillow_knows_better(tmp_path):
     exif[0x0112] = 6  # stored sideways: must come out upright, as open_image does
     assert decode_rgb_array(encode(photo(), "JPEG", exif=exif)).shape == (48, 32, 3)
     cmyk = decode_rgb_array(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG"))
-    assert cmyk.shape == (8, 8, 3) and tuple(cmyk[0, 0]) == tuple(np.asarray(open_image(
-        encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG")))[0, 0])
+    assert cmyk.shape == (8, 8, 3) and tuple(cmyk[0, 0]) == tuple(
+        np.asarray(open_image(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG")))[0, 0]
+    )
     assert decode_rgb_array(encode(Image.new("RGBA", (4, 4), (0, 0, 0, 0)), "PNG"))[0, 0].tolist() == [255, 255, 255]
     path = tmp_path / "x.jpg"
     path.write_bytes(encode(photo(), "JPEG"))
     assert decode_rgb_array(path).shape == (32, 48, 3)
     data = encode(photo(), "JPEG")
-    for bad, reason in [(data[: len(data) // 2], "truncated"), (b"", "empty"), (b"\xff\xd8\xff junk", "not an image|truncated"),
-                        (tmp_path / "missing.jpg", "cannot read")]:
+    for bad, reason in [
+        (data[: len(data) // 2], "truncated"),
+        (b"", "empty"),
+        (b"\xff\xd8\xff junk", "not an image|truncated"),
+        (tmp_path / "missing.jpg", "cannot read"),
+    ]:
         with pytest.raises(BadImage, match=reason):
             decode_rgb_array(bad)
     with pytest.raises(BadImage, match="too many pixels"):
@@ -116,8 +121,12 @@ def test_strips_are_refused_from_the_header_by_every_decoder(size, fmt):
     from smileynet.inference.extraction import decode
 
     data = strip(size, fmt)
-    for read in (open_image, decode_rgb_array, lambda d: open_image(Image.open(io.BytesIO(d))),
-                 lambda d: decode(d, eval_transform(32))):
+    for read in (
+        open_image,
+        decode_rgb_array,
+        lambda d: open_image(Image.open(io.BytesIO(d))),
+        lambda d: decode(d, eval_transform(32)),
+    ):
         with pytest.raises(BadImage, match=rf"extreme aspect ratio: {size[0]}x{size[1]} \(over 1:50\)"):
             read(data)
     assert SafeResizer(64)(io.BytesIO(data))[-1] == "extreme aspect ratio"

@@ -24,8 +24,24 @@ from smileynet.vocab import Vocabulary
 
 EMOJIS = ["😂", "😍", "👻", "💀"]
 ACCEPTED = {"[3, 1]": [3, 1], "(2, 3)": [2, 3], "[2,]": [2], " [0] ": [0], "[]": []}
-REFUSED = ["[1.9]", "True", "[True]", "{1: 2}", "[[1]]", "[None]", "None", "[1e400]", "[-5]", "[4]", "[10**6]",
-           "[" + "9" * 5000 + "]", "3", "'[1]'", "[1, 'a']", "[" * 500]
+REFUSED = [
+    "[1.9]",
+    "True",
+    "[True]",
+    "{1: 2}",
+    "[[1]]",
+    "[None]",
+    "None",
+    "[1e400]",
+    "[-5]",
+    "[4]",
+    "[10**6]",
+    "[" + "9" * 5000 + "]",
+    "3",
+    "'[1]'",
+    "[1, 'a']",
+    "[" * 500,
+]
 
 
 def release(root: Path, cells: list[str], bom: bool = False) -> Path:
@@ -72,8 +88,13 @@ def test_a_bom_does_not_cost_the_first_row(tmp_path, reader):
 def manifest(root: Path, labels: list, split: str = "train") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(root / "categories.csv")
-    pl.DataFrame({"url": [f"http://127.0.0.1/{i}.jpg" for i in range(len(labels))], "labels": labels,
-                  "split": [split] * len(labels)}).write_parquet(root / "manifest.parquet")
+    pl.DataFrame(
+        {
+            "url": [f"http://127.0.0.1/{i}.jpg" for i in range(len(labels))],
+            "labels": labels,
+            "split": [split] * len(labels),
+        }
+    ).write_parquet(root / "manifest.parquet")
     return root
 
 
@@ -126,8 +147,10 @@ def test_evaluate_counts_unlabelled_samples_and_leaves_them_out_of_mtop(tmp_path
     result = evaluate(tmp_path / "model", root, "test", workers=0, quiet=True)
     assert result["unlabelled"] == 2 and result["skipped_images"] == {}
     labelled_only = release(tmp_path / "labelled", ["[0]", "[1, 2]", "[3]"])
-    (labelled_only / "test.csv").write_text("url,labels\n" + "".join(f"{root / 'img' / f'{i}.png'},\"{c}\"\n"
-                                                                     for i, c in [(0, "[0]"), (2, "[1, 2]"), (4, "[3]")]))
+    (labelled_only / "test.csv").write_text(
+        "url,labels\n"
+        + "".join(f'{root / "img" / f"{i}.png"},"{c}"\n' for i, c in [(0, "[0]"), (2, "[1, 2]"), (4, "[3]")])
+    )
     reference = evaluate(tmp_path / "model", labelled_only, "test", workers=0, quiet=True)
     assert [result[f"mtop{k}"] for k in metrics.TOP_KS] == [reference[f"mtop{k}"] for k in metrics.TOP_KS]
 
@@ -143,9 +166,13 @@ def test_parse_labels_on_any_text_gives_indices_or_bad_labels(text, num_classes)
     assert all(type(i) is int and 0 <= i < num_classes for i in labels)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-10, 200) | st.floats() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-                    max_leaves=8)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 200) | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.tuples(inner) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=300, deadline=1000)

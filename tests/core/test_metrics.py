@@ -11,11 +11,13 @@ from smileynet.vocab import Vocabulary
 
 
 def test_mtop_k_hand_cases():
-    scores = np.array([
-        [0.9, 0.8, 0.1, 0.0],  # labels {0, 2}: top-1 {0} -> 1/1; top-3 {0,1,2} -> 2/2
-        [0.1, 0.2, 0.3, 0.4],  # labels {0}: top-1 {3} -> 0; top-3 {3,2,1} -> 0/1
-        [0.5, 0.1, 0.4, 0.3],  # labels {1, 2, 3}: top-1 {0} -> 0; top-3 {0,2,3} -> 2/3
-    ])
+    scores = np.array(
+        [
+            [0.9, 0.8, 0.1, 0.0],  # labels {0, 2}: top-1 {0} -> 1/1; top-3 {0,1,2} -> 2/2
+            [0.1, 0.2, 0.3, 0.4],  # labels {0}: top-1 {3} -> 0; top-3 {3,2,1} -> 0/1
+            [0.5, 0.1, 0.4, 0.3],  # labels {1, 2, 3}: top-1 {0} -> 0; top-3 {0,2,3} -> 2/3
+        ]
+    )
     targets = np.array([[1, 0, 1, 0], [1, 0, 0, 0], [0, 1, 1, 1]])
     np.testing.assert_allclose(metrics.mtop_k_per_sample(scores, targets, 1), [1, 0, 0])
     np.testing.assert_allclose(metrics.mtop_k_per_sample(scores, targets, 3), [1, 0, 2 / 3])
@@ -38,7 +40,9 @@ def test_mtop_k_equals_top_k_accuracy_on_single_label_data(k):
     scores = rng.random((300, 12))
     labels = rng.integers(0, 12, 300)
     targets = np.eye(12)[labels]
-    assert metrics.mtop_k(scores, targets, k) == pytest.approx(top_k_accuracy_score(labels, scores, k=k, labels=range(12)))
+    assert metrics.mtop_k(scores, targets, k) == pytest.approx(
+        top_k_accuracy_score(labels, scores, k=k, labels=range(12))
+    )
 
 
 def test_auc_and_map_match_scikit_learn_and_skip_categories_without_positives():
@@ -50,9 +54,12 @@ def test_auc_and_map_match_scikit_learn_and_skip_categories_without_positives():
     per = metrics.per_category_auc(scores, targets)
     assert np.isnan(per[4])
     np.testing.assert_allclose(per[kept], [roc_auc_score(targets[:, c], scores[:, c]) for c in kept])
-    assert metrics.mean_auc(scores, targets) == pytest.approx(roc_auc_score(targets[:, kept], scores[:, kept], average="macro"))
+    assert metrics.mean_auc(scores, targets) == pytest.approx(
+        roc_auc_score(targets[:, kept], scores[:, kept], average="macro")
+    )
     assert metrics.mean_ap(scores, targets) == pytest.approx(
-        average_precision_score(targets[:, kept], scores[:, kept], average="macro"))
+        average_precision_score(targets[:, kept], scores[:, kept], average="macro")
+    )
 
 
 def test_evaluate_scores_has_the_design_keys_and_is_strict_json():
@@ -107,7 +114,9 @@ def _fixture_with_unlabelled_and_tied_rows():
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_count_unlabelled_equals_the_official_formula_on_unlabelled_and_tied_rows(k):
     scores, targets = _fixture_with_unlabelled_and_tied_rows()
-    assert metrics.official_mtop_k(scores, targets, k) == pytest.approx(_official_formula(scores, targets, k), abs=1e-12)
+    assert metrics.official_mtop_k(scores, targets, k) == pytest.approx(
+        _official_formula(scores, targets, k), abs=1e-12
+    )
 
 
 def test_our_convention_skips_unlabelled_rows_and_ranks_ties_by_the_lower_index():

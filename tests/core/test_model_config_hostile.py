@@ -56,8 +56,18 @@ def no_network(monkeypatch):
     assert attempts == []
 
 
-@pytest.mark.parametrize("arch", ["timm/hf-hub:evil/evil-model", "timm/local-dir:/tmp/x", "hf-hub:evil/evil-model",
-                                  "timm/resnet18/../x", "resnet50\n", 50, ""])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "timm/hf-hub:evil/evil-model",
+        "timm/local-dir:/tmp/x",
+        "hf-hub:evil/evil-model",
+        "timm/resnet18/../x",
+        "resnet50\n",
+        50,
+        "",
+    ],
+)
 def test_an_arch_from_a_model_hub_is_refused_without_any_network(model_dir, tmp_path, no_network, arch):
     with pytest.raises(UserError) as err:
         smileynet.load(edited(model_dir, tmp_path, arch=arch))
@@ -73,32 +83,38 @@ def test_a_huge_num_classes_is_refused_before_any_allocation(model_dir, tmp_path
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 << 10  # KiB: no 5 GB head
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"num_classes": -3}, "num_classes must be an integer"),
-    ({"num_classes": "3"}, "num_classes must be an integer"),
-    ({"num_classes": 10**12}, "num_classes must be an integer"),
-    ({"num_classes": True}, "num_classes must be an integer"),
-    ({"image_size": 10**6}, "image_size must be an integer from 8 to 1024"),
-    ({"image_size": -32}, "image_size must be an integer"),
-    ({"image_size": 32.0}, "image_size must be an integer"),
-    ({"mean": [0.5, 0.5]}, "mean must be 3 numbers"),
-    ({"mean": ["a", 0, 0]}, "mean must be 3 numbers"),
-    ({"vocab": "😂😍😭"}, "vocab must be a list"),
-    ({"vocab": ["😂", "😂", "😭"]}, "vocab lists an emoji twice"),
-    ({"version": None}, "lacks version"),
-    ({"arch": None}, "lacks arch"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"num_classes": -3}, "num_classes must be an integer"),
+        ({"num_classes": "3"}, "num_classes must be an integer"),
+        ({"num_classes": 10**12}, "num_classes must be an integer"),
+        ({"num_classes": True}, "num_classes must be an integer"),
+        ({"image_size": 10**6}, "image_size must be an integer from 8 to 1024"),
+        ({"image_size": -32}, "image_size must be an integer"),
+        ({"image_size": 32.0}, "image_size must be an integer"),
+        ({"mean": [0.5, 0.5]}, "mean must be 3 numbers"),
+        ({"mean": ["a", 0, 0]}, "mean must be 3 numbers"),
+        ({"vocab": "😂😍😭"}, "vocab must be a list"),
+        ({"vocab": ["😂", "😂", "😭"]}, "vocab lists an emoji twice"),
+        ({"version": None}, "lacks version"),
+        ({"arch": None}, "lacks arch"),
+    ],
+)
 def test_bad_field_types_and_ranges_are_one_line(model_dir, tmp_path, changes, message):
     with pytest.raises(UserError, match=message):
         smileynet.load(edited(model_dir, tmp_path, **changes))
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"std": [0, 0, 0]}, "std must be 3 numbers from 0.001"),
-    ({"vocab": ["😂"] * 1 + ["😍"]}, "vocab lists 2 emojis for 3 outputs"),
-    ({"version": 99}, "format version 99; this smileynet reads version 1"),
-    ({"version": "1"}, "format version '1'"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"std": [0, 0, 0]}, "std must be 3 numbers from 0.001"),
+        ({"vocab": ["😂"] * 1 + ["😍"]}, "vocab lists 2 emojis for 3 outputs"),
+        ({"version": 99}, "format version 99; this smileynet reads version 1"),
+        ({"version": "1"}, "format version '1'"),
+    ],
+)
 def test_values_that_would_give_silently_wrong_results_are_refused(model_dir, tmp_path, changes, message):
     with pytest.raises(UserError, match=message):
         smileynet.load(edited(model_dir, tmp_path, **changes))
@@ -111,8 +127,13 @@ def test_a_non_utf8_or_non_object_config_is_one_line_from_the_cli(model_dir, tmp
     from PIL import Image
 
     Image.new("RGB", (8, 8)).save(image)
-    done = subprocess.run([sys.executable, "-m", "smileynet", "predict", str(bad), str(image)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "smileynet", "predict", str(bad), str(image)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"smileynet: error: {bad / 'config.json'}: not UTF-8 text (byte 14)"]
     (bad / "config.json").write_text("[1, 2]")
@@ -131,9 +152,11 @@ def test_a_valid_dir_still_loads(model_dir):
     assert model.vocab == VOCAB and model.config.image_size == 32
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 KEYS = st.sampled_from(["arch", "num_classes", "vocab", "image_size", "mean", "std", "version", "extra"])
 
 
@@ -142,8 +165,15 @@ KEYS = st.sampled_from(["arch", "num_classes", "vocab", "image_size", "mean", "s
 def test_any_config_gives_a_model_config_or_user_error(changes):
     from smileynet.model.factory import ModelConfig
 
-    base = {"arch": "tiny", "num_classes": 3, "vocab": VOCAB, "image_size": 32, "mean": [0.5] * 3, "std": [0.25] * 3,
-            "version": 1}
+    base = {
+        "arch": "tiny",
+        "num_classes": 3,
+        "vocab": VOCAB,
+        "image_size": 32,
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "version": 1,
+    }
     try:
         config = ModelConfig.from_dict({**base, **changes})
     except UserError as err:

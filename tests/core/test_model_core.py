@@ -91,8 +91,16 @@ def test_train_transform_is_a_seeded_random_resized_crop_with_flip():
 # A few families (the paper's ResNet50, the two with auxiliary heads, a transformer) run by default; the rest of torchvision's list (minutes of CPU in all,
 # up to 630M parameters) runs with `pytest -m heavy`.
 QUICK_ARCHS = {
-    "tiny", "alexnet", "convnext_tiny", "efficientnet_b0", "googlenet", "inception_v3", "mnasnet0_5",
-    "mobilenet_v3_small", "resnet50", "vit_b_32",
+    "tiny",
+    "alexnet",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "googlenet",
+    "inception_v3",
+    "mnasnet0_5",
+    "mobilenet_v3_small",
+    "resnet50",
+    "vit_b_32",
 }
 INPUT_SIZE = {"inception_v3": 96}  # its stem needs at least 75 px; the transformers take 224 only
 

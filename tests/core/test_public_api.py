@@ -17,7 +17,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_all_lists_the_public_names_and_each_resolves():
-    assert {"load", "create_model", "predict", "embed", "list_archs", "build_loader", "__version__"} <= set(smileynet.__all__)
+    assert {"load", "create_model", "predict", "embed", "list_archs", "build_loader", "__version__"} <= set(
+        smileynet.__all__
+    )
     for name in smileynet.__all__:
         assert getattr(smileynet, name) is not None
     assert set(smileynet.__all__) - {"__version__"} <= set(dir(smileynet))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PROBE = '''
+PROBE = """
 def test_uses_the_payloads(shared_fixtures):
     assert shared_fixtures.is_dir()
-'''
+"""
 
 
 @pytest.mark.parametrize("ci, outcome", [(None, "1 skipped"), ("true", "1 error")])
@@ -24,7 +24,25 @@ def test_missing_payloads_skip_with_one_reason_or_fail_under_ci(tmp_path, ci, ou
     if ci:
         env["CI"] = ci
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(probe), "-p", "tests.conftest", "-q", "-rs", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(probe),
+            "-p",
+            "tests.conftest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert outcome in result.stdout, result.stdout
     assert "third-party fixtures not found" in result.stdout

@@ -14,8 +14,10 @@ from smileynet.data.tar import CorruptShard, count_tar_samples, tar_samples
 
 
 def webdataset_samples(path: Path) -> list[dict]:
-    return [{k: v for k, v in s.items() if k == "__key__" or not k.startswith("__")}
-            for s in wds.DataPipeline(wds.SimpleShardList([str(path)]), wds.tarfile_to_samples())]
+    return [
+        {k: v for k, v in s.items() if k == "__key__" or not k.startswith("__")}
+        for s in wds.DataPipeline(wds.SimpleShardList([str(path)]), wds.tarfile_to_samples())
+    ]
 
 
 def write_tar(path: Path, members: list[tuple[str, bytes]], fmt: int, directory: str | None = None) -> None:
@@ -31,11 +33,16 @@ def write_tar(path: Path, members: list[tuple[str, bytes]], fmt: int, directory:
 
 
 MEMBERS = [
-    ("000001.jpg", b"\xff\xd8one"), ("000001.json", b'{"labels": [1]}'),
-    ("000002.JPG", b"\xff\xd8two"), ("000002.json", b'{"labels": [2]}'), ("000002.txt", b""),
+    ("000001.jpg", b"\xff\xd8one"),
+    ("000001.json", b'{"labels": [1]}'),
+    ("000002.JPG", b"\xff\xd8two"),
+    ("000002.json", b'{"labels": [2]}'),
+    ("000002.txt", b""),
     ("__index__", b"metadata webdataset skips"),
-    ("dir/" + "d" * 120 + "/k.jpg", b"\xff\xd8long name"), ("dir/" + "d" * 120 + "/k.json", b"{}"),
-    ("a.b.c.jpg", b"\xff\xd8dots"), ("big.jpg", bytes(range(256)) * 40),
+    ("dir/" + "d" * 120 + "/k.jpg", b"\xff\xd8long name"),
+    ("dir/" + "d" * 120 + "/k.json", b"{}"),
+    ("a.b.c.jpg", b"\xff\xd8dots"),
+    ("big.jpg", bytes(range(256)) * 40),
 ]
 
 
@@ -67,7 +74,7 @@ def test_damage_stops_the_shard_after_the_samples_before_it(tmp_path):
     cut_in_member = tmp_path / "cut.tar"
     cut_in_member.write_bytes(data[: len(data) // 2 + 100])
     cut_in_header = tmp_path / "header.tar"
-    cut_in_header.write_bytes(data[:1024 + 100])
+    cut_in_header.write_bytes(data[: 1024 + 100])
     bad_checksum = bytearray(data)
     offset = data.index(b"000003.jpg")
     bad_checksum[offset] ^= 0xFF  # a flipped byte in the name field of a header

@@ -20,7 +20,7 @@ def member(info: tarfile.TarInfo, data: bytes) -> bytes:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()[:512 + -(-len(data) // 512) * 512]  # without the end-of-archive blocks
+    return out.getvalue()[: 512 + -(-len(data) // 512) * 512]  # without the end-of-archive blocks
 
 
 def regular(name: str, data: bytes) -> bytes:
@@ -44,14 +44,17 @@ END = bytes(1024)
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("records, reason", [
-    (b"0 size=5\n", "record length 0"),
-    (b"size=5\n", "not a number"),
-    (b"99 size=5\n", "does not fit"),
-    (b"14 size=-1536\n", "PAX size"),
-    (b"13 size=1e99\n", "PAX size"),
-    (b"8 pathx\n", "key=value"),
-])
+@pytest.mark.parametrize(
+    "records, reason",
+    [
+        (b"0 size=5\n", "record length 0"),
+        (b"size=5\n", "not a number"),
+        (b"99 size=5\n", "does not fit"),
+        (b"14 size=-1536\n", "PAX size"),
+        (b"13 size=1e99\n", "PAX size"),
+        (b"8 pathx\n", "key=value"),
+    ],
+)
 def test_bad_pax_records_end_the_shard_after_the_samples_before_it(tmp_path, records, reason):
     path = tmp_path / "00000.tar"
     path.write_bytes(GOOD + pax(records) + regular("000001.jpg", b"\xff\xd8b") + END)
@@ -64,12 +67,15 @@ def test_bad_pax_records_end_the_shard_after_the_samples_before_it(tmp_path, rec
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("field, value, reason", [
-    (slice(124, 136), b"-0000003000\x00", "size field is not an octal"),
-    (slice(124, 136), b"0000000009\x00\x00", "size field is not an octal"),
-    (slice(124, 136), b"\xff" + b"\xff" * 10 + b"\x00", "negative base-256"),
-    (slice(148, 156), b"zzzzzz\x00 ", "checksum field is not an octal"),
-])
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        (slice(124, 136), b"-0000003000\x00", "size field is not an octal"),
+        (slice(124, 136), b"0000000009\x00\x00", "size field is not an octal"),
+        (slice(124, 136), b"\xff" + b"\xff" * 10 + b"\x00", "negative base-256"),
+        (slice(148, 156), b"zzzzzz\x00 ", "checksum field is not an octal"),
+    ],
+)
 def test_bad_header_numbers_end_the_shard(tmp_path, field, value, reason):
     bad = bytearray(regular("000001.jpg", b"\xff\xd8b"))
     bad[field] = value
@@ -99,8 +105,11 @@ def test_a_corrupt_header_is_one_counted_corrupt_shard_for_the_loader(tmp_path):
 
 
 @settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.integers(0, len(GOOD)), junk=st.binary(max_size=1600), flips=st.lists(
-    st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=8))
+@given(
+    prefix=st.integers(0, len(GOOD)),
+    junk=st.binary(max_size=1600),
+    flips=st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=8),
+)
 def test_any_bytes_give_samples_or_corrupt_shard(tmp_path, prefix, junk, flips):
     data = bytearray(GOOD[:prefix] + junk + GOOD[prefix:])
     for at, byte in flips:

@@ -26,9 +26,15 @@ def test_listen_records_the_world_through_the_forced_disconnect(tmp_path):
     source.write_bytes(zstandard.ZstdCompressor().compress("\n".join(json.dumps(e) for e in shuffled).encode()))
     port = free_port()
     with serve_jetstream(source, port) as url:
-        result = listen_bluesky(tmp_path / "rec", endpoints=[url], max_events=len(events), quiet=True,
-                                collections=["app.bsky.feed.post", "app.bsky.feed.like"],
-                                backoff=Backoff(base=0.01, cap=0.05), commit_seconds=0.1)
+        result = listen_bluesky(
+            tmp_path / "rec",
+            endpoints=[url],
+            max_events=len(events),
+            quiet=True,
+            collections=["app.bsky.feed.post", "app.bsky.feed.like"],
+            backoff=Backoff(base=0.01, cap=0.05),
+            commit_seconds=0.1,
+        )
     recorded = [json.loads(line) for line in lines_on_disk(tmp_path / "rec")]
     assert sorted(recorded, key=json.dumps) == sorted(events, key=json.dumps)
     assert [e["time_us"] for e in recorded] == sorted(e["time_us"] for e in events)

@@ -16,33 +16,60 @@ import pytest
 from smileynet.demo.pipeline import DemoSettings
 from smileynet.files import write_config
 
-STAGES = ["world", "listen bluesky", "collect", "sample", "download", "train", "evaluate", "sample raw", "download raw",
-          "train raw", "evaluate raw", "transfer twitter", "transfer fi", "report"]
+STAGES = [
+    "world",
+    "listen bluesky",
+    "collect",
+    "sample",
+    "download",
+    "train",
+    "evaluate",
+    "sample raw",
+    "download raw",
+    "train raw",
+    "evaluate raw",
+    "transfer twitter",
+    "transfer fi",
+    "report",
+]
 
 
 def demo(out: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "smileynet", "demo", "--out", str(out), "--preset", "tiny", "--no-open", *extra],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "smileynet", "demo", "--out", str(out), "--preset", "tiny", "--no-open", *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_a_folder_is_continued_only_with_the_flags_that_made_it(tmp_path):
     write_config(tmp_path / "demo.yaml", asdict(DemoSettings.for_run(10.0, 0, "tiny")))
     result = demo(tmp_path, "--seed", "1", timeout=120)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"smileynet: error: {tmp_path} was made with --seed 0; "
-                                                  "rerun with those flags to continue, or use a new --out"]
+    assert result.stderr.strip().splitlines() == [
+        f"smileynet: error: {tmp_path} was made with --seed 0; rerun with those flags to continue, or use a new --out"
+    ]
 
 
 def test_both_table1_variants_train_for_the_same_steps_and_share_the_test_split(tmp_path):
     from smileynet.demo.pipeline import plan
 
-    stages = {stage.name: stage.argv for stage in plan(tmp_path, DemoSettings.for_run(10.0, 0, "full"), "http://127.0.0.1:1")}
+    stages = {
+        stage.name: stage.argv for stage in plan(tmp_path, DemoSettings.for_run(10.0, 0, "full"), "http://127.0.0.1:1")
+    }
     assert [n for n in stages if n not in ("listen bluesky", "collect")][:8] == STAGES[3:11]
     assert stages["sample"][stages["sample"].index("--sampling") + 1] == "temporal"
     assert stages["sample raw"][stages["sample raw"].index("--sampling") + 1] == "raw"
     for flag in ("--seed", "--cap", "--val-per-class", "--test-per-class"):  # so valid and test are the same posts
-        assert stages["sample"][stages["sample"].index(flag) + 1] == stages["sample raw"][stages["sample raw"].index(flag) + 1]
-    assert stages["train"][stages["train"].index("--steps") + 1] == stages["train raw"][stages["train raw"].index("--steps") + 1]
+        assert (
+            stages["sample"][stages["sample"].index(flag) + 1]
+            == stages["sample raw"][stages["sample raw"].index(flag) + 1]
+        )
+    assert (
+        stages["train"][stages["train"].index("--steps") + 1]
+        == stages["train raw"][stages["train raw"].index("--steps") + 1]
+    )
     assert stages["train raw"][stages["train raw"].index("--data") + 1] == str(tmp_path / "shards-raw")
     for name in ("evaluate", "evaluate raw"):
         assert stages[name][stages[name].index("--data") + 1] == str(tmp_path / "shards")
@@ -78,7 +105,9 @@ def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
             assert count - expected["bluesky_reposts"] <= totals["dropped"][rule] <= count
         else:
             assert totals["dropped"][rule] == count, rule
-    assert totals["dropped"]["malformed"] >= len(world["formats"]["twitter-v1"]["files"]) + 1  # corrupt members + cut line
+    assert (
+        totals["dropped"]["malformed"] >= len(world["formats"]["twitter-v1"]["files"]) + 1
+    )  # corrupt members + cut line
 
     # sample: a manifest with three splits, labels inside the vocabulary
     manifest = pq.read_table(out / "dataset" / "manifest.parquet").to_pylist()
@@ -136,6 +165,7 @@ def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
     assert json.loads((out / "demo.json").read_text()) == state
     assert "Report:" in again.stdout
 
+
 class FakeCommands:
     """Stands in for the subprocess: records each argv, writes the stage's outputs, returns an exit code."""
 
@@ -186,8 +216,13 @@ def test_runner_continues_an_interrupted_stage_and_stops_at_a_stub(tmp_path, mon
     checkpoint = tmp_path / "run" / "checkpoints" / "state.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_text("x")
-    train = pipeline.Stage("train", ["train", "--steps", "5"], [tmp_path / "run" / "model" / "config.json"], [tmp_path / "run"],
-                           resume_when=checkpoint.is_file)
+    train = pipeline.Stage(
+        "train",
+        ["train", "--steps", "5"],
+        [tmp_path / "run" / "model" / "config.json"],
+        [tmp_path / "run"],
+        resume_when=checkpoint.is_file,
+    )
     fake.outputs = train.outputs
     pipeline.Runner(tmp_path, quiet=True).run(train, 1, 1)
     assert fake.calls == [["train", "--steps", "5", "--resume"]] and checkpoint.is_file()

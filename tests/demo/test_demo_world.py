@@ -91,13 +91,21 @@ def test_archives_parse_in_their_real_formats(world):
     assert all(m["url"].startswith(BASE) for m in v2_media if m["type"] == "photo")
 
     events = read_jetstream(root / "jetstream" / "events.jsonl.zst")
-    posts = [e for e in events if e["kind"] == "commit" and e["commit"].get("collection") == "app.bsky.feed.post"
-             and e["commit"]["operation"] == "create"]
+    posts = [
+        e
+        for e in events
+        if e["kind"] == "commit"
+        and e["commit"].get("collection") == "app.bsky.feed.post"
+        and e["commit"]["operation"] == "create"
+    ]
     reposts = [e for e in events if e["kind"] == "commit" and e["commit"].get("collection") == "app.bsky.feed.repost"]
     assert {e["kind"] for e in events} >= {"commit"} and len(events) > len(posts) + len(reposts)
 
-    ids = [s["id_str"] for s in statuses] + [t["id"] for t in v2] + [
-        f"at://{e['did']}/{e['commit']['collection']}/{e['commit']['rkey']}" for e in posts + reposts]
+    ids = (
+        [s["id_str"] for s in statuses]
+        + [t["id"] for t in v2]
+        + [f"at://{e['did']}/{e['commit']['collection']}/{e['commit']['rkey']}" for e in posts + reposts]
+    )
     assert len(set(ids)) == posts_total
     assert len(ids) == posts_total + expected["duplicates"]
     assert sum(expected["kept_per_source"].values()) == expected["posts_kept"]
@@ -106,15 +114,24 @@ def test_archives_parse_in_their_real_formats(world):
 def test_every_filter_rule_has_posts_to_drop(world):
     _, info = world
     dropped = info["expected"]["dropped_by_rule"]
-    assert set(dropped) == {"has_url", "has_hashtag", "has_mention", "is_reply", "is_quote", "is_retweet", "no_image",
-                            "no_smiley", "too_many_emojis"}
+    assert set(dropped) == {
+        "has_url",
+        "has_hashtag",
+        "has_mention",
+        "is_reply",
+        "is_quote",
+        "is_retweet",
+        "no_image",
+        "no_smiley",
+        "too_many_emojis",
+    }
     assert all(n >= 3 for n in dropped.values())  # at least one per source
 
 
 def test_image_host_serves_pictures_404s_and_broken_files(world):
     root, info = world
     v2, media, _ = read_twarc2(root / "archives" / "twarc2-search-2022.jsonl")
-    paths = [m["url"][len(BASE) + 1:] for m in media if m["type"] == "photo"]
+    paths = [m["url"][len(BASE) + 1 :] for m in media if m["type"] == "photo"]
     events = read_jetstream(root / "jetstream" / "events.jsonl.zst")
     for e in events:
         record = e.get("commit", {}).get("record", {})
@@ -149,8 +166,10 @@ def test_benchmarks_in_their_original_layouts(world):
     for line in five:
         name, label = line.split()
         assert label in ("0", "1") and (twitter / "images" / name).is_file()
-    fold_tests = [set((twitter / "ground_truth" / "five_agrees" / f"test{k}" / "test.txt").read_text().split("\n")) - {""}
-                  for k in range(1, 6)]
+    fold_tests = [
+        set((twitter / "ground_truth" / "five_agrees" / f"test{k}" / "test.txt").read_text().split("\n")) - {""}
+        for k in range(1, 6)
+    ]
     assert set().union(*fold_tests) == five and sum(map(len, fold_tests)) == len(five)
     fi = root / "benchmarks" / "fi"
     for emotion in FI_GROUPS:
@@ -167,7 +186,9 @@ def test_same_seed_same_world(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
     pictures_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "www").rglob("*.jpg"))
-    assert pictures_a and all((tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes() for p in pictures_a)
+    assert pictures_a and all(
+        (tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes() for p in pictures_a
+    )
 
 
 def test_pictures_carry_the_emoji():

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -119,13 +119,20 @@ def serve(site: Site):
 
 def write_manifest(folder: Path, rows: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.table({
-        "image_id": [r["image_id"] for r in rows], "post_id": [r["post_id"] for r in rows],
-        "url": [r["url"] for r in rows],
-        "created_at": pa.array([datetime(2019, 1, 1 + i % 28, tzinfo=timezone.utc) for i in range(len(rows))], pa.timestamp("us", "UTC")),
-        "window": [0] * len(rows), "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
-        "emojis": [[VOCAB.emojis[i] for i in r["labels"]] for r in rows], "split": [r["split"] for r in rows],
-    })
+    table = pa.table(
+        {
+            "image_id": [r["image_id"] for r in rows],
+            "post_id": [r["post_id"] for r in rows],
+            "url": [r["url"] for r in rows],
+            "created_at": pa.array(
+                [datetime(2019, 1, 1 + i % 28, tzinfo=UTC) for i in range(len(rows))], pa.timestamp("us", "UTC")
+            ),
+            "window": [0] * len(rows),
+            "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
+            "emojis": [[VOCAB.emojis[i] for i in r["labels"]] for r in rows],
+            "split": [r["split"] for r in rows],
+        }
+    )
     pq.write_table(table, folder / "manifest.parquet")
     VOCAB.write_categories_csv(folder / "categories.csv")
 
@@ -161,14 +168,37 @@ def downloaded(tmp_path_factory):
     site.routes["/bad/slow.jpg"] = ("slow", 6.0)
     site.routes["/bad/loop.jpg"] = ("redirect", "/bad/loop.jpg")
     site.routes["/bad/bomb.png"] = ("bytes", image_bytes(51, "PNG", size=(3000, 3000)))
-    for n, path in enumerate(["/bad/page.jpg", "/bad/cut.jpg", "/bad/missing.jpg", "/bad/slow.jpg", "/bad/loop.jpg", "/bad/bomb.png"]):
-        rows.append({"image_id": f"bad{n}", "post_id": f"bad{n}", "url": site.url(server, path), "labels": [0], "split": "train"})
+    for n, path in enumerate(
+        ["/bad/page.jpg", "/bad/cut.jpg", "/bad/missing.jpg", "/bad/slow.jpg", "/bad/loop.jpg", "/bad/bomb.png"]
+    ):
+        rows.append(
+            {
+                "image_id": f"bad{n}",
+                "post_id": f"bad{n}",
+                "url": site.url(server, path),
+                "labels": [0],
+                "split": "train",
+            }
+        )
     rows += [good_row(site, server, i, "valid", FORMATS[i % 4]) for i in range(20, 24)]
-    rows.append({"image_id": "v404", "post_id": "v404", "url": site.url(server, "/gone.jpg"), "labels": [1], "split": "valid"})
+    rows.append(
+        {"image_id": "v404", "post_id": "v404", "url": site.url(server, "/gone.jpg"), "labels": [1], "split": "valid"}
+    )
     rows += [good_row(site, server, i, "test") for i in range(30, 33)]
     write_manifest(root / "ds", rows)
-    config = DownloadConfig(root / "ds", root / "shards", image_size=32, processes=1, threads=4, shard_size=8,
-                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True, allow_private_network=True)
+    config = DownloadConfig(
+        root / "ds",
+        root / "shards",
+        image_size=32,
+        processes=1,
+        threads=4,
+        shard_size=8,
+        retries=0,
+        timeout=2,
+        max_pixels=1_000_000,
+        quiet=True,
+        allow_private_network=True,
+    )
     try:
         summary = download(config)
     finally:
@@ -180,10 +210,22 @@ def test_summary_counts_every_failure_by_reason(downloaded):
     shards, summary, site = downloaded
     train = summary["splits"]["train"]
     assert (train["count"], train["successes"], train["shards"]) == (21, 15, 3)
-    assert train["failures"] == {"not an image": 1, "truncated or corrupt image": 1, "http 404": 1, "timeout": 1,
-                                 "redirect loop": 1, "too many pixels": 1}
-    assert summary["splits"]["valid"] | {"failures": None} == {"count": 5, "successes": 4, "failed_to_download": 1,
-                                                                "failed_to_resize": 0, "shards": 1, "failures": None}
+    assert train["failures"] == {
+        "not an image": 1,
+        "truncated or corrupt image": 1,
+        "http 404": 1,
+        "timeout": 1,
+        "redirect loop": 1,
+        "too many pixels": 1,
+    }
+    assert summary["splits"]["valid"] | {"failures": None} == {
+        "count": 5,
+        "successes": 4,
+        "failed_to_download": 1,
+        "failed_to_resize": 0,
+        "shards": 1,
+        "failures": None,
+    }
     assert summary["splits"]["valid"]["failures"] == {"http 404": 1}
     assert summary["splits"]["test"]["successes"] == 3
     assert summary["total"]["successes"] == 22 and summary["total"]["failures"]["http 404"] == 2
@@ -222,8 +264,19 @@ def test_rerun_is_a_no_op_and_other_input_is_refused(downloaded, tmp_path):
     shards, summary, site = downloaded
     before = {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")}
     hits = sum(site.hits.values())
-    config = DownloadConfig(shards.parent / "ds", shards, image_size=32, processes=1, threads=4, shard_size=8,
-                            retries=0, timeout=2, max_pixels=1_000_000, quiet=True, allow_private_network=True)
+    config = DownloadConfig(
+        shards.parent / "ds",
+        shards,
+        image_size=32,
+        processes=1,
+        threads=4,
+        shard_size=8,
+        retries=0,
+        timeout=2,
+        max_pixels=1_000_000,
+        quiet=True,
+        allow_private_network=True,
+    )
     assert download(config) == summary
     assert sum(site.hits.values()) == hits
     assert {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")} == before
@@ -241,9 +294,19 @@ def test_release_csvs_are_accepted(tmp_path):
     try:
         (tmp_path / "rel").mkdir()
         VOCAB.write_categories_csv(tmp_path / "rel" / "categories.csv")
-        lines = ["url,labels"] + [f"{good_row(site, server, i, 'test')['url']},\"[{label_of(i)}, 4]\"" for i in range(3)]
+        lines = ["url,labels"] + [f'{good_row(site, server, i, "test")["url"]},"[{label_of(i)}, 4]"' for i in range(3)]
         (tmp_path / "rel" / "test.csv").write_text("\n".join(lines) + "\n")
-        summary = download(DownloadConfig(tmp_path / "rel", tmp_path / "out", image_size=24, processes=1, threads=2, quiet=True, allow_private_network=True))
+        summary = download(
+            DownloadConfig(
+                tmp_path / "rel",
+                tmp_path / "out",
+                image_size=24,
+                processes=1,
+                threads=2,
+                quiet=True,
+                allow_private_network=True,
+            )
+        )
     finally:
         server.shutdown()
     assert list(summary["splits"]) == ["test"] and summary["splits"]["test"]["successes"] == 3
@@ -273,22 +336,54 @@ def test_fetch_policy_refusals_are_counted_and_nothing_else_is_read(tmp_path):
         site.routes["/to-metadata"] = ("redirect", "http://169.254.169.254/latest/meta-data/")
         site.routes["/zeros"] = ("zeros", 50_000_000)
         site.routes["/dribble"] = ("dribble", 0.3)
-        urls = [secret.as_uri(), "ftp://127.0.0.1:9/x.jpg", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x.jpg",
-                "http://224.0.0.1/x.jpg"] + [site.url(server, p) for p in ("/to-file", "/to-ftp", "/to-metadata", "/zeros", "/dribble")]
-        rows += [{"image_id": f"h{n}", "post_id": f"h{n}", "url": url, "labels": [0], "split": "train"} for n, url in enumerate(urls)]
+        urls = [
+            secret.as_uri(),
+            "ftp://127.0.0.1:9/x.jpg",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/x.jpg",
+            "http://224.0.0.1/x.jpg",
+        ] + [site.url(server, p) for p in ("/to-file", "/to-ftp", "/to-metadata", "/zeros", "/dribble")]
+        rows += [
+            {"image_id": f"h{n}", "post_id": f"h{n}", "url": url, "labels": [0], "split": "train"}
+            for n, url in enumerate(urls)
+        ]
         write_manifest(tmp_path / "ds", rows)
-        summary = download(DownloadConfig(tmp_path / "ds", tmp_path / "out", image_size=24, processes=1, threads=4, retries=1,
-                                          timeout=5, deadline=1.5, max_bytes=1_000_000, quiet=True, allow_private_network=True))
+        summary = download(
+            DownloadConfig(
+                tmp_path / "ds",
+                tmp_path / "out",
+                image_size=24,
+                processes=1,
+                threads=4,
+                retries=1,
+                timeout=5,
+                deadline=1.5,
+                max_bytes=1_000_000,
+                quiet=True,
+                allow_private_network=True,
+            )
+        )
         assert summary["splits"]["train"]["failures"] == {
-            "refused: not http or https": 4, "refused: link-local address": 3, "refused: multicast address": 1,
-            "refused: over --max-bytes": 1, "refused: over the deadline": 1}
+            "refused: not http or https": 4,
+            "refused: link-local address": 3,
+            "refused: multicast address": 1,
+            "refused: over --max-bytes": 1,
+            "refused: over the deadline": 1,
+        }
         assert summary["splits"]["train"]["successes"] == 1
         assert site.hits["/dribble"] == site.hits["/zeros"] == 1  # --retries 1 does not try a refused url again
         assert [json.loads(s["json"])["image_id"] for s in shard_samples(tmp_path / "out" / "train")] == ["0_0"]
-        assert {(p.stat().st_size > 0, p.with_name(p.stem + "_stats.json").is_file()) for p in (tmp_path / "out" / "train").glob("*.tar")} == {(True, True)}
+        assert {
+            (p.stat().st_size > 0, p.with_name(p.stem + "_stats.json").is_file())
+            for p in (tmp_path / "out" / "train").glob("*.tar")
+        } == {(True, True)}
 
         hits = sum(site.hits.values())  # without the flag, the loopback server itself is refused, unasked
-        summary = download(DownloadConfig(tmp_path / "ds", tmp_path / "strict", image_size=24, processes=1, threads=4, retries=0, quiet=True))
+        summary = download(
+            DownloadConfig(
+                tmp_path / "ds", tmp_path / "strict", image_size=24, processes=1, threads=4, retries=0, quiet=True
+            )
+        )
         assert summary["splits"]["train"]["failures"]["refused: loopback address"] == 6
         assert summary["splits"]["train"]["successes"] == 0 and sum(site.hits.values()) == hits
     finally:
@@ -318,12 +413,18 @@ def test_hostile_bodies_download_in_bounded_memory(tmp_path):
     site.routes["/zeros"] = ("zeros", 1_000_000_000)
     site.routes["/strip.png"] = ("bytes", strip.getvalue())
     rows = [good_row(site, server, 0, "train")]
-    rows += [{"image_id": f"h{n}", "post_id": f"h{n}", "url": site.url(server, path), "labels": [0], "split": "train"}
-             for n, path in enumerate(["/zeros", "/strip.png"])]
+    rows += [
+        {"image_id": f"h{n}", "post_id": f"h{n}", "url": site.url(server, path), "labels": [0], "split": "train"}
+        for n, path in enumerate(["/zeros", "/strip.png"])
+    ]
     write_manifest(tmp_path / "ds", rows)
     try:
-        result = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "ds"), str(tmp_path / "out")],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "ds"), str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -341,8 +442,15 @@ def test_failure_reasons():
     assert failure_reason("The read operation timed out") == "timeout"
     assert failure_reason("<urlopen error [Errno 111] Connection refused>") == "connection refused"
     assert failure_reason("refused: link-local address") == "refused: link-local address"
-    assert failure_reason("refused: loopback address (--allow-private-network allows it)") == "refused: loopback address"
-    assert failure_reason("HTTP Error 302: The HTTP server returned a redirect error that would lead to an infinite loop.\nThe last 30x error message was:\nFound") == "redirect loop"
+    assert (
+        failure_reason("refused: loopback address (--allow-private-network allows it)") == "refused: loopback address"
+    )
+    assert (
+        failure_reason(
+            "HTTP Error 302: The HTTP server returned a redirect error that would lead to an infinite loop.\nThe last 30x error message was:\nFound"
+        )
+        == "redirect loop"
+    )
 
 
 @pytest.mark.slow
@@ -354,10 +462,32 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
         rows = [good_row(site, server, i, "train") for i in range(10)]
         write_manifest(tmp_path / "ds", rows)
         out = tmp_path / "shards"
-        command = [sys.executable, "-m", "smileynet", "download", str(tmp_path / "ds"), "--out", str(out),
-                   "--splits", "train", "--shard-size", "2", "--processes", "1", "--threads", "1", "--retries", "0",
-                   "--image-size", "24", "--quiet", "--allow-private-network"]
-        process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "download",
+            str(tmp_path / "ds"),
+            "--out",
+            str(out),
+            "--splits",
+            "train",
+            "--shard-size",
+            "2",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--retries",
+            "0",
+            "--image-size",
+            "24",
+            "--quiet",
+            "--allow-private-network",
+        ]
+        process = subprocess.Popen(
+            command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 60
             while not list((out / "train").glob("*_stats.json")) and time.monotonic() < deadline:
@@ -370,12 +500,30 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
         kept = {name: (out / "train" / f"{name}.tar").stat().st_mtime_ns for name in finished}
         assert len(list(iter_samples(out, "train"))) == 2 * len(finished)  # a half-written shard is not read
         fetched_before = Counter(site.hits)
-        summary = download(DownloadConfig(tmp_path / "ds", out, splits=("train",), image_size=24, processes=2,
-                                          threads=2, shard_size=2, retries=0, quiet=True, allow_private_network=True))  # img2dataset's process pool
+        summary = download(
+            DownloadConfig(
+                tmp_path / "ds",
+                out,
+                splits=("train",),
+                image_size=24,
+                processes=2,
+                threads=2,
+                shard_size=2,
+                retries=0,
+                quiet=True,
+                allow_private_network=True,
+            )
+        )  # img2dataset's process pool
     finally:
         server.shutdown()
     assert summary["splits"]["train"] | {"failures": None} == {
-        "count": 10, "successes": 10, "failed_to_download": 0, "failed_to_resize": 0, "shards": 5, "failures": None}
+        "count": 10,
+        "successes": 10,
+        "failed_to_download": 0,
+        "failed_to_resize": 0,
+        "shards": 5,
+        "failures": None,
+    }
     ids = [json.loads(s["json"])["image_id"] for s in shard_samples(out / "train")]
     assert sorted(ids) == sorted(f"{i}_0" for i in range(10))
     assert {name: (out / "train" / f"{name}.tar").stat().st_mtime_ns for name in finished} == kept
@@ -389,11 +537,27 @@ def test_img2dataset_output_goes_to_its_log_unless_verbose(run_cli, tmp_path, pr
     site = Site()
     server = serve(site)
     rows = [good_row(site, server, i, "train") for i in range(6)]
-    rows.append({"image_id": "gone", "post_id": "gone", "url": site.url(server, "/gone.jpg"), "labels": [0], "split": "train"})
+    rows.append(
+        {"image_id": "gone", "post_id": "gone", "url": site.url(server, "/gone.jpg"), "labels": [0], "split": "train"}
+    )
     write_manifest(tmp_path / "ds", rows)
-    common = ["--image-size", "32", "--processes", str(processes), "--threads", "2", "--shard-size", "4", "--splits", "train",
-              "--allow-private-network",
-              "--retries", "0", "--timeout", "5"]
+    common = [
+        "--image-size",
+        "32",
+        "--processes",
+        str(processes),
+        "--threads",
+        "2",
+        "--shard-size",
+        "4",
+        "--splits",
+        "train",
+        "--allow-private-network",
+        "--retries",
+        "0",
+        "--timeout",
+        "5",
+    ]
     try:
         code, out, err = run_cli("download", tmp_path / "ds", "--out", tmp_path / "quiet", *common)
         assert code == 0, err

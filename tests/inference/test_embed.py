@@ -50,8 +50,10 @@ def images(tmp_path_factory):
 
 def read(path):
     table = pq.read_table(path)
-    rows = {i: (p, np.array(e, np.float32), np.array(q, np.float32)) for i, p, e, q in zip(
-        *(table.column(c).to_pylist() for c in ("id", "path", "embedding", "probs")))}
+    rows = {
+        i: (p, np.array(e, np.float32), np.array(q, np.float32))
+        for i, p, e, q in zip(*(table.column(c).to_pylist() for c in ("id", "path", "embedding", "probs")))
+    }
     return table, rows
 
 
@@ -70,7 +72,9 @@ def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path,
     np.testing.assert_allclose(probs, 1 / (1 + np.exp(-embedding)), atol=1e-6)
     expected = torch.from_numpy(np.stack([rows[f"img{i}.jpg"][1] for i in range(3)]))
     model = smileynet.load(model_dir)
-    np.testing.assert_allclose(model.embed([images / f"img{i}.jpg" for i in range(3)]).logits, expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        model.embed([images / f"img{i}.jpg" for i in range(3)]).logits, expected.numpy(), atol=1e-5
+    )
     failures = (tmp_path / "e.failures.csv").read_text()
     assert "broken.jpg" in failures and "not an image" in failures
     assert (tmp_path / "e.config.yaml").is_file() and not (tmp_path / "e.parquet.parts").exists()
@@ -78,7 +82,9 @@ def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path,
 
 def test_folder_list_file_and_shards_give_the_same_vectors(model_dir, images, tmp_path, run_cli):
     run_cli("embed", model_dir, images, "--out", tmp_path / "folder.parquet", "-q")
-    (tmp_path / "list.txt").write_text("# images\n" + "".join(f"{images}/img{i}.jpg\n" for i in range(9) if i < 7) + "\n")
+    (tmp_path / "list.txt").write_text(
+        "# images\n" + "".join(f"{images}/img{i}.jpg\n" for i in range(9) if i < 7) + "\n"
+    )
     run_cli("embed", model_dir, tmp_path / "list.txt", "--out", tmp_path / "list.parquet", "-q")
     shards = tmp_path / "shards" / "test"
     shards.mkdir(parents=True)
@@ -118,11 +124,15 @@ def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, ima
     real_merge = embed_module.merge
     monkeypatch.setattr(embed_module, "merge", mock.Mock(side_effect=KeyboardInterrupt))
     code, _, _ = run_cli("embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
-    assert code == 130 and len(list((tmp_path / "k.parquet.parts").glob("*.parquet"))) == 4  # 3+2+2+2 rows (parts close at >= 2 rows)
+    assert (
+        code == 130 and len(list((tmp_path / "k.parquet.parts").glob("*.parquet"))) == 4
+    )  # 3+2+2+2 rows (parts close at >= 2 rows)
     for part in sorted((tmp_path / "k.parquet.parts").glob("*.parquet"))[2:]:
         part.unlink()
     monkeypatch.setattr(embed_module, "merge", real_merge)
-    code, out_text, _ = run_cli("embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2")
+    code, out_text, _ = run_cli(
+        "embed", model_dir, images, "--out", killed, "-q", "--part-rows", "2", "--batch-size", "2"
+    )
     summary = json.loads(out_text)
     assert (summary["already_done"], summary["written"], summary["rows"]) == (5, 4, 9)
     _, full = read(tmp_path / "k.parquet")
@@ -132,9 +142,11 @@ def test_rerun_skips_ids_already_written_and_resumes_after_a_kill(model_dir, ima
 
 
 def test_bad_input_is_a_one_line_error(model_dir, tmp_path, run_cli):
-    for args in (["embed", model_dir, tmp_path / "missing", "--out", tmp_path / "x.parquet"],
-                 ["embed", model_dir, tmp_path, "--out", tmp_path / "x.csv"],
-                 ["embed", tmp_path, tmp_path, "--out", tmp_path / "x.parquet"]):
+    for args in (
+        ["embed", model_dir, tmp_path / "missing", "--out", tmp_path / "x.parquet"],
+        ["embed", model_dir, tmp_path, "--out", tmp_path / "x.csv"],
+        ["embed", tmp_path, tmp_path, "--out", tmp_path / "x.parquet"],
+    ):
         code, _, err = run_cli(*args)
         assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1, err
 
@@ -145,9 +157,29 @@ def test_torchrun_ranks_share_the_inputs_and_rank0_merges(model_dir, images, tmp
     out = tmp_path / "t.parquet"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "smileynet",
-         "embed", str(model_dir), str(images), "--out", str(out), "--backend", "torch", "-q"],
-        capture_output=True, text=True, timeout=300, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "smileynet",
+            "embed",
+            str(model_dir),
+            str(images),
+            "--out",
+            str(out),
+            "--backend",
+            "torch",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert (summary["rows"], summary["written"], summary["failed"], summary["world_size"]) == (9, 9, 1, 2)

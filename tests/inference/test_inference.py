@@ -61,7 +61,9 @@ def bad_image_files(folder):
     (folder / "zero.jpg").write_bytes(b"")
     (folder / "huge.png").write_bytes(huge_png_header(8000, 8000))
     (folder / "cmyk.jpg").write_bytes(encode(picture(2).convert("CMYK"), "JPEG"))
-    (folder / "sixteen.png").write_bytes(encode(Image.fromarray((np.arange(48 * 40).reshape(40, 48) * 27).astype(np.uint16)), "PNG"))
+    (folder / "sixteen.png").write_bytes(
+        encode(Image.fromarray((np.arange(48 * 40).reshape(40, 48) * 27).astype(np.uint16)), "PNG")
+    )
     frames = [picture(3).convert("P"), picture(4).convert("P")]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
@@ -69,9 +71,16 @@ def bad_image_files(folder):
     exif = Image.Exif()
     exif[0x0112] = 6  # shown rotated by 90 degrees clockwise
     (folder / "rotated.png").write_bytes(encode(picture(5, (60, 30)), "PNG", exif=exif))
-    return {"truncated.jpg": "truncated", "not_an_image.jpg": "not an image", "zero.jpg": "empty file",
-            "huge.png": "too many pixels", "cmyk.jpg": None, "sixteen.png": None, "animated.gif": None,
-            "rotated.png": None}
+    return {
+        "truncated.jpg": "truncated",
+        "not_an_image.jpg": "not an image",
+        "zero.jpg": "empty file",
+        "huge.png": "too many pixels",
+        "cmyk.jpg": None,
+        "sixteen.png": None,
+        "animated.gif": None,
+        "rotated.png": None,
+    }
 
 
 def test_extract_matches_the_model_by_hand_in_input_order(model):
@@ -144,8 +153,17 @@ def test_predict_and_embed_methods(model, tmp_path):
     for row, entries in zip(probs, top):
         assert [e["emoji"] for e in entries] == [VOCAB[j] for j in np.argsort(-row)[:3]]
         assert [e["prob"] for e in entries] == pytest.approx(sorted(row, reverse=True)[:3], abs=1e-6)
-    assert top[0][0]["name"] == {"😂": "face with tears of joy", "😍": "smiling face with heart-eyes", "😭": "loudly crying face",
-                                 "😡": "enraged face", "👻": "ghost", "💀": "skull"}[top[0][0]["emoji"]]
+    assert (
+        top[0][0]["name"]
+        == {
+            "😂": "face with tears of joy",
+            "😍": "smiling face with heart-eyes",
+            "😭": "loudly crying face",
+            "😡": "enraged face",
+            "👻": "ghost",
+            "💀": "skull",
+        }[top[0][0]["emoji"]]
+    )
     np.testing.assert_allclose(probs, 1 / (1 + np.exp(-logits)), atol=1e-6)
     assert len(model.predict(images[0])) == 1  # one image, not a list
     with pytest.raises(BadImage, match="image 1: not an image"):

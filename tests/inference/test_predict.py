@@ -59,7 +59,11 @@ def test_table_shows_glyphs_names_and_probabilities(model_dir, images, run_cli):
 
 def test_bad_input_is_a_one_line_error(model_dir, images, tmp_path, run_cli):
     (tmp_path / "zero.jpg").write_bytes(b"")
-    for args in ([model_dir, tmp_path / "missing.jpg"], [model_dir, tmp_path / "zero.jpg"],
-                 [tmp_path, images / "a.jpg"], [model_dir, images / "a.jpg", "--top-k", "0"]):
+    for args in (
+        [model_dir, tmp_path / "missing.jpg"],
+        [model_dir, tmp_path / "zero.jpg"],
+        [tmp_path, images / "a.jpg"],
+        [model_dir, images / "a.jpg", "--top-k", "0"],
+    ):
         code, _, err = run_cli("predict", *args)
         assert code == 1 and err.strip().splitlines()[-1].startswith("smileynet: error:"), err

@@ -51,7 +51,7 @@ def reference_input(path, recipe: dict) -> np.ndarray:
     resized = np.einsum("iwc,jw->ijc", rows, weights(width, new_w))
     resized = np.clip(np.rint(resized), 0, 255)
     top, left = (new_h - size) // 2, (new_w - size) // 2
-    crop = resized[top:top + size, left:left + size] / 255.0
+    crop = resized[top : top + size, left : left + size] / 255.0
     normalised = (crop - np.array(recipe["mean"])) / np.array(recipe["std"])
     return normalised.transpose(2, 0, 1).astype(np.float32)
 
@@ -63,7 +63,7 @@ def picture(rng: np.random.Generator, height: int, width: int) -> Image.Image:
     pixels = (base - base.min()) / (np.ptp(base) + 1e-9) * 200 + rng.normal(0, 12, (height, width, 3))
     for _ in range(3):
         top, left = rng.integers(0, height), rng.integers(0, width)
-        pixels[top:top + height // 4, left:left + width // 4] = rng.uniform(0, 255, 3)
+        pixels[top : top + height // 4, left : left + width // 4] = rng.uniform(0, 255, 3)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
@@ -71,7 +71,9 @@ def picture(rng: np.random.Generator, height: int, width: int) -> Image.Image:
 def model_dir(tmp_path_factory):
     torch.manual_seed(3)
     folder = tmp_path_factory.mktemp("recipe") / "model"
-    emojis = list(default_vocabulary().emojis)[:24]  # fewer outputs than 92: wider gaps between the ranks of an untrained model
+    emojis = list(default_vocabulary().emojis)[
+        :24
+    ]  # fewer outputs than 92: wider gaps between the ranks of an untrained model
     save(create_model("tiny", len(emojis), vocab=emojis, image_size=48), folder)
     return folder
 
@@ -94,9 +96,17 @@ def images(tmp_path_factory):
 def test_config_json_holds_the_full_eval_recipe(model_dir):
     config = json.loads((model_dir / "config.json").read_text("utf-8"))
     assert config["preprocess"] == {
-        "input_size": 48, "resize": "short_side", "resize_size": 55, "crop": "center",
-        "interpolation_shrink": "area", "interpolation_enlarge": "bilinear",
-        "scale": 1 / 255, "mean": config["mean"], "std": config["std"], "channels": "RGB", "layout": "NCHW",
+        "input_size": 48,
+        "resize": "short_side",
+        "resize_size": 55,
+        "crop": "center",
+        "interpolation_shrink": "area",
+        "interpolation_enlarge": "bilinear",
+        "scale": 1 / 255,
+        "mean": config["mean"],
+        "std": config["std"],
+        "channels": "RGB",
+        "layout": "NCHW",
     }
 
 
@@ -110,7 +120,9 @@ def test_the_documented_recipe_gives_the_cli_top5_exactly(run_cli, model_dir, im
     x = torch.from_numpy(np.stack([reference_input(path, recipe) for path in images]))
     with torch.no_grad():
         probs = torch.sigmoid(model(x)).numpy()
-    ours = {str(path): [model.vocab[j] for j in np.argsort(-row, kind="stable")[:5]] for path, row in zip(images, probs)}
+    ours = {
+        str(path): [model.vocab[j] for j in np.argsort(-row, kind="stable")[:5]] for path, row in zip(images, probs)
+    }
     assert len(cli) == 20 and ours == cli
 
 

@@ -25,23 +25,65 @@ def jetstream_events(n: int, seed: int = 0, start_us: int = T0, step_us: int = 4
         did = f"did:plc:user{rng.randrange(50):04d}"
         kind = rng.random()
         if kind < 0.6:
-            record = {"$type": "app.bsky.feed.post", "createdAt": "2024-11-30T21:00:00.000Z",
-                      "langs": ["en"], "text": f"post {i} \U0001F602"}
+            record = {
+                "$type": "app.bsky.feed.post",
+                "createdAt": "2024-11-30T21:00:00.000Z",
+                "langs": ["en"],
+                "text": f"post {i} \U0001f602",
+            }
             if rng.random() < 0.5:
-                record["embed"] = {"$type": "app.bsky.embed.images", "images": [
-                    {"alt": "", "image": {"$type": "blob", "ref": {"$link": f"bafkrei{i:06d}"},
-                                          "mimeType": "image/jpeg", "size": 1000}}]}
-            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
-                "rev": f"r{i}", "operation": "create", "collection": "app.bsky.feed.post", "rkey": f"k{i:06d}",
-                "record": record, "cid": f"bafyrei{i:06d}"}}
+                record["embed"] = {
+                    "$type": "app.bsky.embed.images",
+                    "images": [
+                        {
+                            "alt": "",
+                            "image": {
+                                "$type": "blob",
+                                "ref": {"$link": f"bafkrei{i:06d}"},
+                                "mimeType": "image/jpeg",
+                                "size": 1000,
+                            },
+                        }
+                    ],
+                }
+            event = {
+                "did": did,
+                "time_us": t,
+                "kind": "commit",
+                "commit": {
+                    "rev": f"r{i}",
+                    "operation": "create",
+                    "collection": "app.bsky.feed.post",
+                    "rkey": f"k{i:06d}",
+                    "record": record,
+                    "cid": f"bafyrei{i:06d}",
+                },
+            }
         elif kind < 0.75:
-            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
-                "rev": f"r{i}", "operation": "create", "collection": "app.bsky.feed.like", "rkey": f"l{i:06d}",
-                "record": {"$type": "app.bsky.feed.like", "createdAt": "2024-11-30T21:00:00.000Z"}}}
+            event = {
+                "did": did,
+                "time_us": t,
+                "kind": "commit",
+                "commit": {
+                    "rev": f"r{i}",
+                    "operation": "create",
+                    "collection": "app.bsky.feed.like",
+                    "rkey": f"l{i:06d}",
+                    "record": {"$type": "app.bsky.feed.like", "createdAt": "2024-11-30T21:00:00.000Z"},
+                },
+            }
         elif kind < 0.9:
-            event = {"did": did, "time_us": t, "kind": "commit", "commit": {
-                "rev": f"r{i}", "operation": "delete", "collection": "app.bsky.feed.post",
-                "rkey": f"k{rng.randrange(max(i, 1)):06d}"}}
+            event = {
+                "did": did,
+                "time_us": t,
+                "kind": "commit",
+                "commit": {
+                    "rev": f"r{i}",
+                    "operation": "delete",
+                    "collection": "app.bsky.feed.post",
+                    "rkey": f"k{rng.randrange(max(i, 1)):06d}",
+                },
+            }
         else:
             event = {"did": did, "time_us": t, "kind": "identity", "identity": {"did": did, "handle": "a.example"}}
         events.append(event)
@@ -73,8 +115,9 @@ class JetstreamServer:
     "cut" (drop the TCP connection), "close" (a close frame), "silent" (stop sending, keep the
     socket open), "garbage" (send a non-JSON frame first), or "end" (close normally at the end)."""
 
-    def __init__(self, events: list[dict], script: Callable[[int, int], str | None] | None = None,
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, events: list[dict], script: Callable[[int, int], str | None] | None = None, delay: float = 0.0
+    ) -> None:
         self.frames = [(e["time_us"], e, json.dumps(e, separators=(",", ":"))) for e in events]
         self.script = script or (lambda connection, sent: None)
         self.delay = delay
@@ -151,12 +194,21 @@ def mastodon_statuses(n: int, first_id: int = 110_000_000_000_000_000) -> list[d
     for i in range(n):
         status_id = str(first_id + i * 65_536)
         media = [{"id": f"m{i}", "type": "image", "url": f"https://files.example/{i}.jpg"}] if i % 3 == 0 else []
-        statuses.append({
-            "id": status_id, "uri": f"https://social.example/users/u{i % 7}/statuses/{status_id}",
-            "created_at": f"2024-11-30T21:{i // 60 % 60:02d}:{i % 60:02d}.000Z", "in_reply_to_id": None,
-            "reblog": None, "language": "en", "content": f"<p>status {i} \U0001F60D</p>",
-            "account": {"id": str(i % 7), "url": f"https://social.example/@u{i % 7}"},
-            "media_attachments": media, "mentions": [], "tags": []})
+        statuses.append(
+            {
+                "id": status_id,
+                "uri": f"https://social.example/users/u{i % 7}/statuses/{status_id}",
+                "created_at": f"2024-11-30T21:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+                "in_reply_to_id": None,
+                "reblog": None,
+                "language": "en",
+                "content": f"<p>status {i} \U0001f60d</p>",
+                "account": {"id": str(i % 7), "url": f"https://social.example/@u{i % 7}"},
+                "media_attachments": media,
+                "mentions": [],
+                "tags": [],
+            }
+        )
     return statuses
 
 
@@ -170,8 +222,17 @@ class MastodonServer:
     publishes `gap` statuses nobody streams (only a catch-up poll finds them). Requests listed in
     `limited` (by number, counted over timeline requests) answer 429 with Retry-After: 1."""
 
-    def __init__(self, statuses: list[dict], *, token: str | None = None, published: int = 0, per_request: int = 0,
-                 stream_plan: tuple[int, ...] = (), gap: int = 0, limited: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        statuses: list[dict],
+        *,
+        token: str | None = None,
+        published: int = 0,
+        per_request: int = 0,
+        stream_plan: tuple[int, ...] = (),
+        gap: int = 0,
+        limited: tuple[int, ...] = (),
+    ) -> None:
         import http.server
 
         self.statuses, self.token, self.published = statuses, token, published
@@ -233,15 +294,18 @@ class MastodonServer:
                 return
             self.timeline_requests.append((time.monotonic(), query, 200))
             self.published = min(self.published + self.per_request, len(self.statuses))
-            visible = self.statuses[:self.published]
+            visible = self.statuses[: self.published]
             limit = int(query.get("limit", ["20"])[0])
             if "min_id" in query:
                 after = [s for s in visible if int(s["id"]) > int(query["min_id"][0])][:limit]
             else:
                 after = visible[-limit:]
         remaining = "0" if number + 1 in self.limited else "299"
-        handler._send(200, json.dumps(after[::-1]).encode(), {"X-RateLimit-Remaining": remaining,
-                                                             "X-RateLimit-Reset": "2000-01-01T00:00:00Z"})
+        handler._send(
+            200,
+            json.dumps(after[::-1]).encode(),
+            {"X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "2000-01-01T00:00:00Z"},
+        )
 
     def _stream(self, handler) -> None:
         import time

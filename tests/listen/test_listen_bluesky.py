@@ -29,8 +29,10 @@ def events(n: int = 240, seed: int = 0) -> list[dict]:
 
 def test_subscribe_url_asks_for_collections_and_cursor():
     url = subscribe_url("wss://host/subscribe?compress=false", ("app.bsky.feed.post", "app.bsky.feed.like"), 17)
-    assert url == ("wss://host/subscribe?compress=false&wantedCollections=app.bsky.feed.post"
-                   "&wantedCollections=app.bsky.feed.like&cursor=17")
+    assert url == (
+        "wss://host/subscribe?compress=false&wantedCollections=app.bsky.feed.post"
+        "&wantedCollections=app.bsky.feed.like&cursor=17"
+    )
 
 
 def test_cut_connection_close_frame_and_garbage_lose_nothing(tmp_path):
@@ -56,7 +58,9 @@ def test_cut_connection_close_frame_and_garbage_lose_nothing(tmp_path):
 def test_silent_server_is_dropped_and_the_stream_resumes(tmp_path):
     stream = events(120, seed=1)
     expected = replayed(stream)
-    with JetstreamServer(stream, lambda connection, sent: "silent" if (connection, sent) == (0, 25) else None) as server:
+    with JetstreamServer(
+        stream, lambda connection, sent: "silent" if (connection, sent) == (0, 25) else None
+    ) as server:
         result = listen_bluesky(tmp_path, endpoints=[server.url], max_events=len(expected), idle_timeout=0.4, **FAST)
     assert lines_on_disk(tmp_path) == expected
     assert result["reconnects"] == 1 and "no data for 0.4 s" in result["last_errors"][0]
@@ -68,8 +72,10 @@ def test_fail_over_between_endpoints(tmp_path):
     refused = socket.socket()
     refused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
     dead = f"ws://127.0.0.1:{refused.getsockname()[1]}/subscribe"
-    with (JetstreamServer(stream, lambda connection, sent: "cut" if sent == 40 else None) as first,
-          JetstreamServer(stream, lambda connection, sent: "close" if sent == 45 else None) as second):
+    with (
+        JetstreamServer(stream, lambda connection, sent: "cut" if sent == 40 else None) as first,
+        JetstreamServer(stream, lambda connection, sent: "close" if sent == 45 else None) as second,
+    ):
         result = listen_bluesky(tmp_path, endpoints=[dead, first.url, second.url], max_events=len(expected), **FAST)
     refused.close()
     assert lines_on_disk(tmp_path) == expected
@@ -92,11 +98,26 @@ def test_restart_resumes_after_the_last_event(tmp_path):
 def test_kill_9_and_restart_lose_nothing_and_repeat_nothing(tmp_path):
     stream = events(300, seed=4)
     expected = replayed(stream)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     with JetstreamServer(stream, delay=0.01) as server:
-        child = subprocess.Popen([sys.executable, "-m", "smileynet", "listen", "bluesky", "--out", str(tmp_path),
-                                  "--endpoint", server.url, "--quiet"], env=env)
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "smileynet",
+                "listen",
+                "bluesky",
+                "--out",
+                str(tmp_path),
+                "--endpoint",
+                server.url,
+                "--quiet",
+            ],
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # until some events are committed, mid-stream
@@ -122,11 +143,17 @@ def test_kill_9_and_restart_lose_nothing_and_repeat_nothing(tmp_path):
 def test_sigterm_leaves_complete_files(tmp_path):
     stream = events(200, seed=5)
     expected = replayed(stream)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     with JetstreamServer(stream, delay=0.01) as server:
-        child = subprocess.Popen([sys.executable, "-m", "smileynet", "listen", "bluesky", "--out", str(tmp_path),
-                                  "--endpoint", server.url], env=env, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "smileynet", "listen", "bluesky", "--out", str(tmp_path), "--endpoint", server.url],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         while not (tmp_path / STATE).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -136,7 +163,7 @@ def test_sigterm_leaves_complete_files(tmp_path):
     assert "stopped: SIGTERM" in err and "posts with images" in err
     assert not list(tmp_path.rglob("*.partial"))
     on_disk = lines_on_disk(tmp_path)
-    assert 0 < len(on_disk) < len(expected) and on_disk == expected[:len(on_disk)]
+    assert 0 < len(on_disk) < len(expected) and on_disk == expected[: len(on_disk)]
 
 
 def test_collect_reads_the_recording_as_it_reads_the_replayed_file(tmp_path):

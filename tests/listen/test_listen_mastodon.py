@@ -12,8 +12,15 @@ from smileynet.errors import UserError
 from smileynet.listen.common import Backoff
 from smileynet.listen.mastodon import listen_mastodon, rate_limit_wait
 
-FAST = {"backoff": Backoff(base=0.01, cap=0.05), "commit_seconds": 0.1, "quiet": True, "poll_seconds": 0.02,
-        "timeout": 5.0, "idle_timeout": 5.0, "token_env": "SMILEYNET_TEST_MASTODON_TOKEN"}
+FAST = {
+    "backoff": Backoff(base=0.01, cap=0.05),
+    "commit_seconds": 0.1,
+    "quiet": True,
+    "poll_seconds": 0.02,
+    "timeout": 5.0,
+    "idle_timeout": 5.0,
+    "token_env": "SMILEYNET_TEST_MASTODON_TOKEN",
+}
 
 
 def status_ids(lines: list[str]) -> list[str]:
@@ -82,8 +89,13 @@ def test_rate_limit_headers():
 
     assert rate_limit_wait(Response(429, {"Retry-After": "7"})) == 7
     assert rate_limit_wait(Response(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}), now=1445412480) == 10
-    assert rate_limit_wait(Response(200, {"X-RateLimit-Remaining": "0",
-                                          "X-RateLimit-Reset": "2015-10-21T07:28:30.000Z"}), now=1445412480) == 30
+    assert (
+        rate_limit_wait(
+            Response(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2015-10-21T07:28:30.000Z"}),
+            now=1445412480,
+        )
+        == 30
+    )
     assert rate_limit_wait(Response(200, {"X-RateLimit-Remaining": "3"})) is None
     assert rate_limit_wait(Response(429, {"Retry-After": "999999"})) == 900
 

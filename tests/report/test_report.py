@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +29,19 @@ def write_dataset(folder: Path, rng: np.random.Generator) -> tuple[Path, Path]:
 
     from smileynet.cli import app
 
-    start = datetime(2018, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2018, 1, 1, tzinfo=UTC)
     n = 240
     weights = np.array([8, 5, 1, 1, 1, 2, 2, 3], dtype=float)
-    posts = {"post_id": [], "source": [], "created_at": [], "text": [], "emojis": [], "image_urls": [],
-             "author_id": [], "lang": []}
+    posts = {
+        "post_id": [],
+        "source": [],
+        "created_at": [],
+        "text": [],
+        "emojis": [],
+        "image_urls": [],
+        "author_id": [],
+        "lang": [],
+    }
     for i in range(n):
         k = int(rng.integers(1, 4))
         chosen = list(rng.choice(len(EMOJIS), size=k, replace=False, p=weights / weights.sum()))
@@ -51,8 +59,22 @@ def write_dataset(folder: Path, rng: np.random.Generator) -> tuple[Path, Path]:
 
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(collect / "categories.csv")  # sample's vocabulary
     sample = folder / "sample"
-    result = CliRunner().invoke(app, ["sample", str(collect / "posts.parquet"), "--out", str(sample), "--cap", "20",
-                                      "--val-per-class", "2", "--test-per-class", "4", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "sample",
+            str(collect / "posts.parquet"),
+            "--out",
+            str(sample),
+            "--cap",
+            "20",
+            "--val-per-class",
+            "2",
+            "--test-per-class",
+            "4",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     return collect, sample
 
@@ -78,15 +100,23 @@ def write_run(folder: Path, rng: np.random.Generator) -> Path:
     run.mkdir()
     rows = []
     for step in range(1, 61):
-        row = {"step": step, "epoch": step // 20, "loss": f"{0.69 * np.exp(-step / 40) + 0.05 * rng.random():.4f}",
-               "lr": f"{5e-5 * (1 + np.cos(np.pi * step / 60)):.4g}", "images_per_s": f"{120 + 10 * rng.random():.1f}", "elapsed_s": step / 2}
+        row = {
+            "step": step,
+            "epoch": step // 20,
+            "loss": f"{0.69 * np.exp(-step / 40) + 0.05 * rng.random():.4f}",
+            "lr": f"{5e-5 * (1 + np.cos(np.pi * step / 60)):.4g}",
+            "images_per_s": f"{120 + 10 * rng.random():.1f}",
+            "elapsed_s": step / 2,
+        }
         if step % 20 == 0:
             auc = 0.5 + step / 300
             row.update(val_loss=0.7 - step / 200, val_auc=auc, val_mtop1=auc / 4, val_mtop3=auc / 3, val_mtop5=auc / 2)
         rows.append(",".join(str(row.get(c, "")) for c in COLUMNS))
     (run / "metrics.csv").write_text(",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n")
-    write_config(run / "config.yaml", {"arch": "tiny", "steps": 60, "batch_size": 8, "lr": 1e-4,
-                                       "image_size": 32, "device": "cpu", "seed": 0})
+    write_config(
+        run / "config.yaml",
+        {"arch": "tiny", "steps": 60, "batch_size": 8, "lr": 1e-4, "image_size": 32, "device": "cpu", "seed": 0},
+    )
     save(create_model("tiny", len(EMOJIS), vocab=EMOJIS, image_size=32), run / "model")
     return run
 
@@ -150,8 +180,9 @@ def write_transfers(folder: Path, model: Path, monkeypatch) -> tuple[Path, Path]
     outs = []
     for kind, root in (("twitter", twitter), ("fi", fi)):
         out = folder / f"transfer-{kind}"
-        run_transfer(TransferConfig(benchmark=kind, root=root, model=model, out=out, baseline=str(model),
-                                    folds=5, quiet=True))
+        run_transfer(
+            TransferConfig(benchmark=kind, root=root, model=model, out=out, baseline=str(model), folds=5, quiet=True)
+        )
         outs.append(out)
     return outs[0], outs[1]
 
@@ -183,8 +214,15 @@ def report_inputs(tmp_path_factory, shared_fixtures):
     out = folder / "out" / "report.html"
     result = CliRunner().invoke(app, ["report", *map(str, inputs), "--out", str(out), "--images", str(images), "-q"])
     assert result.exit_code == 0, result.output
-    return {"folder": folder, "inputs": inputs, "out": out, "html": out.read_text("utf-8"), "run": run,
-            "twitter": twitter, "fi": fi}
+    return {
+        "folder": folder,
+        "inputs": inputs,
+        "out": out,
+        "html": out.read_text("utf-8"),
+        "run": run,
+        "twitter": twitter,
+        "fi": fi,
+    }
 
 
 def valid_html(page: str) -> str:
@@ -279,13 +317,61 @@ def test_report_of_a_real_training_run_and_evaluation(tmp_path):
         (data / f"{split}.csv").write_text("\n".join(lines) + "\n")
     runner = CliRunner()
     run, evaluation = tmp_path / "run", tmp_path / "eval" / "test.json"
-    for args in (["train", "--data", str(data), "--out", str(run), "--arch", "tiny", "--steps", "2", "--batch-size", "4",
-                  "--image-size", "16", "--val-every", "2", "--log-every", "1", "--workers", "0", "--no-tensorboard",
-                  "--device", "cpu", "--quiet"],
-                 ["evaluate", str(run / "model"), "--data", str(data), "--split", "test", "--out", str(evaluation),
-                  "--workers", "0", "--device", "cpu", "--quiet"],
-                 ["report", str(run), str(evaluation), str(data), "--out", str(tmp_path / "r.html"),
-                  "--images", str(data / "img"), "--examples", "2", "--quiet"]):
+    for args in (
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--arch",
+            "tiny",
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--image-size",
+            "16",
+            "--val-every",
+            "2",
+            "--log-every",
+            "1",
+            "--workers",
+            "0",
+            "--no-tensorboard",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        [
+            "evaluate",
+            str(run / "model"),
+            "--data",
+            str(data),
+            "--split",
+            "test",
+            "--out",
+            str(evaluation),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        [
+            "report",
+            str(run),
+            str(evaluation),
+            str(data),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--images",
+            str(data / "img"),
+            "--examples",
+            "2",
+            "--quiet",
+        ],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args[0], result.output, result.exception)
     page = valid_html((tmp_path / "r.html").read_text("utf-8"))
@@ -301,11 +387,21 @@ def test_collect_counts_per_reason_and_file(tmp_path):
     """A report shaped as DESIGN.md describes it: totals, drops per reason, per input file."""
     from smileynet.report import ReportConfig, build_report
 
-    write_json(tmp_path / "c" / "collect_report.json", {
-        "read": 120, "kept": 30, "dropped": {"no_image": 50, "has_url": 25, "malformed": 15},
-        "files": {"a.jsonl": {"read": 100, "kept": 20, "dropped": {"no_image": 50, "has_url": 25, "malformed": 5}},
-                  "b.jsonl.gz": {"read": 20, "kept": 10, "dropped": {"malformed": 10}}}})
-    page = valid_html(build_report(ReportConfig(inputs=[tmp_path / "c"], out=tmp_path / "r.html", quiet=True)).read_text())
+    write_json(
+        tmp_path / "c" / "collect_report.json",
+        {
+            "read": 120,
+            "kept": 30,
+            "dropped": {"no_image": 50, "has_url": 25, "malformed": 15},
+            "files": {
+                "a.jsonl": {"read": 100, "kept": 20, "dropped": {"no_image": 50, "has_url": 25, "malformed": 5}},
+                "b.jsonl.gz": {"read": 20, "kept": 10, "dropped": {"malformed": 10}},
+            },
+        },
+    )
+    page = valid_html(
+        build_report(ReportConfig(inputs=[tmp_path / "c"], out=tmp_path / "r.html", quiet=True)).read_text()
+    )
     section = page.split('<section id="collect">')[1].split("</section>")[0]
     assert section.index("no image") < section.index("has url") < section.index("malformed")  # most first
     assert "55.6%" in section and "16.7%" in section  # 50 and 15 of the 90 dropped
@@ -325,16 +421,22 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "results.json").write_text("{not json")
     runner = CliRunner()
     html = ["--out", str(tmp_path / "r.html")]
-    for args, reason in (([str(tmp_path / "nowhere"), *html], "input not found"),
-                         ([str(tmp_path / "empty"), *html], "no report inputs"),
-                         ([str(tmp_path / "results.json"), *html], "no report inputs"),
-                         ([str(tmp_path / "empty"), "--model", str(tmp_path), *html], "not a model dir"),
-                         ([str(tmp_path / "empty"), "--out", str(tmp_path)], "--out is a folder")):
+    for args, reason in (
+        ([str(tmp_path / "nowhere"), *html], "input not found"),
+        ([str(tmp_path / "empty"), *html], "no report inputs"),
+        ([str(tmp_path / "results.json"), *html], "no report inputs"),
+        ([str(tmp_path / "empty"), "--model", str(tmp_path), *html], "not a model dir"),
+        ([str(tmp_path / "empty"), "--out", str(tmp_path)], "--out is a folder"),
+    ):
         result = runner.invoke(app, ["report", *args])
         assert isinstance(result.exception, UserError) and reason in str(result.exception)
     assert not (tmp_path / "r.html").exists()
-    done = subprocess.run([sys.executable, "-m", "smileynet", "report", str(tmp_path / "empty"), "--out",
-                           str(tmp_path / "r.html")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "smileynet", "report", str(tmp_path / "empty"), "--out", str(tmp_path / "r.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no report inputs" in done.stderr
 
 
@@ -435,16 +537,28 @@ def test_damaged_results_still_render(report_inputs, tmp_path):
         original = json.loads((report_inputs[name] / "results.json").read_text())
         for mutated in _mutations(original, rng, 25):  # the figures are not there: only tables are drawn
             assert transfer_sections([(tmp_path / "results.json", mutated)], [])
-    evaluation = {"mtop1": 0.1, "mtop3": 0.2, "mtop5": 0.3, "auc": 0.6, "map": 0.2, "n": 10, "model": "run/model",
-                  "split": "test", "random": {"mtop1": 0.01, "auc": 0.5},
-                  "per_category": [{"emoji": "😂", "auc": 0.7, "ap": 0.5, "positives": 3}],
-                  "skipped_categories": ["😢"]}
+    evaluation = {
+        "mtop1": 0.1,
+        "mtop3": 0.2,
+        "mtop5": 0.3,
+        "auc": 0.6,
+        "map": 0.2,
+        "n": 10,
+        "model": "run/model",
+        "split": "test",
+        "random": {"mtop1": 0.01, "auc": 0.5},
+        "per_category": [{"emoji": "😂", "auc": 0.7, "ap": 0.5, "positives": 3}],
+        "skipped_categories": ["😢"],
+    }
     for mutated in _mutations(evaluation, rng, 12):
         assert "<table>" in table1([(tmp_path / "e.json", mutated)])
         per_emoji_section(tmp_path / "e.json", mutated)
-    collect = {"totals": {"read": 9, "kept": 1, "dropped": {"no_image": 5, "malformed": 3}}, "vocabulary_size": 92,
-               "files": {"a.json": {"read": 9, "kept": 1, "dropped": {"no_image": 5, "malformed": 3}}},
-               "malformed": [{"file": "a.json", "member": "", "line": 3, "error": "Malformed: cut"}]}
+    collect = {
+        "totals": {"read": 9, "kept": 1, "dropped": {"no_image": 5, "malformed": 3}},
+        "vocabulary_size": 92,
+        "files": {"a.json": {"read": 9, "kept": 1, "dropped": {"no_image": 5, "malformed": 3}}},
+        "malformed": [{"file": "a.json", "member": "", "line": 3, "error": "Malformed: cut"}],
+    }
     for mutated in _mutations(collect, rng, 12):
         collect_section([(tmp_path / "collect_report.json", mutated)])
 
@@ -463,16 +577,37 @@ def test_table1_puts_our_raw_and_temporal_runs_under_the_paper_rows(tmp_path):
     from smileynet.report.training import table1
 
     def evaluation(run: str, sampling: str | None, mtop1: float) -> dict:
-        return {"mtop1": mtop1, "mtop3": 0.2, "mtop5": 0.3, "auc": 0.7, "map": 0.1, "n": 40, "model": f"{run}/model",
-                "data": "shards", "split": "test", "train_sampling": sampling,
-                "random": {"mtop1": 0.0123, "mtop3": 0.03, "mtop5": 0.05, "auc": 0.5, "map": 0.02}}
+        return {
+            "mtop1": mtop1,
+            "mtop3": 0.2,
+            "mtop5": 0.3,
+            "auc": 0.7,
+            "map": 0.1,
+            "n": 40,
+            "model": f"{run}/model",
+            "data": "shards",
+            "split": "test",
+            "train_sampling": sampling,
+            "random": {"mtop1": 0.0123, "mtop3": 0.03, "mtop5": 0.05, "auc": 0.5, "map": 0.02},
+        }
 
-    html = table1([(tmp_path / "a.json", evaluation("run", "temporal", 0.1111)),
-                   (tmp_path / "b.json", evaluation("run-raw", "raw", 0.0999)),
-                   (tmp_path / "c.json", evaluation("other", None, 0.0555))])
+    html = table1(
+        [
+            (tmp_path / "a.json", evaluation("run", "temporal", 0.1111)),
+            (tmp_path / "b.json", evaluation("run-raw", "raw", 0.0999)),
+            (tmp_path / "c.json", evaluation("other", None, 0.0555)),
+        ]
+    )
     cells = [row.split("</td>")[0] for row in html.split("<tr")[2:]]
-    order = ["Random performance", "Random performance", "SmileyNet (Raw-Dist.)", "SmileyNet (Raw-Dist.)",
-             "SmileyNet (Temp-Sampling)", "SmileyNet (Temp-Sampling)", "SmileyNet"]
+    order = [
+        "Random performance",
+        "Random performance",
+        "SmileyNet (Raw-Dist.)",
+        "SmileyNet (Raw-Dist.)",
+        "SmileyNet (Temp-Sampling)",
+        "SmileyNet (Temp-Sampling)",
+        "SmileyNet",
+    ]
     assert [c.split("<td>")[-1].split(" <span")[0].split("<span")[0].strip() for c in cells] == order
     assert html.count("1.23") == 1  # the random row once: both runs were evaluated on the same split
     rows = html.split("<tr")[2:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +16,23 @@ from smileynet.errors import UserError
 from smileynet.sample import read_release, sample
 from smileynet.vocab import Vocabulary
 
-EMOJIS = ["\U0001F602", "\U0001F60D", "\U0001F480", "\U0001F62D", "\U0001F60A"]
-START = datetime(2017, 6, 1, tzinfo=timezone.utc)
+EMOJIS = ["\U0001f602", "\U0001f60d", "\U0001f480", "\U0001f62d", "\U0001f60a"]
+START = datetime(2017, 6, 1, tzinfo=UTC)
 
 
 def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
     """posts.parquet with (day offset, emojis, number of images) per post, in collect's schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = {"post_id": [], "source": [], "created_at": [], "text": [], "emojis": [], "image_urls": [], "author_id": [],
-             "lang": []}
+    table = {
+        "post_id": [],
+        "source": [],
+        "created_at": [],
+        "text": [],
+        "emojis": [],
+        "image_urls": [],
+        "author_id": [],
+        "lang": [],
+    }
     for i, (day, emojis, images) in enumerate(rows):
         table["post_id"].append(f"p{i:05d}")
         table["source"].append("twitter-v1")
@@ -34,10 +42,24 @@ def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
         table["image_urls"].append([f"https://img.example/{i}/{n}.jpg" for n in range(images)])
         table["author_id"].append("1")
         table["lang"].append("en")
-    pq.write_table(pa.table(table, schema=pa.schema([
-        ("post_id", pa.string()), ("source", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
-        ("text", pa.string()), ("emojis", pa.list_(pa.string())), ("image_urls", pa.list_(pa.string())),
-        ("author_id", pa.string()), ("lang", pa.string())])), path)
+    pq.write_table(
+        pa.table(
+            table,
+            schema=pa.schema(
+                [
+                    ("post_id", pa.string()),
+                    ("source", pa.string()),
+                    ("created_at", pa.timestamp("us", tz="UTC")),
+                    ("text", pa.string()),
+                    ("emojis", pa.list_(pa.string())),
+                    ("image_urls", pa.list_(pa.string())),
+                    ("author_id", pa.string()),
+                    ("lang", pa.string()),
+                ]
+            ),
+        ),
+        path,
+    )
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(path.parent / "categories.csv")
     return path
 
@@ -126,8 +148,9 @@ def test_release_csvs_round_trip_and_from_release(tmp_path):
 
     from smileynet.cli import app
 
-    result = CliRunner().invoke(app, ["sample", "--from-release", str(tmp_path / "out"), "--out", str(tmp_path / "again"),
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        app, ["sample", "--from-release", str(tmp_path / "out"), "--out", str(tmp_path / "again"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     for name in ("train.csv", "valid.csv", "test.csv", "categories.csv"):
         assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
@@ -137,11 +160,11 @@ def test_release_csvs_round_trip_and_from_release(tmp_path):
 def test_release_with_glyph_categories_and_bad_labels(tmp_path):
     folder = tmp_path / "release"
     folder.mkdir()
-    (folder / "categories.csv").write_text("category,unicode\njoy,\U0001F602\nskull,U+1F480\n", encoding="utf-8")
-    (folder / "train.csv").write_text("url,labels\nimg/a.jpg,\"[0, 1]\"\nimg/b.jpg,[1]\n")
+    (folder / "categories.csv").write_text("category,unicode\njoy,\U0001f602\nskull,U+1F480\n", encoding="utf-8")
+    (folder / "train.csv").write_text('url,labels\nimg/a.jpg,"[0, 1]"\nimg/b.jpg,[1]\n')
     release = read_release(folder)
     assert release.manifest["labels"].to_list() == [[0, 1], [1]]
-    assert release.manifest["emojis"].to_list()[0] == ["\U0001F602", "\U0001F480"]
+    assert release.manifest["emojis"].to_list()[0] == ["\U0001f602", "\U0001f480"]
     (folder / "test.csv").write_text("url,labels\nimg/c.jpg,[7]\n")
     with pytest.raises(UserError, match=r"test.csv: line 2"):
         read_release(folder)
@@ -169,7 +192,7 @@ def test_stats_figures_and_counts(tmp_path):
 def test_bad_input(tmp_path):
     with pytest.raises(UserError, match="not found"):
         sample(tmp_path / "missing.parquet", tmp_path / "out")
-    posts = write_posts(tmp_path / "c" / "posts.parquet", [(0.0, ["\U0001F355"], 1)])
+    posts = write_posts(tmp_path / "c" / "posts.parquet", [(0.0, ["\U0001f355"], 1)])
     with pytest.raises(UserError, match="no post"):
         sample(posts, tmp_path / "out")
     with pytest.raises(UserError, match="--cap"):
@@ -193,8 +216,14 @@ def test_posts_folder_of_parts_gives_the_same_dataset(tmp_path):
 def _skewed_posts(n: int = 2400, days: float = 120, seed: int = 5) -> list[tuple[float, list[str], int]]:
     """One emoji on most posts, the others rare: the shape of a real emoji distribution."""
     rng = np.random.default_rng(seed)
-    return [(float(rng.uniform(0, days)), [EMOJIS[int(rng.choice(5, p=[0.7, 0.12, 0.08, 0.06, 0.04]))]],
-             int(rng.integers(1, 3))) for _ in range(n)]
+    return [
+        (
+            float(rng.uniform(0, days)),
+            [EMOJIS[int(rng.choice(5, p=[0.7, 0.12, 0.08, 0.06, 0.04]))]],
+            int(rng.integers(1, 3)),
+        )
+        for _ in range(n)
+    ]
 
 
 def _top_share(rows: list[dict], k: int = 1) -> float:
@@ -237,9 +266,9 @@ def test_raw_sampling_is_seeded(tmp_path):
 def test_from_release_keeps_extra_columns_and_files_as_found(tmp_path):
     folder = tmp_path / "release"
     folder.mkdir()
-    categories = "category,unicode\nface with tears of joy,\U0001F602\nskull,\U0001F480\n"
+    categories = "category,unicode\nface with tears of joy,\U0001f602\nskull,\U0001f480\n"
     (folder / "categories.csv").write_text(categories, encoding="utf-8")
-    train = "tweet_id,url,labels,retweets\n901,img/a.jpg,\"[0, 1]\",3\n902,img/b.jpg,[1],0\n"
+    train = 'tweet_id,url,labels,retweets\n901,img/a.jpg,"[0, 1]",3\n902,img/b.jpg,[1],0\n'
     (folder / "train.csv").write_text(train, encoding="utf-8")
     (folder / "test.csv").write_text("tweet_id,url,labels,retweets\n903,img/c.jpg,[0],7\n", encoding="utf-8")
     sample(None, tmp_path / "out", from_release=folder)
@@ -249,21 +278,24 @@ def test_from_release_keeps_extra_columns_and_files_as_found(tmp_path):
         assert list(csv.reader(f)) == [["url", "labels"]]
     rows = manifest(tmp_path / "out")
     assert [(r["post_id"], r["split"], r["labels"]) for r in rows] == [
-        ("901", "train", [0, 1]), ("902", "train", [1]), ("903", "test", [0])]
+        ("901", "train", [0, 1]),
+        ("902", "train", [1]),
+        ("903", "test", [0]),
+    ]
     sample(None, folder, from_release=folder)  # onto itself: the files stay as they were
     assert (folder / "train.csv").read_text(encoding="utf-8") == train
 
 
-@pytest.mark.parametrize("column", ["face with tears of joy|skull", "\U0001F602|U+1F480", "joy|skull"])
+@pytest.mark.parametrize("column", ["face with tears of joy|skull", "\U0001f602|U+1F480", "joy|skull"])
 def test_categories_csv_without_a_unicode_column(tmp_path, column):
     folder = tmp_path / "release"
     folder.mkdir()
     (folder / "categories.csv").write_text("category\n" + column.replace("|", "\n") + "\n", encoding="utf-8")
     (folder / "train.csv").write_text("url,labels\nimg/a.jpg,[1]\n")
     release = read_release(folder)
-    assert release.vocab.emojis == ("\U0001F602", "\U0001F480")
+    assert release.vocab.emojis == ("\U0001f602", "\U0001f480")
     assert release.vocab.names == ("face with tears of joy", "skull")
-    assert release.manifest["emojis"].to_list() == [["\U0001F480"]]
+    assert release.manifest["emojis"].to_list() == [["\U0001f480"]]
     (folder / "categories.csv").write_text("category\njoy\nnot an emoji\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"categories.csv: line 3: not an emoji"):
         read_release(folder)

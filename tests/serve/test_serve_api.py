@@ -38,11 +38,14 @@ def encode(pixels: np.ndarray, fmt: str = "JPEG") -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares width x height pixels but holds one tiny IDAT: a decompression bomb's header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +129,10 @@ def test_onnx_backend_answers_like_torch(model, photo):
 
 def test_fingerprint_profile_is_the_probability_weighted_mean(tmp_path, photo):
     path = tmp_path / "emoji_fingerprints.csv"
-    path.write_text("emoji,name,amusement,sadness\n😀,grinning face,0.9,0.1\n😭,loudly crying face,0.2,0.7\n"
-                    "🦄,unicorn,5,5\n", encoding="utf-8")
+    path.write_text(
+        "emoji,name,amusement,sadness\n😀,grinning face,0.9,0.1\n😭,loudly crying face,0.2,0.7\n🦄,unicorn,5,5\n",
+        encoding="utf-8",
+    )
     predictor = Predictor(biased_model("😭"), fingerprints=path)
     tensor, _ = predictor.preprocess(photo)
     fingerprint = predictor.answer(predictor.forward(tensor[None])[0])["fingerprint"]
@@ -153,17 +158,22 @@ def test_upload_over_the_limit_is_413(client):
 
     def chunks():
         for i in range(0, len(noisy), 4096):
-            yield noisy[i:i + 4096]
+            yield noisy[i : i + 4096]
 
-    response = client.post("/v1/predict", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xyz"})
+    response = client.post(
+        "/v1/predict", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xyz"}
+    )
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("name, payload, reason", [
-    ("text", b"hello, I am not a picture", "not an image"),
-    ("empty", b"", "empty file"),
-    ("bomb", png_header_only(30_000, 30_000), "too many pixels"),
-])
+@pytest.mark.parametrize(
+    "name, payload, reason",
+    [
+        ("text", b"hello, I am not a picture", "not an image"),
+        ("empty", b"", "empty file"),
+        ("bomb", png_header_only(30_000, 30_000), "too many pixels"),
+    ],
+)
 def test_bad_images_are_400_with_the_reason(client, name, payload, reason):
     response = client.post("/v1/predict", files={"file": (f"{name}.png", payload, "image/png")})
     assert response.status_code == 400
@@ -182,16 +192,23 @@ def test_pixel_limit_is_the_servers(model, photo):
     assert response.status_code == 400 and "too many pixels: 64x48" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("kwargs, status, reason", [
-    ({"content": b"\xff\xd8", "headers": {"content-type": "image/jpeg"}}, 415, "multipart"),
-    ({"content": b'{"image_base64": ', "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
-    ({"content": b"[" * 100_000, "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
-    ({"json": {"image": "abc"}}, 400, "image_base64"),
-    ({"json": {"image_base64": "%%%not base64"}}, 400, "not valid base64"),
-    ({"files": {"picture": ("a.jpg", b"x", "image/jpeg")}}, 400, "unknown form field 'picture': send the image in the field 'file'"),
-    ({"files": {"top_k": (None, b"3")}}, 400, "no field 'file'"),
-    ({"content": b"--xyz\r\nbroken", "headers": {"content-type": "multipart/form-data"}}, 400, "boundary"),
-])
+@pytest.mark.parametrize(
+    "kwargs, status, reason",
+    [
+        ({"content": b"\xff\xd8", "headers": {"content-type": "image/jpeg"}}, 415, "multipart"),
+        ({"content": b'{"image_base64": ', "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
+        ({"content": b"[" * 100_000, "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
+        ({"json": {"image": "abc"}}, 400, "image_base64"),
+        ({"json": {"image_base64": "%%%not base64"}}, 400, "not valid base64"),
+        (
+            {"files": {"picture": ("a.jpg", b"x", "image/jpeg")}},
+            400,
+            "unknown form field 'picture': send the image in the field 'file'",
+        ),
+        ({"files": {"top_k": (None, b"3")}}, 400, "no field 'file'"),
+        ({"content": b"--xyz\r\nbroken", "headers": {"content-type": "multipart/form-data"}}, 400, "boundary"),
+    ],
+)
 def test_malformed_requests_are_4xx(client, kwargs, status, reason):
     response = client.post("/v1/predict", **kwargs)
     assert response.status_code == status
@@ -199,8 +216,9 @@ def test_malformed_requests_are_4xx(client, kwargs, status, reason):
 
 
 def test_mangled_multipart_bodies_never_get_a_5xx(client, photo):
-    request = httpx.Request("POST", "http://test/v1/predict", files={"file": ("a.jpg", photo, "image/jpeg")},
-                            data={"top_k": "3"})
+    request = httpx.Request(
+        "POST", "http://test/v1/predict", files={"file": ("a.jpg", photo, "image/jpeg")}, data={"top_k": "3"}
+    )
     body, content_type = request.read(), request.headers["content-type"]
     rng = random.Random(0)
     statuses = set()
@@ -211,14 +229,18 @@ def test_mangled_multipart_bodies_never_get_a_5xx(client, photo):
             if op < 0.4:
                 mangled[pos] = rng.randrange(256)
             elif op < 0.7:
-                del mangled[pos:pos + rng.randint(1, 40)]
+                del mangled[pos : pos + rng.randint(1, 40)]
             else:
                 mangled[pos:pos] = rng.randbytes(rng.randint(1, 20))
-        statuses.add(client.post("/v1/predict", content=bytes(mangled), headers={"content-type": content_type}).status_code)
+        statuses.add(
+            client.post("/v1/predict", content=bytes(mangled), headers={"content-type": content_type}).status_code
+        )
     assert statuses <= {200, 400}
 
 
-@pytest.mark.parametrize("query, reason", [("top_k=0", "at least 1"), ("top_k=abc", "whole number"), ("embedding=maybe", "true or false")])
+@pytest.mark.parametrize(
+    "query, reason", [("top_k=0", "at least 1"), ("top_k=abc", "whole number"), ("embedding=maybe", "true or false")]
+)
 def test_bad_options_are_400(client, photo, query, reason):
     response = client.post(f"/v1/predict?{query}", files={"file": ("a.jpg", photo, "image/jpeg")})
     assert response.status_code == 400 and reason in response.json()["detail"]
@@ -250,8 +272,12 @@ def test_page_loads_nothing_from_outside(client):
 
 
 def test_cli_bad_model_dir_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "smileynet", "serve", str(tmp_path / "nope")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "smileynet", "serve", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "not a model dir" in result.stderr
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import requests
 import torch
+from loadtest import background_server
 from PIL import Image
 
 from smileynet.model import create_model
 from smileynet.serve.app import create_app
 from smileynet.serve.predictor import Predictor
 from smileynet.vocab import default_vocabulary
-from loadtest import background_server
 
 LIMIT_MB = 0.05
 
@@ -82,8 +82,12 @@ def test_413_reaches_requests_with_and_without_a_content_length(server, too_larg
     response = requests.post(server + "/v1/predict", files={"file": ("big.png", too_large, "image/png")}, timeout=60)
     assert response.status_code == 413 and "limit" in response.json()["detail"]
     body, content_type = multipart([("file", "big.png", too_large)])
-    chunked = requests.post(server + "/v1/predict", data=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
-                            headers={"Content-Type": content_type}, timeout=60)
+    chunked = requests.post(
+        server + "/v1/predict",
+        data=iter([body[i : i + 65536] for i in range(0, len(body), 65536)]),
+        headers={"Content-Type": content_type},
+        timeout=60,
+    )
     assert chunked.status_code == 413
 
 
@@ -101,14 +105,18 @@ def test_a_wrong_field_name_is_400_naming_the_expected_field(server, client):
 
 def test_several_files_give_one_result_per_file_in_order(server):
     images = [photo(seed) for seed in (3, 4, 5)]
-    single = [requests.post(server + "/v1/predict", files={"file": ("a.jpg", image)}, timeout=60).json() for image in images]
+    single = [
+        requests.post(server + "/v1/predict", files={"file": ("a.jpg", image)}, timeout=60).json() for image in images
+    ]
     files = [("file", (f"{n}.jpg", image, "image/jpeg")) for n, image in enumerate(images)]
     batch = requests.post(server + "/v1/predict/batch", files=files, timeout=60)
     assert batch.status_code == 200
     results = batch.json()["results"]
     assert [r["filename"] for r in results] == ["0.jpg", "1.jpg", "2.jpg"]
     assert [[t["index"] for t in r["top"]] for r in results] == [[t["index"] for t in s["top"]] for s in single]
-    status, answer = urllib_post(server + "/v1/predict/batch", [("file", f"{n}.jpg", image) for n, image in enumerate(images)])
+    status, answer = urllib_post(
+        server + "/v1/predict/batch", [("file", f"{n}.jpg", image) for n, image in enumerate(images)]
+    )
     assert status == 200 and len(answer["results"]) == 3
 
 

@@ -53,8 +53,9 @@ def test_page_uploads_an_image_and_shows_emojis(chromium_page, model, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(picture)
     (tmp_path / "notes.txt").write_text("not a picture")
     fingerprints = tmp_path / "emoji_fingerprints.csv"
-    fingerprints.write_text("emoji,name,amusement,fear\n😀,grinning face,0.8,0.1\n😱,face screaming in fear,0.1,0.9\n",
-                            encoding="utf-8")
+    fingerprints.write_text(
+        "emoji,name,amusement,fear\n😀,grinning face,0.8,0.1\n😱,face screaming in fear,0.1,0.9\n", encoding="utf-8"
+    )
 
     with background_server(create_app(Predictor(model))) as url:
         page.goto(url + "/")
@@ -105,8 +106,22 @@ def test_cli_serves_until_stopped(model, tmp_path):
     """The real command: starts, answers, enforces --max-upload-mb over HTTP, stops on SIGTERM."""
     model_dir = save(model, tmp_path / "model")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "smileynet", "serve", str(model_dir), "--port", str(port),
-                               "--max-upload-mb", "1", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smileynet",
+            "serve",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--max-upload-mb",
+            "1",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:

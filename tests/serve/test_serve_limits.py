@@ -60,7 +60,7 @@ def dribble(port: int, head: bytes, give_up: float = 8.0) -> tuple[float, bytes]
             try:
                 sock.sendall(b"x")
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -85,7 +85,7 @@ def test_slow_headers_and_bodies_are_cut_off(predictor, tmp_path):
     heads = {
         "headers": b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
         "upload": b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                  b"Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n",
+        b'Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n',
         "unread": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n",
     }
     kinds = ["headers"] * 8 + ["upload"] * 8 + ["unread"] * 4
@@ -160,8 +160,13 @@ def request_of(body_chunks: list[bytes], content_type: bytes) -> Request:
     async def receive():
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    scope = {"type": "http", "method": "POST", "path": "/v1/predict", "headers": [(b"content-type", content_type)],
-             "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/predict",
+        "headers": [(b"content-type", content_type)],
+        "query_string": b"",
+    }
     return Request(scope, receive)
 
 
@@ -175,7 +180,15 @@ def form(parts: list[tuple[str, bytes]], boundary: bytes = b"XyZ") -> bytes:
     out = b""
     for name, data in parts:
         filename = b'; filename="x.jpg"' if name == "file" else b""
-        out += b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"' + filename + b"\r\n\r\n"
+        out += (
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="'
+            + name.encode()
+            + b'"'
+            + filename
+            + b"\r\n\r\n"
+        )
         out += data + b"\r\n"
     return out + b"--" + boundary + b"--\r\n"
 
@@ -184,12 +197,18 @@ SETTINGS = settings(max_examples=150, deadline=2000, suppress_health_check=[Heal
 
 
 @SETTINGS
-@given(image=st.binary(max_size=LIMIT), top_k=st.integers(1, 10**6), embedding=st.booleans(),
-       cuts=st.lists(st.integers(0, 10**4), max_size=8))
+@given(
+    image=st.binary(max_size=LIMIT),
+    top_k=st.integers(1, 10**6),
+    embedding=st.booleans(),
+    cuts=st.lists(st.integers(0, 10**4), max_size=8),
+)
 def test_well_formed_uploads_parse_back_whatever_the_chunking(image, top_k, embedding, cuts):
     if b"XyZ" in image:
         return
-    upload = parse(form([("file", image), ("top_k", str(top_k).encode()), ("embedding", str(embedding).lower().encode())]), cuts)
+    upload = parse(
+        form([("file", image), ("top_k", str(top_k).encode()), ("embedding", str(embedding).lower().encode())]), cuts
+    )
     assert upload.image == image
     assert upload.options == {"top_k": str(top_k), "embedding": str(embedding).lower()}
 
@@ -206,13 +225,16 @@ def test_any_bytes_give_an_upload_or_a_4xx(body, cuts):
 
 
 @SETTINGS
-@given(image=st.binary(min_size=1, max_size=LIMIT * 2), edits=st.lists(st.tuples(st.integers(0, 10**4), st.binary(max_size=6)), max_size=5),
-       cuts=st.lists(st.integers(0, 10**4), max_size=8))
+@given(
+    image=st.binary(min_size=1, max_size=LIMIT * 2),
+    edits=st.lists(st.tuples(st.integers(0, 10**4), st.binary(max_size=6)), max_size=5),
+    cuts=st.lists(st.integers(0, 10**4), max_size=8),
+)
 def test_mangled_forms_give_an_upload_or_a_4xx(image, edits, cuts):
     body = bytearray(form([("file", image), ("top_k", b"3")]))
     for at, junk in edits:  # overwrite bytes (boundaries, headers, CRLFs) with junk
         at %= len(body)
-        body[at:at + len(junk)] = junk
+        body[at : at + len(junk)] = junk
     try:
         upload = parse(bytes(body), cuts)
     except UploadError as err:

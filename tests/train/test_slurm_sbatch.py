@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from test_train import EMOJIS, make_dataset, read_rows
 
 from smileynet.model import load
-from test_train import EMOJIS, make_dataset, read_rows
 
 SBATCH = Path(__file__).resolve().parents[2] / "scripts" / "slurm" / "torchrun.sbatch"
 
@@ -48,23 +48,75 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_body_trains_and_embeds_on_one_local_node(tmp_path):
     data, run, log = make_dataset(tmp_path / "data"), tmp_path / "run", tmp_path / "srun.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     port = free_port()
-    env |= {"PATH": f"{stand_ins(tmp_path / 'bin', log)}:{env['PATH']}", "PYTHON": sys.executable, "SLURM_NNODES": "1",
-            "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node[01]", "SLURM_GPUS_ON_NODE": "1", "MASTER_PORT": str(port)}
-    train = ["train", "--data", str(data), "--out", str(run), "--arch", "tiny", "--image-size", "32", "--steps", "2",
-             "--batch-size", "8", "--workers", "0", "--log-every", "1", "--checkpoint-every", "2", "--device", "cpu",
-             "--quiet", "--no-tensorboard"]
+    env |= {
+        "PATH": f"{stand_ins(tmp_path / 'bin', log)}:{env['PATH']}",
+        "PYTHON": sys.executable,
+        "SLURM_NNODES": "1",
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NODELIST": "node[01]",
+        "SLURM_GPUS_ON_NODE": "1",
+        "MASTER_PORT": str(port),
+    }
+    train = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--arch",
+        "tiny",
+        "--image-size",
+        "32",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-tensorboard",
+    ]
     result = subprocess.run(["bash", str(SBATCH), *train], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert load(run / "model").vocab == EMOJIS
     assert [int(r["step"]) for r in read_rows(run)] == [1, 2]
-    embed = ["embed", str(run / "model"), str(data), "--split", "valid", "--out", str(tmp_path / "valid.parquet"),
-             "--backend", "torch", "--device", "cpu", "--workers", "0", "--quiet"]
+    embed = [
+        "embed",
+        str(run / "model"),
+        str(data),
+        "--split",
+        "valid",
+        "--out",
+        str(tmp_path / "valid.parquet"),
+        "--backend",
+        "torch",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--quiet",
+    ]
     result = subprocess.run(["bash", str(SBATCH), *embed], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert pq.read_table(tmp_path / "valid.parquet").num_rows == 16
     launches = log.read_text().splitlines()
-    assert len(launches) == 2 and all(line.startswith(f"--kill-on-bad-exit=1 {sys.executable} -m torch.distributed.run "
-                                                      "--nnodes=1 --nproc-per-node=1 --rdzv-id=4242 --rdzv-backend=c10d "
-                                                      f"--rdzv-endpoint=127.0.0.1:{port} -m smileynet") for line in launches)
+    assert len(launches) == 2 and all(
+        line.startswith(
+            f"--kill-on-bad-exit=1 {sys.executable} -m torch.distributed.run "
+            "--nnodes=1 --nproc-per-node=1 --rdzv-id=4242 --rdzv-backend=c10d "
+            f"--rdzv-endpoint=127.0.0.1:{port} -m smileynet"
+        )
+        for line in launches
+    )

@@ -51,8 +51,21 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def tiny(dataset: Path, out: Path, **overrides) -> TrainConfig:
-    settings = dict(data=str(dataset), out=str(out), arch="tiny", steps=8, batch_size=8, lr=3e-3, image_size=32,
-                    workers=0, log_every=1, val_every=0, checkpoint_every=4, quiet=True, tensorboard=False)
+    settings = dict(
+        data=str(dataset),
+        out=str(out),
+        arch="tiny",
+        steps=8,
+        batch_size=8,
+        lr=3e-3,
+        image_size=32,
+        workers=0,
+        log_every=1,
+        val_every=0,
+        checkpoint_every=4,
+        quiet=True,
+        tensorboard=False,
+    )
     return TrainConfig(**{**settings, **overrides}).check()
 
 
@@ -67,9 +80,29 @@ def cli_run(dataset, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")
     config = run.parent / "train.yaml"
     config.write_text(yaml.safe_dump({"arch": "tiny", "image-size": 32, "steps": 99, "lr": 3e-3, "log_every": 2}))
-    result = CliRunner().invoke(app, ["train", "--data", str(dataset), "--out", str(run), "--config", str(config),
-                                      "--steps", "12", "--batch-size", "8", "--val-every", "6", "--workers", "0",
-                                      "--device", "cpu", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(dataset),
+            "--out",
+            str(run),
+            "--config",
+            str(config),
+            "--steps",
+            "12",
+            "--batch-size",
+            "8",
+            "--val-every",
+            "6",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return run
 
@@ -97,8 +130,25 @@ def test_cli_training_writes_the_run_folder(cli_run):
 
 def test_evaluate_cli_prints_and_writes_json(cli_run, dataset, tmp_path):
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(app, ["evaluate", str(cli_run / "model"), "--data", str(dataset), "--split", "test",
-                                      "--out", str(out), "--workers", "0", "--device", "cpu", "--quiet", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(cli_run / "model"),
+            "--data",
+            str(dataset),
+            "--split",
+            "test",
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     printed, written = json.loads(result.stdout), json.loads(out.read_text())
     assert printed == written
@@ -199,7 +249,9 @@ def test_crop_scale_defaults_to_the_official_range_and_is_checked(tmp_path):
 
 
 def test_bad_input_is_a_user_error_not_a_traceback(dataset, tmp_path):
-    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), "--arch", "tiny"])
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), "--arch", "tiny"]
+    )
     assert isinstance(result.exception, UserError) and "data folder not found" in str(result.exception)
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "r"), "--resume"])
     assert isinstance(result.exception, UserError) and "no config.yaml" in str(result.exception)
@@ -210,8 +262,9 @@ def test_bad_input_is_a_user_error_not_a_traceback(dataset, tmp_path):
 def test_launcher_environment_torchrun_then_slurm_then_single():
     from smileynet.distributed import launcher_env
 
-    assert launcher_env({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "SLURM_PROCID": "0", "SLURM_NTASKS": "2"}) \
-        == (info := launcher_env({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1"}))
+    assert launcher_env(
+        {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "SLURM_PROCID": "0", "SLURM_NTASKS": "2"}
+    ) == (info := launcher_env({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1"}))
     assert (info.rank, info.world_size, info.local_rank, info.is_main) == (3, 8, 1, False)
     slurm = launcher_env({"SLURM_PROCID": "5", "SLURM_NTASKS": "6", "SLURM_LOCALID": "1"})
     assert (slurm.rank, slurm.world_size, slurm.local_rank) == (5, 6, 1)
@@ -252,8 +305,13 @@ def test_shards_with_loader_workers_resume_exactly_and_evaluate(dataset, tmp_pat
         for part in range(3):
             with wds.TarWriter(str(shards / split / f"{part:05d}.tar")) as sink:
                 for i, row in enumerate(rows[part::3]):
-                    sink.write({"__key__": f"{part}{i:04d}", "png": (dataset / row["url"]).read_bytes(),
-                                "json": json.dumps({"labels": json.loads(row["labels"]), "url": row["url"]}).encode()})
+                    sink.write(
+                        {
+                            "__key__": f"{part}{i:04d}",
+                            "png": (dataset / row["url"]).read_bytes(),
+                            "json": json.dumps({"labels": json.loads(row["labels"]), "url": row["url"]}).encode(),
+                        }
+                    )
     (shards / "categories.csv").write_bytes((dataset / "categories.csv").read_bytes())
     settings = dict(steps=9, workers=2, checkpoint_every=3)
     train(tiny(shards, tmp_path / "whole", **settings))

@@ -22,8 +22,28 @@ from smileynet.train import TrainConfig, trainer
 from smileynet.train.checkpoint import load_state
 
 # 48 train images, 4 per process and step: an epoch is 6 steps, so 9 steps cross into epoch 1
-TRAIN = ["--arch", "tiny", "--image-size", "32", "--steps", "9", "--batch-size", "8", "--lr", "3e-3", "--workers", "0",
-         "--log-every", "2", "--checkpoint-every", "3", "--device", "cpu", "--quiet", "--no-tensorboard"]
+TRAIN = [
+    "--arch",
+    "tiny",
+    "--image-size",
+    "32",
+    "--steps",
+    "9",
+    "--batch-size",
+    "8",
+    "--lr",
+    "3e-3",
+    "--workers",
+    "0",
+    "--log-every",
+    "2",
+    "--checkpoint-every",
+    "3",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--no-tensorboard",
+]
 
 # Runs `smileynet` as torchrun's entry point, dying hard (no cleanup, as under SIGKILL) on every process
 # when step KILL_AT begins: after the checkpoint at step 3 and two more steps.
@@ -53,7 +73,16 @@ def test_a_one_process_torchrun_joins_a_process_group_but_a_one_task_slurm_job_d
 
 
 def torchrun(entry: list[str], args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *entry, "train", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        *entry,
+        "train",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
@@ -142,8 +171,9 @@ def validate_in_process_group(rank: int, world_size: int, port: int, data: str, 
             for name, buffer in model.named_buffers():
                 if name.endswith("running_mean"):
                     buffer.add_(0.5)
-        values = trainer.validate(model, validation_config(Path(data)), torch.device("cpu"), None, 4,
-                               DistInfo(rank, world_size))
+        values = trainer.validate(
+            model, validation_config(Path(data)), torch.device("cpu"), None, 4, DistInfo(rank, world_size)
+        )
         Path(out, f"rank{rank}.json").write_text(json.dumps({"scored": scored, "values": values}))
     finally:
         dist.destroy_process_group()
@@ -178,7 +208,12 @@ def shards_of(data: Path, shards: Path, split: str, parts: int) -> Path:
     for part in range(parts):
         with wds.TarWriter(str(shards / split / f"{part:05d}.tar")) as sink:
             for i, row in enumerate(rows[part::parts]):
-                sink.write({"__key__": f"{part}{i:04d}", "png": (data / row["url"]).read_bytes(),
-                            "json": json.dumps({"labels": json.loads(row["labels"]), "url": row["url"]}).encode()})
+                sink.write(
+                    {
+                        "__key__": f"{part}{i:04d}",
+                        "png": (data / row["url"]).read_bytes(),
+                        "json": json.dumps({"labels": json.loads(row["labels"]), "url": row["url"]}).encode(),
+                    }
+                )
     (shards / "categories.csv").write_bytes((data / "categories.csv").read_bytes())
     return shards

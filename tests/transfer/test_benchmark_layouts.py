@@ -73,7 +73,10 @@ def test_twitter_i_release_layout_with_the_published_folds(tmp_path, shared_fixt
     bench = load_benchmark("twitter", tmp_path)
     assert len(bench.paths) == len(labels) == 1269 and not bench.skipped
     assert bench.fold_source == "published" and {s.name: len(s.indices) for s in bench.splits} == {
-        "five_agrees": 880, "four_agrees": 1115, "three_agrees": 1265}
+        "five_agrees": 880,
+        "four_agrees": 1115,
+        "three_agrees": 1265,
+    }
     by_name = {p.name: i for i, p in enumerate(bench.paths)}
     assert all(bench.labels[by_name[n]] == int(y) for n, y in labels.items())
     four = next(s for s in bench.splits if s.name == "four_agrees")
@@ -144,7 +147,7 @@ def test_twitter_ii_errors(tmp_path):
 
 def test_emotionroi_published_split(tmp_path):
     lines = {"training.txt": [], "testing.txt": []}
-    for e, emotion in enumerate(EKMAN_EMOTIONS):
+    for emotion in EKMAN_EMOTIONS:
         for n in range(1, 6):
             name = f"{emotion}/{n}.jpg"
             jpeg(tmp_path / "images" / name)
@@ -213,11 +216,15 @@ def test_artphoto_flat_folder(tmp_path):
 def test_abstract_votes_ties_dropped(tmp_path):
     folder = tmp_path / "testImages_abstract"
     header = ",'Amusement','Anger','Awe','Content','Disgust','Excitement','Fear','Sad'"
-    votes = {"abstract_1.jpg": [5, 0, 1, 0, 2, 3, 1, 2], "abstract_2.jpg": [0, 1, 0, 9, 0, 1, 2, 1],
-             "abstract_3.jpg": [4, 0, 0, 4, 1, 1, 2, 2],  # a tie: dropped
-             "abstract_4.jpg": [0, 0, 1, 2, 0, 0, 3, 8], "abstract_5.jpg": [1, 0, 0, 7, 0, 2, 1, 3],
-             "abstract_6.jpg": [0, 0, 0, 0, 0, 0, 0, 0],  # no votes: a tie too
-             "abstract_7.jpg": [0, 0, 0, 1, 0, 0, 0, 6]}
+    votes = {
+        "abstract_1.jpg": [5, 0, 1, 0, 2, 3, 1, 2],
+        "abstract_2.jpg": [0, 1, 0, 9, 0, 1, 2, 1],
+        "abstract_3.jpg": [4, 0, 0, 4, 1, 1, 2, 2],  # a tie: dropped
+        "abstract_4.jpg": [0, 0, 1, 2, 0, 0, 3, 8],
+        "abstract_5.jpg": [1, 0, 0, 7, 0, 2, 1, 3],
+        "abstract_6.jpg": [0, 0, 0, 0, 0, 0, 0, 0],  # no votes: a tie too
+        "abstract_7.jpg": [0, 0, 0, 1, 0, 0, 0, 6],
+    }
     lines = [header] + [f"'{name}',{','.join(map(str, v))}" for name, v in votes.items()]
     folder.mkdir()
     (folder / "ABSTRACT_groundTruth.csv").write_text("\n".join(lines) + "\n")
@@ -260,8 +267,11 @@ def test_release_listings_parse_or_refuse_in_one_line(tmp_path_factory, data):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.dictionaries(st.text("abc0123456789_", min_size=1, max_size=12).map(lambda s: s + ".jpg"), st.booleans(),
-                       max_size=20))
+@given(
+    st.dictionaries(
+        st.text("abc0123456789_", min_size=1, max_size=12).map(lambda s: s + ".jpg"), st.booleans(), max_size=20
+    )
+)
 def test_twitter_ii_labels_round_trip(tmp_path_factory, labels):
     path = tmp_path_factory.mktemp("labels") / "groundTruthLabel.txt"
     rows = [f"{n}\t{'positive' if y else 'negative'}" for n, y in labels.items()]

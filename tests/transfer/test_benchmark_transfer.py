@@ -28,8 +28,19 @@ def test_twitter2_transfer_and_report(tmp_path, run_cli):
     model = planted_model(tmp_path / "model")
     n = make_twitter2(tmp_path / "bench")
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli("transfer", "twitter2", "--root", tmp_path / "bench", "--model", model,
-                                   "--out", out, "--workers", "0", "--quiet")
+    code, stdout, stderr = run_cli(
+        "transfer",
+        "twitter2",
+        "--root",
+        tmp_path / "bench",
+        "--model",
+        model,
+        "--out",
+        out,
+        "--workers",
+        "0",
+        "--quiet",
+    )
     assert code == 0, stderr
     assert json.loads(stdout)["accuracy"]["all"]["zero_shot_binary"] == 1.0
     results = json.loads((out / "results.json").read_text())
@@ -41,8 +52,9 @@ def test_twitter2_transfer_and_report(tmp_path, run_cli):
         assert split["protocols"][protocol]["smileynet"]["accuracy"] == {"mean": 1.0, "std": 0.0, "folds": [1.0] * 5}
     assert (out / results["figures"]["pca_all"]).read_bytes()[:4] == b"\x89PNG"
 
-    sections = {anchor: (title, body)
-                for anchor, title, body in transfer_sections([(out / "results.json", results)], [])}
+    sections = {
+        anchor: (title, body) for anchor, title, body in transfer_sections([(out / "results.json", results)], [])
+    }
     title, body = sections["transfer-twitter2"]
     assert "Twitter II" in title and "transfer-other" not in sections
     assert body.count('class="ours"') == 4 and "100.00 ± 0.00" in body and 'class="published"' not in body

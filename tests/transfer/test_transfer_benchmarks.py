@@ -30,7 +30,12 @@ def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures
     (tmp_path / "ground_truth").symlink_to(shared_fixtures / "twitter-i-folds" / "ground_truth")
     images = tmp_path / "images"
     images.mkdir()
-    names = {n for split in ("five_agrees", "four_agrees", "three_agrees") for k in range(1, 6) for n in fold_names(shared_fixtures, split, k, "test")}
+    names = {
+        n
+        for split in ("five_agrees", "four_agrees", "three_agrees")
+        for k in range(1, 6)
+        for n in fold_names(shared_fixtures, split, k, "test")
+    }
     assert "1005887100_428632757510471681_BfLPOMjCYAADZ0V.jpg" in names
     data = jpeg(128)
     for name in sorted(names)[1:]:  # one image is missing from disk
@@ -50,7 +55,9 @@ def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures
     assert not set(train) & set(test)
     by_name = {p.name: i for i, p in enumerate(bench.paths)}
     assert {bench.paths[i].name for i in test} == set(fold_names(shared_fixtures, "five_agrees", 2, "test")) - {missing}
-    assert {bench.paths[i].name for i in train} == set(fold_names(shared_fixtures, "five_agrees", 2, "train")) - {missing}
+    assert {bench.paths[i].name for i in train} == set(fold_names(shared_fixtures, "five_agrees", 2, "train")) - {
+        missing
+    }
     assert bench.labels[by_name["1005887100_428632757510471681_BfLPOMjCYAADZ0V.jpg"]] == 0
     assert bench.labels[by_name["1939748214_466054312657829888_BnfB7ZICMAAtq8i.jpg"]] == 1
     assert np.array_equal(bench.sentiment, bench.labels)
@@ -59,8 +66,11 @@ def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures
 def test_agg_amt_candidates_layout_with_agree_files(tmp_path):
     folder = tmp_path / "Agg_AMT_Candidates"
     folder.mkdir()
-    lines = {"five_agrees": ["a.jpg 1", "b.jpg 0"], "four_agrees": ["a.jpg 1", "b.jpg 0", "c.jpg 1"],
-             "three_agrees": ["a.jpg 1", "b.jpg 0", "c.jpg 1", "d.jpg 0"]}
+    lines = {
+        "five_agrees": ["a.jpg 1", "b.jpg 0"],
+        "four_agrees": ["a.jpg 1", "b.jpg 0", "c.jpg 1"],
+        "three_agrees": ["a.jpg 1", "b.jpg 0", "c.jpg 1", "d.jpg 0"],
+    }
     for split, rows in lines.items():
         (tmp_path / f"twitter_{split}.txt").write_text("\n".join(rows) + "\n")
     for name in "abcd":

@@ -126,12 +126,17 @@ def test_fi_emotions_fingerprints_and_skips(tmp_path, models):
     planted, random = models
     make_fi(tmp_path / "fi")
     out = tmp_path / "out"
-    results = run_transfer(TransferConfig("fi", tmp_path / "fi", planted, out, baseline=str(random), workers=0, quiet=True))
+    results = run_transfer(
+        TransferConfig("fi", tmp_path / "fi", planted, out, baseline=str(random), workers=0, quiet=True)
+    )
     assert results["images"]["listed"] == 8 * 6 + 8 + 1 and results["images"]["used"] == 48
     skipped = dict(results["images"]["skipped"])
     assert skipped.pop("placeholder (repeated identical file)") == 8 and sum(skipped.values()) == 1
     split = results["splits"]["all"]
-    assert results["baseline"]["dim"] == 92 and set(split["protocols"]["knn"]) == {"smileynet", "baseline"}  # its output
+    assert results["baseline"]["dim"] == 92 and set(split["protocols"]["knn"]) == {
+        "smileynet",
+        "baseline",
+    }  # its output
     assert results["class_sentiment"] == [1, 0, 1, 1, 0, 1, 0, 0]
     head = split["protocols"]["head"]["smileynet"]
     assert head["sentiment_accuracy"]["mean"] == 1.0 and head["accuracy"]["mean"] < 1.0
@@ -154,8 +159,11 @@ def test_fi_emotions_fingerprints_and_skips(tmp_path, models):
     # a rerun (another head, other folds) takes both embeddings from the cache, failures included;
     # only the image changed since is extracted again
     (tmp_path / "fi" / "awe" / "awe_0000.jpg").write_bytes(picture(True, 12345))
-    again = run_transfer(TransferConfig("fi", tmp_path / "fi", planted, out, baseline=str(random), folds=3, head="mlp",
-                                        workers=0, quiet=True))
+    again = run_transfer(
+        TransferConfig(
+            "fi", tmp_path / "fi", planted, out, baseline=str(random), folds=3, head="mlp", workers=0, quiet=True
+        )
+    )
     assert [e["extracted"] for e in again["extraction"].values()] == [1, 1]
     assert again["images"] == results["images"] and again["splits"]["all"]["fold_sizes"] == [16, 16, 16]
 
@@ -170,8 +178,21 @@ def test_folder_csv_with_mlp_head_and_finetune(tmp_path, models):
         (root / name).write_bytes(picture(n % 2 == 0, n))
         rows.append(f"{name},{'happy' if n % 2 == 0 else 'sad'}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    results = run_transfer(TransferConfig("folder", root, planted, tmp_path / "out", folds=3, head="mlp",
-                                          finetune=True, finetune_epochs=1, batch_size=8, workers=0, quiet=True))
+    results = run_transfer(
+        TransferConfig(
+            "folder",
+            root,
+            planted,
+            tmp_path / "out",
+            folds=3,
+            head="mlp",
+            finetune=True,
+            finetune_epochs=1,
+            batch_size=8,
+            workers=0,
+            quiet=True,
+        )
+    )
     split = results["splits"]["all"]
     assert results["classes"] == ["happy", "sad"] and results["class_sentiment"] is None
     assert split["protocols"]["head"]["smileynet"]["accuracy"]["mean"] == 1.0
@@ -181,7 +202,9 @@ def test_folder_csv_with_mlp_head_and_finetune(tmp_path, models):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "smileynet", "transfer", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "smileynet", "transfer", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_bad_input_is_one_line(tmp_path, models):
@@ -198,8 +221,18 @@ def test_cli_runs_a_folder_benchmark(tmp_path, models):
         (tmp_path / "data" / label).mkdir(parents=True)
         for n in range(5):
             (tmp_path / "data" / label / f"{n}.jpg").write_bytes(picture(bright, n))
-    result = cli("folder", "--root", str(tmp_path / "data"), "--model", str(planted), "--out", str(tmp_path / "o"),
-                 "--workers", "0", "--quiet")
+    result = cli(
+        "folder",
+        "--root",
+        str(tmp_path / "data"),
+        "--model",
+        str(planted),
+        "--out",
+        str(tmp_path / "o"),
+        "--workers",
+        "0",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["accuracy"]["all"]["zero_shot_binary"] == 1.0 and summary["images"]["used"] == 10
@@ -239,15 +272,27 @@ def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reporte
     _imagenet_classifier_file(tmp_path / "mobilenet.safetensors")
     vocab = default_vocabulary()
     torch.manual_seed(0)
-    model = save(create_model("mobilenet_v3_small", len(vocab), vocab=list(vocab.emojis), image_size=32).eval(),
-                 tmp_path / "model")
+    model = save(
+        create_model("mobilenet_v3_small", len(vocab), vocab=list(vocab.emojis), image_size=32).eval(),
+        tmp_path / "model",
+    )
     root = tmp_path / "mine"
     root.mkdir()
     for n in range(8):
         (root / ("pos" if n % 2 else "neg")).mkdir(exist_ok=True)
         (root / ("pos" if n % 2 else "neg") / f"img_{n}.jpg").write_bytes(picture(n % 2 == 1, n))
-    results = run_transfer(TransferConfig("folder", root, model, tmp_path / "out", folds=2, workers=0, quiet=True,
-                                          baseline=str(tmp_path / "mobilenet.safetensors")))
+    results = run_transfer(
+        TransferConfig(
+            "folder",
+            root,
+            model,
+            tmp_path / "out",
+            folds=2,
+            workers=0,
+            quiet=True,
+            baseline=str(tmp_path / "mobilenet.safetensors"),
+        )
+    )
     assert results["baseline"]["features"] == "logits" and results["baseline"]["dim"] == 1000
     assert results["model"]["dim"] == 92
     assert set(results["splits"]["all"]["protocols"]["knn"]) == {"smileynet", "baseline"}
@@ -256,8 +301,11 @@ def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reporte
 
     backbone_only, _ = load_baseline(str(tmp_path / "mobilenet.safetensors"), load(model), "pre_logits")
     assert backbone_only.num_features == 1024
-    result = {**results, "baseline": {**results["baseline"], "features": "pre_logits", "dim": 1024},
-              "splits": {"five_agrees": results["splits"]["all"]}}
+    result = {
+        **results,
+        "baseline": {**results["baseline"], "features": "pre_logits", "dim": 1024},
+        "splits": {"five_agrees": results["splits"]["all"]},
+    }
     html = twitter_table([(tmp_path / "out" / "results.json", result)], (), ("knn",))
     assert "SmileyNet (92-d), 1-NN" in html and "ObjectNet (mobilenet_v3_small, pre-logits, 1024-d), 1-NN" in html
     with pytest.raises(UserError, match="baseline-features"):

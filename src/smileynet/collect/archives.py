@@ -67,9 +67,14 @@ def expand_inputs(inputs: list[str | Path], outputs: tuple[Path, ...] = ()) -> l
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*"))
-                         if p.is_file() and not _hidden(p.relative_to(path)) and _readable_name(p.name)
-                         and p.resolve() not in skip)
+            files.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not _hidden(p.relative_to(path))
+                and _readable_name(p.name)
+                and p.resolve() not in skip
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -127,8 +132,11 @@ def _member_groups(path: Path, task_bytes: int) -> list[list[tuple[str, int, int
     elif name.endswith(".zip"):
         try:
             with zipfile.ZipFile(path) as archive:
-                members = [(i.filename, 0, i.compress_size) for i in archive.infolist()
-                           if not i.is_dir() and _json_member(i.filename)]
+                members = [
+                    (i.filename, 0, i.compress_size)
+                    for i in archive.infolist()
+                    if not i.is_dir() and _json_member(i.filename)
+                ]
         except zipfile.BadZipFile:
             return None
     else:
@@ -170,8 +178,15 @@ def _members(task: Task) -> Iterator[tuple[str, Iterator[bytes]]]:
                 elif info.compress_type == zipfile.ZIP_BZIP2 and not info.flag_bits & 1:
                     yield name, _decoded(_decoded(_zip_raw(f.fileno(), info), ".bz2"), name)
                 else:  # zipfile would inflate a whole compressed read at once: no bound on memory
-                    yield name, _failing(ReadError(f"zip member compressed with method {info.compress_type} "
-                                                   "(only stored, deflate and bzip2 are read)"))
+                    yield (
+                        name,
+                        _failing(
+                            ReadError(
+                                f"zip member compressed with method {info.compress_type} "
+                                "(only stored, deflate and bzip2 are read)"
+                            )
+                        ),
+                    )
     elif lower.endswith(ARCHIVES[:-1]):
         yield from _tar_stream(path)
     elif lower.endswith(".zip"):
@@ -186,7 +201,9 @@ def _tar_stream(path: str) -> Iterator[tuple[str, Iterator[bytes]]]:
     lower = path.lower()
     raw = open(path, "rb")
     try:
-        outer = _decoded(_pieces(raw), lower.removesuffix(".tar") if lower.endswith(".tar") else lower.replace(".tar", ""))
+        outer = _decoded(
+            _pieces(raw), lower.removesuffix(".tar") if lower.endswith(".tar") else lower.replace(".tar", "")
+        )
         with tarfile.open(fileobj=_ChunkReader(outer), mode="r|") as tar:
             try:
                 for member in tar:
@@ -288,8 +305,9 @@ class _GzipStream:
         return self.zlib.unused_data
 
 
-def split_lines(member: str, chunks: Iterator[bytes], max_line: int = MAX_LINE
-                ) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
+def split_lines(
+    member: str, chunks: Iterator[bytes], max_line: int = MAX_LINE
+) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
     """Blocks of lines out of chunks of bytes (see `iter_blocks`). A line cut at a chunk's end is
     kept as a list of pieces, joined once when its newline comes (linear in its length); once
     the pieces pass `max_line` bytes they are dropped and the rest of the line is skipped."""
@@ -310,9 +328,9 @@ def split_lines(member: str, chunks: Iterator[bytes], max_line: int = MAX_LINE
             if skipping:
                 yield member, number, [], LineTooLong(f"line too long (over {max_line} bytes)")
                 number += 1
-                lines = chunk[cut + 1:].split(b"\n")
+                lines = chunk[cut + 1 :].split(b"\n")
             elif pending:
-                lines = chunk[cut + 1:].split(b"\n")
+                lines = chunk[cut + 1 :].split(b"\n")
                 lines.insert(0, b"".join(pending) + chunk[:cut])
             else:
                 lines = chunk.split(b"\n")
@@ -331,8 +349,9 @@ def split_lines(member: str, chunks: Iterator[bytes], max_line: int = MAX_LINE
         yield from _checked(member, number, [b"".join(pending)], max_line)
 
 
-def _checked(member: str, number: int, lines: list[bytes], max_line: int
-             ) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
+def _checked(
+    member: str, number: int, lines: list[bytes], max_line: int
+) -> Iterator[tuple[str, int, list[bytes], ReadError | None]]:
     """The block as it is, or split around its lines over `max_line` (each one a LineTooLong)."""
     if max(map(len, lines)) <= max_line:  # nearly always: one block
         yield member, number, lines, None

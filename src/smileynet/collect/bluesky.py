@@ -22,8 +22,11 @@ def bluesky(event: dict, cdn: str = DEFAULT_BLUESKY_CDN) -> Post | Deletion | st
         return NOT_A_POST
     record, did = commit["record"], event["did"]
     text = record.get("text") or ""
-    features = {f.get("$type", "").rsplit("#", 1)[-1] for facet in record.get("facets") or []
-                for f in facet.get("features") or []}
+    features = {
+        f.get("$type", "").rsplit("#", 1)[-1]
+        for facet in record.get("facets") or []
+        for f in facet.get("features") or []
+    }
     embed = record.get("embed") or {}
     kind = embed.get("$type", "")
     images = (embed.get("images") or []) if kind == "app.bsky.embed.images" else []

@@ -52,8 +52,21 @@ from smileynet.files import write_config, write_json
 from smileynet.progress import progress
 from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
 
-DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
-                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate", "deleted")
+DROP_REASONS = (
+    "no_image",
+    "no_smiley",
+    "too_many_emojis",
+    "has_url",
+    "has_hashtag",
+    "has_mention",
+    "is_reply",
+    "is_quote",
+    "is_retweet",
+    "not_a_post",
+    "malformed",
+    "duplicate",
+    "deleted",
+)
 RUN_ROWS = 50_000
 MERGE_ROWS = 256  # a run's row group: the merge holds one per run, not whole runs
 MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are first merged in groups
@@ -66,13 +79,23 @@ OUTPUTS = ("posts.parquet", "collect_report.json", "categories.csv", "config.yam
 def _schemas():
     import pyarrow as pa
 
-    posts = pa.schema([
-        ("post_id", pa.string()), ("source", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
-        ("text", pa.string()), ("emojis", pa.list_(pa.string())), ("image_urls", pa.list_(pa.string())),
-        ("author_id", pa.string()), ("lang", pa.string()),
-    ])
-    parts = (posts.append(pa.field("input", pa.int32())).append(pa.field("seq", pa.int64()))
-             .append(pa.field("delete_key", pa.string())))
+    posts = pa.schema(
+        [
+            ("post_id", pa.string()),
+            ("source", pa.string()),
+            ("created_at", pa.timestamp("us", tz="UTC")),
+            ("text", pa.string()),
+            ("emojis", pa.list_(pa.string())),
+            ("image_urls", pa.list_(pa.string())),
+            ("author_id", pa.string()),
+            ("lang", pa.string()),
+        ]
+    )
+    parts = (
+        posts.append(pa.field("input", pa.int32()))
+        .append(pa.field("seq", pa.int64()))
+        .append(pa.field("delete_key", pa.string()))
+    )
     return posts, parts
 
 
@@ -104,8 +127,14 @@ def _order(row: dict) -> tuple:
 BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a record of the wrong shape raises
 
 
-def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN,
-                 run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
+def collect_task(
+    task: Task,
+    parts_dir: str,
+    source: str = "auto",
+    cdn: str = DEFAULT_BLUESKY_CDN,
+    run_rows: int = RUN_ROWS,
+    max_line: int = MAX_LINE,
+) -> dict:
     """Filter one task's records; write its candidates as sorted runs and its report. Never raises
     for bad data: every unreadable line or record is counted as malformed with where it was."""
     import orjson
@@ -173,8 +202,15 @@ def collect_task(task: Task, parts_dir: str, source: str = "auto", cdn: str = DE
         runs.append(_write_run(rows, parts, task.key, len(runs)))
     if deletes:
         delete_runs.append(_write_deletes(deletes, parts, task.key, len(delete_runs)))
-    report = {"key": task.key, "index": task.index, "path": task.path, "counts": dict(counts),
-              "malformed": malformed, "runs": runs, "deletes": delete_runs}
+    report = {
+        "key": task.key,
+        "index": task.index,
+        "path": task.path,
+        "counts": dict(counts),
+        "malformed": malformed,
+        "runs": runs,
+        "deletes": delete_runs,
+    }
     write_json(parts / f"{task.key}.json", report)
     return report
 
@@ -185,9 +221,19 @@ def _row(post: Post, index: int, seq: int) -> dict:
     texts = (post.post_id, post.text, post.author_id, *post.image_urls, *([] if post.lang is None else [post.lang]))
     if not all(isinstance(value, str) for value in texts):
         raise TypeError("a text field holds another JSON type")
-    return {"post_id": post.post_id, "source": post.source, "created_at": parse_time(post.created), "text": post.text,
-            "emojis": post.emojis, "image_urls": post.image_urls, "author_id": post.author_id, "lang": post.lang,
-            "input": index, "seq": seq, "delete_key": delete_key(post)}
+    return {
+        "post_id": post.post_id,
+        "source": post.source,
+        "created_at": parse_time(post.created),
+        "text": post.text,
+        "emojis": post.emojis,
+        "image_urls": post.image_urls,
+        "author_id": post.author_id,
+        "lang": post.lang,
+        "input": index,
+        "seq": seq,
+        "delete_key": delete_key(post),
+    }
 
 
 def _write_run(rows: list[dict], parts: Path, key: str, number: int) -> str:
@@ -215,8 +261,9 @@ def _write_deletes(keys: list[str], parts: Path, key: str, number: int) -> str:
     return name
 
 
-def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: str = "merge",
-                most: int | None = None) -> list[Path]:
+def _fewer_runs(
+    runs: list[Path], parts: Path, order=_order, schema=None, name: str = "merge", most: int | None = None
+) -> list[Path]:
     """Merge groups of `MERGE_FANIN` runs into longer runs until at most `most` (default: that many) are
     left: open files and rows held stay bounded however many tasks a collect has. (time, id, input,
     seq) is a total order, so the final merge gives the same rows in the same order as one over all runs."""
@@ -225,8 +272,12 @@ def _fewer_runs(runs: list[Path], parts: Path, order=_order, schema=None, name: 
         merged = []
         for start in range(0, len(runs), fanin):
             path = parts / f"{name}-{level}-{start // fanin:05d}.parquet"
-            _write_rows(path, heapq.merge(*map(_batches, runs[start:start + fanin]), key=order),
-                        schema or _schemas()[1], MERGE_ROWS)
+            _write_rows(
+                path,
+                heapq.merge(*map(_batches, runs[start : start + fanin]), key=order),
+                schema or _schemas()[1],
+                MERGE_ROWS,
+            )
             merged.append(path)
         runs, level = merged, level + 1
     return runs
@@ -304,10 +355,22 @@ def _write_rows(path: Path, rows: Iterable[dict], schema, group: int) -> None:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
 
 
-def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", vocab: str | None = None,
-            workers: int | None = None, scheduler: str | None = None, resume: bool = False,
-            bluesky_cdn: str = DEFAULT_BLUESKY_CDN, quiet: bool = False, seed: int = 0,
-            task_bytes: int = TASK_BYTES, run_rows: int = RUN_ROWS, max_line: int = MAX_LINE) -> dict:
+def collect(
+    inputs: list[str | Path],
+    out: str | Path,
+    *,
+    source: str = "auto",
+    vocab: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    bluesky_cdn: str = DEFAULT_BLUESKY_CDN,
+    quiet: bool = False,
+    seed: int = 0,
+    task_bytes: int = TASK_BYTES,
+    run_rows: int = RUN_ROWS,
+    max_line: int = MAX_LINE,
+) -> dict:
     """Collect the posts the filter passes from `inputs` into `out/posts.parquet`; returns the report
     (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
 
@@ -331,9 +394,12 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     done_file = parts / "done.txt"
     done = set(done_file.read_text().split()) if done_file.exists() else set()
     todo = [t for t in tasks if t.key not in done or not (parts / f"{t.key}.json").exists()]
-    job = partial(collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows,
-                  max_line=max_line)
-    for finished in progress(_run(job, todo, workers, scheduler), total=len(todo), desc="collect", unit="task", quiet=quiet):
+    job = partial(
+        collect_task, parts_dir=str(parts), source=source, cdn=bluesky_cdn, run_rows=run_rows, max_line=max_line
+    )
+    for finished in progress(
+        _run(job, todo, workers, scheduler), total=len(todo), desc="collect", unit="task", quiet=quiet
+    ):
         with open(done_file, "a") as f:
             f.write(finished["key"] + "\n")
             f.flush()
@@ -345,10 +411,21 @@ def collect(inputs: list[str | Path], out: str | Path, *, source: str = "auto", 
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
     write_json(out / "collect_report.json", report)
     vocabulary.write_categories_csv(out / "categories.csv")
-    write_config(out / "config.yaml", {"command": "collect", "inputs": [str(f) for f in files], "source": source,
-                                       "vocab": vocab or "default", "workers": workers, "scheduler": scheduler,
-                                       "bluesky_cdn": bluesky_cdn, "seed": seed, "task_bytes": task_bytes,
-                                       "max_line": max_line})
+    write_config(
+        out / "config.yaml",
+        {
+            "command": "collect",
+            "inputs": [str(f) for f in files],
+            "source": source,
+            "vocab": vocab or "default",
+            "workers": workers,
+            "scheduler": scheduler,
+            "bluesky_cdn": bluesky_cdn,
+            "seed": seed,
+            "task_bytes": task_bytes,
+            "max_line": max_line,
+        },
+    )
     shutil.rmtree(parts)
     return report
 
@@ -434,8 +511,9 @@ def _batches(path: Path) -> Iterator[dict]:
 
 
 def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
-    per_file = {str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []}
-                for f in files}
+    per_file = {
+        str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []} for f in files
+    }
     for report in reports:
         entry = per_file[str(files[report["index"]])]
         for reason, n in report["counts"].items():
@@ -472,11 +550,13 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
             yield row
 
     deleted = _deleted_candidates(reports, parts)
-    runs = _fewer_runs([parts / run for r in reports for run in r["runs"]], parts,
-                       most=MERGE_FANIN if deleted is None else MERGE_FANIN - 1)
+    runs = _fewer_runs(
+        [parts / run for r in reports for run in r["runs"]],
+        parts,
+        most=MERGE_FANIN if deleted is None else MERGE_FANIN - 1,
+    )
     tmp = out / ".posts.parquet.tmp"
-    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted or iter(())), _schemas()[0],
-                ROW_GROUP)
+    _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted or iter(())), _schemas()[0], ROW_GROUP)
     os.replace(tmp, out / "posts.parquet")
     totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed = []

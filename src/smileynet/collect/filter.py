@@ -71,5 +71,5 @@ def post_emojis(text: str) -> list[str]:
             if chars in emoji_data.EMOJI_DATA:
                 found[chars] = None
         elif not chars.isascii():
-            found.update(dict.fromkeys(extract_emojis(text[max(run.start() - 1, 0):run.end()])))
+            found.update(dict.fromkeys(extract_emojis(text[max(run.start() - 1, 0) : run.end()])))
     return list(found)

@@ -28,7 +28,9 @@ def mastodon(status: dict) -> Post | Deletion | str:
         source="mastodon",
         created=status["created_at"],
         text=page.text().strip(),
-        image_urls=[m["url"] for m in status.get("media_attachments") or [] if m.get("type") == "image" and m.get("url")],
+        image_urls=[
+            m["url"] for m in status.get("media_attachments") or [] if m.get("type") == "image" and m.get("url")
+        ],
         author_id=str(account.get("url") or account.get("id", "")),
         lang=status.get("language"),
         is_retweet=status.get("reblog") is not None,

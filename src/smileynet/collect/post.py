@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 NOT_A_POST = "not_a_post"
 MONTHS = {m: n for n, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-V1_UTC_TIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (" + "|".join(MONTHS)
-                         + r") ([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) \+0000 ([0-9]{4})")
+V1_UTC_TIME = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ("
+    + "|".join(MONTHS)
+    + r") ([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) \+0000 ([0-9]{4})"
+)
 
 
 class Malformed(ValueError):
@@ -69,8 +72,7 @@ def parse_time(value: str) -> datetime:
     if isinstance(value, str) and (match := V1_UTC_TIME.fullmatch(value)):
         month, day, hour, minute, second, year = match.groups()
         try:
-            return datetime(int(year), MONTHS[month], int(day), int(hour), int(minute), int(second),
-                            tzinfo=timezone.utc)
+            return datetime(int(year), MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
         except ValueError:
             pass
     return parse_any_time(value)
@@ -83,5 +85,5 @@ def parse_any_time(value: str) -> datetime:
     except ValueError:
         t = datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y")
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)

@@ -30,7 +30,9 @@ def detect(obj: dict) -> str | None:
     return None
 
 
-def parse_record(obj: object, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN) -> list[Post | Deletion | str | Malformed]:
+def parse_record(
+    obj: object, source: str = "auto", cdn: str = DEFAULT_BLUESKY_CDN
+) -> list[Post | Deletion | str | Malformed]:
     """The posts of one record, a delete notice, or a drop reason (NOT_A_POST, or a cheap rule already broken);
     raises Malformed for an unknown shape, or a shape other than `source` when one is forced.
     A broken tweet inside a twarc2 page comes back as a Malformed item among its good ones."""

@@ -7,8 +7,23 @@ import html
 from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, Post
 
 # Twitter v1.1 streaming lines that are not statuses.
-V1_NOTICES = frozenset(("delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning",
-                         "event", "friends", "friends_str", "direct_message", "control", "for_user"))
+V1_NOTICES = frozenset(
+    (
+        "delete",
+        "limit",
+        "scrub_geo",
+        "status_withheld",
+        "user_withheld",
+        "disconnect",
+        "warning",
+        "event",
+        "friends",
+        "friends_str",
+        "direct_message",
+        "control",
+        "for_user",
+    )
+)
 
 
 def twitter_v1(obj: dict) -> Post | Deletion | str:
@@ -44,8 +59,11 @@ def twitter_v1(obj: dict) -> Post | Deletion | str:
     post_id = obj.get("id_str") or str(obj["id"])
     entities = ext.get("entities") or {}
     media_links = {m.get("url") for m in media} | {m.get("url") for m in entities.get("media") or []}
-    urls = [u for u in entities.get("urls") or []
-            if u.get("url") not in media_links and not _self_link(u.get("expanded_url") or "", post_id)]
+    urls = [
+        u
+        for u in entities.get("urls") or []
+        if u.get("url") not in media_links and not _self_link(u.get("expanded_url") or "", post_id)
+    ]
     return Post(
         post_id=post_id,
         source="twitter-v1",

@@ -58,5 +58,8 @@ def v2_tweet(tweet: dict, media: dict | None) -> Post:
 
 def _v2_media_link(url: dict) -> bool:
     """In v2 the attached media's own link is listed in `entities.urls`; it is not a URL."""
-    return bool(url.get("media_key")) or (url.get("display_url") or "").startswith("pic.twitter.com") or bool(
-        V2_MEDIA_LINK.search(url.get("expanded_url") or ""))
+    return (
+        bool(url.get("media_key"))
+        or (url.get("display_url") or "").startswith("pic.twitter.com")
+        or bool(V2_MEDIA_LINK.search(url.get("expanded_url") or ""))
+    )

@@ -75,7 +75,7 @@ def shard_paths(data: Path, split: str) -> list[Path]:
 
 
 def layout(data: Path, split: str) -> str:
-    """"shards", "csv" or "folder": how `split` of `data` is stored; a UserError when it is not there."""
+    """ "shards", "csv" or "folder": how `split` of `data` is stored; a UserError when it is not there."""
     data = check_data(data)
     check_split(split)
     if shard_paths(data, split):
@@ -137,8 +137,10 @@ def parse_labels(value: Any, num_classes: int) -> list[int]:
         if not isinstance(label, int) or isinstance(label, bool):
             raise BadLabels(f"label {str(label)[:40]!r} is not an integer category index")
         if not 0 <= label < num_classes:
-            raise BadLabels(f"label {label if abs(label) < 10**12 else '(huge)'} outside the {num_classes} categories",
-                            "label outside the vocabulary")
+            raise BadLabels(
+                f"label {label if abs(label) < 10**12 else '(huge)'} outside the {num_classes} categories",
+                "label outside the vocabulary",
+            )
     return list(value)
 
 

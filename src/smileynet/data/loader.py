@@ -72,6 +72,7 @@ def short_reason(err: BaseException) -> str:
 
 # -- shard stages (plain functions of the shard list, so the main process can replay them to plan a resume) --
 
+
 def shuffle_shards(shards: list[str], seed: int, epoch: int) -> list[str]:
     """Every epoch sees the shards in a new order, the same one on every rank."""
     shards = list(shards)
@@ -104,6 +105,7 @@ def round_robin_resume(batches_per_worker: list[int], start_batch: int) -> tuple
 
 
 # -- decoding a batch (shared by both layouts) --
+
 
 def multi_hot(batch_labels: list[list[int]], num_classes: int) -> torch.Tensor:
     """float32 N x C with a 1 at each label of each sample (labels already range-checked)."""
@@ -156,7 +158,7 @@ def decode_batch(
                 continue
             transform.apply(image, draws[i], pixels[len(targets)])
             targets.append(labels)
-    images = torch.from_numpy(pixels[:len(targets)]).permute(0, 3, 1, 2)
+    images = torch.from_numpy(pixels[: len(targets)]).permute(0, 3, 1, 2)
     return images, multi_hot(targets, num_classes), skipped
 
 
@@ -183,9 +185,21 @@ def shard_item(sample: dict[str, Any], num_classes: int) -> tuple[Any, Any]:
 class ShardBatches(IterableDataset):
     """One DataLoader worker's share of the shards, as decoded batches plus skipped-sample counts."""
 
-    def __init__(self, worker_shards: list[list[str]], skips: list[int], first_worker: int, *, batch_size: int, train: bool,
-                 transform: CropTransform, num_classes: int, seed: int, epoch: int, rank: int,
-                 shuffle_buffer: int) -> None:
+    def __init__(
+        self,
+        worker_shards: list[list[str]],
+        skips: list[int],
+        first_worker: int,
+        *,
+        batch_size: int,
+        train: bool,
+        transform: CropTransform,
+        num_classes: int,
+        seed: int,
+        epoch: int,
+        rank: int,
+        shuffle_buffer: int,
+    ) -> None:
         self.worker_shards, self.skips, self.first_worker = worker_shards, skips, first_worker
         self.batch_size, self.train, self.transform = batch_size, train, transform
         self.num_classes, self.seed, self.epoch, self.rank = num_classes, seed, epoch, rank
@@ -216,7 +230,9 @@ class ShardBatches(IterableDataset):
             if k < self.skips[worker]:
                 continue
             seed = derive_seed(self.seed, self.epoch, self.rank, worker, k)
-            images, targets, skipped = decode_batch([shard_item(s, self.num_classes) for s in raw], self.transform, self.num_classes, seed)
+            images, targets, skipped = decode_batch(
+                [shard_item(s, self.num_classes) for s in raw], self.transform, self.num_classes, seed
+            )
             skipped.update(tar_errors)
             tar_errors.clear()
             yield images, targets, dict(skipped)
@@ -227,8 +243,18 @@ class ShardBatches(IterableDataset):
 class LocalBatches(Dataset):
     """Batches of local images (release CSV or image folders); item i is batch i of this rank."""
 
-    def __init__(self, records: list[LocalRecord], batches: list[list[int]], *, transform: CropTransform,
-                 num_classes: int, seed: int, epoch: int, rank: int, first: int) -> None:
+    def __init__(
+        self,
+        records: list[LocalRecord],
+        batches: list[list[int]],
+        *,
+        transform: CropTransform,
+        num_classes: int,
+        seed: int,
+        epoch: int,
+        rank: int,
+        first: int,
+    ) -> None:
         self.records, self.batches, self.transform = records, batches, transform
         self.num_classes, self.seed, self.epoch, self.rank, self.first = num_classes, seed, epoch, rank, first
 
@@ -303,11 +329,20 @@ def build_loader(
         if start_batch:
             counts = [sum(count_tar_samples(s) for s in ws) for ws in worker_shards]
             skips, first_worker = round_robin_resume([math.ceil(n / batch_size) for n in counts], start_batch)
-        dataset = ShardBatches(worker_shards, skips, first_worker, batch_size=batch_size, train=train, transform=transform,
-                               num_classes=num_classes, seed=seed, epoch=epoch, rank=rank,
-                               shuffle_buffer=shuffle_buffer)
-        loader = DataLoader(dataset, batch_size=None, num_workers=procs if workers > 0 else 0,
-                            persistent_workers=False)
+        dataset = ShardBatches(
+            worker_shards,
+            skips,
+            first_worker,
+            batch_size=batch_size,
+            train=train,
+            transform=transform,
+            num_classes=num_classes,
+            seed=seed,
+            epoch=epoch,
+            rank=rank,
+            shuffle_buffer=shuffle_buffer,
+        )
+        loader = DataLoader(dataset, batch_size=None, num_workers=procs if workers > 0 else 0, persistent_workers=False)
         return Loader(loader, None)
 
     vocab = dataset_vocabulary(data)
@@ -318,8 +353,16 @@ def build_loader(
     if train:
         order = np.random.default_rng(derive_seed(seed, epoch)).permutation(len(records))
     mine = order[rank::world_size].tolist()
-    batches = [mine[i:i + batch_size] for i in range(0, len(mine), batch_size)]
-    dataset = LocalBatches(records, batches[start_batch:], transform=transform, num_classes=num_classes,
-                           seed=seed, epoch=epoch, rank=rank, first=start_batch)
+    batches = [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]
+    dataset = LocalBatches(
+        records,
+        batches[start_batch:],
+        transform=transform,
+        num_classes=num_classes,
+        seed=seed,
+        epoch=epoch,
+        rank=rank,
+        first=start_batch,
+    )
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers)
     return Loader(loader, len(batches))

@@ -80,7 +80,7 @@ def _walk(data: mmap.mmap, path: str, payloads: bool) -> Iterator[tuple[str, byt
     long_name: str | None = None
     pax: dict[str, str] = {}
     while True:
-        header = data[pos:pos + BLOCK]
+        header = data[pos : pos + BLOCK]
         if len(header) < BLOCK:
             if pos == end:
                 return  # no end-of-archive blocks, but every member is whole
@@ -100,18 +100,18 @@ def _walk(data: mmap.mmap, path: str, payloads: bool) -> Iterator[tuple[str, byt
         kind = header[156:157]
         if kind == b"x":
             try:
-                pax = _pax_records(data[start:start + size])
+                pax = _pax_records(data[start : start + size])
             except ValueError as err:
                 raise CorruptShard(f"{path}: bad PAX header at byte {start}: {err}") from None
             continue
         if kind == b"L":
-            long_name = data[start:start + size].rstrip(b"\x00").decode("utf-8", "surrogateescape")
+            long_name = data[start : start + size].rstrip(b"\x00").decode("utf-8", "surrogateescape")
             continue
         name = pax.get("path") or long_name or _ustar_name(header)
         pax, long_name = {}, None
         if kind not in REGULAR_FILE or META_NAME.match(name):
             continue
-        yield name, data[start:start + size] if payloads else b""
+        yield name, data[start : start + size] if payloads else b""
 
 
 def _checksum_ok(header: bytes) -> bool:
@@ -164,9 +164,9 @@ def _pax_records(block: bytes) -> dict[str, str]:
             raise ValueError(f"record length is not a number at offset {pos}")
         length = int(digits)
         record_end = pos + length
-        if length <= space - pos + 1 or record_end > len(block) or block[record_end - 1:record_end] != b"\n":
+        if length <= space - pos + 1 or record_end > len(block) or block[record_end - 1 : record_end] != b"\n":
             raise ValueError(f"record length {length} does not fit the record at offset {pos}")
-        key, equals, value = block[space + 1:record_end - 1].partition(b"=")
+        key, equals, value = block[space + 1 : record_end - 1].partition(b"=")
         if not equals or not key:
             raise ValueError(f"record without key=value at offset {pos}")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")

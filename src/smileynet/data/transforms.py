@@ -61,7 +61,7 @@ class RandomResizedCropFlip(CropTransform):
         area = height * width
         log_lo, log_hi = math.log(3 / 4), math.log(4 / 3)
         for t in range(self.TRIES):
-            u_area, u_ratio, u_top, u_left = draws[4 * t:4 * t + 4]
+            u_area, u_ratio, u_top, u_left = draws[4 * t : 4 * t + 4]
             target = area * (self.scale[0] + u_area * (self.scale[1] - self.scale[0]))
             ratio = math.exp(log_lo + u_ratio * (log_hi - log_lo))
             w = int(round(math.sqrt(target * ratio)))
@@ -81,8 +81,12 @@ class RandomResizedCropFlip(CropTransform):
         """Crop, resize and maybe flip RGB H x W x 3 `pixels` into `out` (S x S x 3 uint8)."""
         top, left, h, w = self.crop_box(pixels.shape[0], pixels.shape[1], draws)
         shrink = h >= self.size and w >= self.size
-        cv2.resize(pixels[top:top + h, left:left + w], (self.size, self.size), dst=out,
-                   interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        cv2.resize(
+            pixels[top : top + h, left : left + w],
+            (self.size, self.size),
+            dst=out,
+            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+        )
         if draws[-1] < 0.5:
             cv2.flip(out, 1, dst=out)
 
@@ -117,7 +121,7 @@ class ResizeCenterCrop(CropTransform):
         new_w, new_h = max(self.size, round(width * scale)), max(self.size, round(height * scale))
         resized = cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
-        np.copyto(out, resized[top:top + self.size, left:left + self.size])
+        np.copyto(out, resized[top : top + self.size, left : left + self.size])
 
 
 def eval_transform(image_size: int) -> ResizeCenterCrop:

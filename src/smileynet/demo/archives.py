@@ -26,10 +26,22 @@ def _v1_time(t: datetime) -> str:
 
 
 def _v1_user(author: int) -> dict:
-    return {"id": author, "id_str": str(author), "name": f"user {author % 1000}", "screen_name": f"user{author}",
-            "location": None, "description": "", "protected": False, "verified": False, "followers_count": author % 997,
-            "friends_count": author % 313, "statuses_count": author % 5000, "created_at": "Mon Jan 05 10:00:00 +0000 2015",
-            "lang": "en", "default_profile": True}
+    return {
+        "id": author,
+        "id_str": str(author),
+        "name": f"user {author % 1000}",
+        "screen_name": f"user{author}",
+        "location": None,
+        "description": "",
+        "protected": False,
+        "verified": False,
+        "followers_count": author % 997,
+        "friends_count": author % 313,
+        "statuses_count": author % 5000,
+        "created_at": "Mon Jan 05 10:00:00 +0000 2015",
+        "lang": "en",
+        "default_profile": True,
+    }
 
 
 def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
@@ -38,19 +50,42 @@ def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
     media = []
     for n, path in enumerate(post.images, 1):
         media_id = int(post.id) - n
-        media.append({
-            "id": media_id, "id_str": str(media_id), "indices": [0, 0], "media_url": f"{base_url}/{path}",
-            "media_url_https": f"{base_url}/{path}", "url": link, "display_url": "pic.twitter.com/" + link[13:],
-            "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/photo/{n}", "type": "photo",
-            "sizes": {"large": {"w": 1024, "h": 768, "resize": "fit"}, "thumb": {"w": 150, "h": 150, "resize": "crop"}},
-        })
+        media.append(
+            {
+                "id": media_id,
+                "id_str": str(media_id),
+                "indices": [0, 0],
+                "media_url": f"{base_url}/{path}",
+                "media_url_https": f"{base_url}/{path}",
+                "url": link,
+                "display_url": "pic.twitter.com/" + link[13:],
+                "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/photo/{n}",
+                "type": "photo",
+                "sizes": {
+                    "large": {"w": 1024, "h": 768, "resize": "fit"},
+                    "thumb": {"w": 150, "h": 150, "resize": "crop"},
+                },
+            }
+        )
     if post.flaw == "no_image" and rng.random() < 0.5:  # a video is not a photo
         key = media_key(rng)
-        media.append({"id": int(post.id) - 1, "id_str": str(int(post.id) - 1), "indices": [0, 0],
-                      "media_url": f"{base_url}/thumbs/{key}.jpg", "media_url_https": f"{base_url}/thumbs/{key}.jpg",
-                      "url": link, "display_url": "pic.twitter.com/" + link[13:], "type": "video",
-                      "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/video/1",
-                      "video_info": {"aspect_ratio": [16, 9], "variants": [{"content_type": "video/mp4", "url": f"{base_url}/video/{key}.mp4"}]}})
+        media.append(
+            {
+                "id": int(post.id) - 1,
+                "id_str": str(int(post.id) - 1),
+                "indices": [0, 0],
+                "media_url": f"{base_url}/thumbs/{key}.jpg",
+                "media_url_https": f"{base_url}/thumbs/{key}.jpg",
+                "url": link,
+                "display_url": "pic.twitter.com/" + link[13:],
+                "type": "video",
+                "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/video/1",
+                "video_info": {
+                    "aspect_ratio": [16, 9],
+                    "variants": [{"content_type": "video/mp4", "url": f"{base_url}/video/{key}.mp4"}],
+                },
+            }
+        )
 
     def entities(text: str) -> tuple[dict, str, list[int]]:
         entities: dict = {"hashtags": [], "urls": [], "user_mentions": [], "symbols": []}
@@ -59,14 +94,18 @@ def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
             start = len(text) - len(tag) - 1
             entities["hashtags"].append({"text": tag, "indices": [start, len(text)]})
         if "https://example.com/" in text:
-            url = text[text.index("https://example.com/"):]
+            url = text[text.index("https://example.com/") :]
             short = "https://t.co/" + media_key(rng)[:10]
             text = text.replace(url, short)
             start = text.index(short)
-            entities["urls"].append({"url": short, "expanded_url": url, "display_url": url[8:], "indices": [start, start + len(short)]})
+            entities["urls"].append(
+                {"url": short, "expanded_url": url, "display_url": url[8:], "indices": [start, start + len(short)]}
+            )
         if text.startswith("@"):
             name = text[1:].split(" ", 1)[0]
-            entities["user_mentions"].append({"screen_name": name, "name": name, "id": 42, "id_str": "42", "indices": [0, len(name) + 1]})
+            entities["user_mentions"].append(
+                {"screen_name": name, "name": name, "id": 42, "id_str": "42", "indices": [0, len(name) + 1]}
+            )
         shown = len(text)
         if media:
             text = f"{text} {link}"
@@ -77,13 +116,34 @@ def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
 
     full_entities, full_text, full_range = entities(post.text)
     status = {
-        "created_at": _v1_time(post.created), "id": int(post.id), "id_str": post.id, "text": full_text,
-        "display_text_range": full_range, "source": '<a href="http://twitter.com/download/iphone" rel="nofollow">Twitter for iPhone</a>',
-        "truncated": False, "in_reply_to_status_id": None, "in_reply_to_status_id_str": None, "in_reply_to_user_id": None,
-        "in_reply_to_user_id_str": None, "in_reply_to_screen_name": None, "user": _v1_user(post.author), "geo": None,
-        "coordinates": None, "place": None, "contributors": None, "is_quote_status": False, "quote_count": 0,
-        "reply_count": 0, "retweet_count": 0, "favorite_count": 0, "entities": full_entities, "favorited": False,
-        "retweeted": False, "filter_level": "low", "lang": "en", "timestamp_ms": str(int(post.created.timestamp() * 1000)),
+        "created_at": _v1_time(post.created),
+        "id": int(post.id),
+        "id_str": post.id,
+        "text": full_text,
+        "display_text_range": full_range,
+        "source": '<a href="http://twitter.com/download/iphone" rel="nofollow">Twitter for iPhone</a>',
+        "truncated": False,
+        "in_reply_to_status_id": None,
+        "in_reply_to_status_id_str": None,
+        "in_reply_to_user_id": None,
+        "in_reply_to_user_id_str": None,
+        "in_reply_to_screen_name": None,
+        "user": _v1_user(post.author),
+        "geo": None,
+        "coordinates": None,
+        "place": None,
+        "contributors": None,
+        "is_quote_status": False,
+        "quote_count": 0,
+        "reply_count": 0,
+        "retweet_count": 0,
+        "favorite_count": 0,
+        "entities": full_entities,
+        "favorited": False,
+        "retweeted": False,
+        "filter_level": "low",
+        "lang": "en",
+        "timestamp_ms": str(int(post.created.timestamp() * 1000)),
     }
     if media:
         status["extended_entities"] = {"media": media}
@@ -91,45 +151,92 @@ def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
     if post.long:  # the stream's "compatibility" form: text cut at 140 characters, the rest in extended_tweet
         self_link = "https://t.co/" + media_key(rng)[:10]
         cut = post.text[:112].rstrip() + "\u2026 " + self_link
-        status["text"], status["truncated"], status["display_text_range"] = cut, True, [0, len(cut) - len(self_link) - 1]
-        status["entities"] = {"hashtags": [], "user_mentions": [], "symbols": [], "urls": [{
-            "url": self_link, "expanded_url": f"https://twitter.com/i/web/status/{post.id}",
-            "display_url": f"twitter.com/i/web/status/{post.id[:4]}\u2026", "indices": [len(cut) - len(self_link), len(cut)]}]}
+        status["text"], status["truncated"], status["display_text_range"] = (
+            cut,
+            True,
+            [0, len(cut) - len(self_link) - 1],
+        )
+        status["entities"] = {
+            "hashtags": [],
+            "user_mentions": [],
+            "symbols": [],
+            "urls": [
+                {
+                    "url": self_link,
+                    "expanded_url": f"https://twitter.com/i/web/status/{post.id}",
+                    "display_url": f"twitter.com/i/web/status/{post.id[:4]}\u2026",
+                    "indices": [len(cut) - len(self_link), len(cut)],
+                }
+            ],
+        }
         status.pop("extended_entities", None)
         status["extended_tweet"] = {"full_text": full_text, "display_text_range": full_range, "entities": full_entities}
         if media:
             status["extended_tweet"]["extended_entities"] = {"media": media}
     if post.flaw == "is_reply":
         parent = int(post.id) - int(rng.integers(10**9, 10**12))
-        status.update(in_reply_to_status_id=parent, in_reply_to_status_id_str=str(parent),
-                      in_reply_to_user_id=post.author, in_reply_to_user_id_str=str(post.author),
-                      in_reply_to_screen_name=f"user{post.author}")
+        status.update(
+            in_reply_to_status_id=parent,
+            in_reply_to_status_id_str=str(parent),
+            in_reply_to_user_id=post.author,
+            in_reply_to_user_id_str=str(post.author),
+            in_reply_to_screen_name=f"user{post.author}",
+        )
     elif post.flaw == "is_quote":
         quoted = int(post.id) - int(rng.integers(10**9, 10**12))
-        status.update(is_quote_status=True, quoted_status_id=quoted, quoted_status_id_str=str(quoted),
-                      quoted_status={"created_at": _v1_time(post.created - timedelta(hours=3)), "id": quoted, "id_str": str(quoted),
-                                     "text": "the original post", "user": _v1_user(post.author + 1), "entities": {"hashtags": [], "urls": [], "user_mentions": [], "symbols": []},
-                                     "is_quote_status": False, "lang": "en"})
+        status.update(
+            is_quote_status=True,
+            quoted_status_id=quoted,
+            quoted_status_id_str=str(quoted),
+            quoted_status={
+                "created_at": _v1_time(post.created - timedelta(hours=3)),
+                "id": quoted,
+                "id_str": str(quoted),
+                "text": "the original post",
+                "user": _v1_user(post.author + 1),
+                "entities": {"hashtags": [], "urls": [], "user_mentions": [], "symbols": []},
+                "is_quote_status": False,
+                "lang": "en",
+            },
+        )
     elif post.flaw == "is_retweet":
         original = dict(status)
         original_id = int(post.id) - int(rng.integers(10**9, 10**12))
-        original.update(id=original_id, id_str=str(original_id), user=_v1_user(post.author + 7),
-                        created_at=_v1_time(post.created - timedelta(hours=5)))
+        original.update(
+            id=original_id,
+            id_str=str(original_id),
+            user=_v1_user(post.author + 7),
+            created_at=_v1_time(post.created - timedelta(hours=5)),
+        )
         name = f"user{post.author + 7}"
         status["retweeted_status"] = original
         status["text"] = f"RT @{name}: {original['text']}"
         status["truncated"] = False
         status.pop("extended_tweet", None)
-        status["entities"] = dict(status["entities"], user_mentions=[{"screen_name": name, "name": name, "id": post.author + 7,
-                                                                        "id_str": str(post.author + 7), "indices": [3, 4 + len(name)]}])
+        status["entities"] = dict(
+            status["entities"],
+            user_mentions=[
+                {
+                    "screen_name": name,
+                    "name": name,
+                    "id": post.author + 7,
+                    "id_str": str(post.author + 7),
+                    "indices": [3, 4 + len(name)],
+                }
+            ],
+        )
     return status
 
 
 def _v1_delete(rng: np.random.Generator, t: datetime) -> dict:
     sid = snowflake(t - timedelta(days=int(rng.integers(1, 300))), rng)
     uid = int(rng.integers(10**7, 10**9))
-    return {"delete": {"status": {"id": int(sid), "id_str": sid, "user_id": uid, "user_id_str": str(uid)},
-                       "timestamp_ms": str(int(t.timestamp() * 1000))}}
+    return {
+        "delete": {
+            "status": {"id": int(sid), "id_str": sid, "user_id": uid, "user_id_str": str(uid)},
+            "timestamp_ms": str(int(t.timestamp() * 1000)),
+        }
+    }
 
 
 def _bz2_lines(lines: list[str]) -> bytes:
@@ -142,21 +249,28 @@ def _add_member(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> N
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_stream_grab(folder: Path, posts: list[Post], duplicates: list[Post], base_url: str,
-                      rng: np.random.Generator) -> dict:
+def write_stream_grab(
+    folder: Path, posts: list[Post], duplicates: list[Post], base_url: str, rng: np.random.Generator
+) -> dict:
     """Archive Team tars, one per month, of per-minute `.json.bz2` stream files."""
     by_minute: dict[datetime, list[str]] = defaultdict(list)
     counts = Counter()
     for post in posts + duplicates:
         minute = post.created.replace(second=0, microsecond=0)
-        by_minute[minute].append(json.dumps(v1_status(post, base_url, np.random.default_rng(int(post.id) % 2**32)), ensure_ascii=False))
+        by_minute[minute].append(
+            json.dumps(v1_status(post, base_url, np.random.default_rng(int(post.id) % 2**32)), ensure_ascii=False)
+        )
     for minute, lines in by_minute.items():
         for _ in range(int(rng.integers(0, 3))):
             lines.insert(int(rng.integers(len(lines) + 1)), json.dumps(_v1_delete(rng, minute)))
             counts["delete"] += 1
         if rng.random() < 0.1:
-            lines.insert(int(rng.integers(len(lines) + 1)),
-                         json.dumps({"limit": {"track": int(rng.integers(1, 500)), "timestamp_ms": str(int(minute.timestamp() * 1000))}}))
+            lines.insert(
+                int(rng.integers(len(lines) + 1)),
+                json.dumps(
+                    {"limit": {"track": int(rng.integers(1, 500)), "timestamp_ms": str(int(minute.timestamp() * 1000))}}
+                ),
+            )
             counts["limit"] += 1
     months: dict[str, list[datetime]] = defaultdict(list)
     for minute in sorted(by_minute):
@@ -166,7 +280,9 @@ def write_stream_grab(folder: Path, posts: list[Post], duplicates: list[Post], b
         path = folder / f"archiveteam-twitter-stream-{month}.tar"
         with tarfile.open(path, "w") as tar:
             for minute in minutes:
-                _add_member(tar, minute.strftime("%Y/%m/%d/%H/%M.json.bz2"), _bz2_lines(by_minute[minute]), minute.timestamp())
+                _add_member(
+                    tar, minute.strftime("%Y/%m/%d/%H/%M.json.bz2"), _bz2_lines(by_minute[minute]), minute.timestamp()
+                )
             first = minutes[0]
             # what real grabs also hold: a cut-off member and macOS resource-fork junk
             junk_minute = first.replace(hour=23, minute=59)
@@ -174,8 +290,15 @@ def write_stream_grab(folder: Path, posts: list[Post], duplicates: list[Post], b
                 junk_minute -= timedelta(minutes=1)
             notices = [json.dumps(_v1_delete(rng, junk_minute)) for _ in range(20)]
             corrupt = _bz2_lines(notices)
-            _add_member(tar, junk_minute.strftime("%Y/%m/%d/%H/%M.json.bz2"), corrupt[: len(corrupt) // 2], first.timestamp())
-            _add_member(tar, first.strftime("%Y/%m/%d/%H/._%M.json.bz2"), bytes(rng.integers(0, 256, 82, dtype=np.uint8)), first.timestamp())
+            _add_member(
+                tar, junk_minute.strftime("%Y/%m/%d/%H/%M.json.bz2"), corrupt[: len(corrupt) // 2], first.timestamp()
+            )
+            _add_member(
+                tar,
+                first.strftime("%Y/%m/%d/%H/._%M.json.bz2"),
+                bytes(rng.integers(0, 256, 82, dtype=np.uint8)),
+                first.timestamp(),
+            )
             counts["corrupt_members"] += 1
             counts["junk_members"] += 1
         files.append(path.name)
@@ -194,11 +317,13 @@ def v2_tweet(post: Post, rng: np.random.Generator) -> tuple[dict, list[dict]]:
     text = post.text
     entities: dict = {}
     if "https://example.com/" in text:
-        url = text[text.index("https://example.com/"):]
+        url = text[text.index("https://example.com/") :]
         short = "https://t.co/" + media_key(rng)[:10]
         text = text.replace(url, short)
         start = text.index(short)
-        entities["urls"] = [{"start": start, "end": start + len(short), "url": short, "expanded_url": url, "display_url": url[8:]}]
+        entities["urls"] = [
+            {"start": start, "end": start + len(short), "url": short, "expanded_url": url, "display_url": url[8:]}
+        ]
     if "#" in text:
         tag = text.rsplit("#", 1)[1]
         entities["hashtags"] = [{"start": len(text) - len(tag) - 1, "end": len(text), "tag": tag}]
@@ -213,19 +338,47 @@ def v2_tweet(post: Post, rng: np.random.Generator) -> tuple[dict, list[dict]]:
     if post.flaw == "no_image" and rng.random() < 0.5:
         key = f"7_{int(post.id) - 1}"
         keys.append(key)
-        media.append({"media_key": key, "type": "video", "preview_image_url": f"{{BASE}}/thumbs/{key}.jpg",
-                      "duration_ms": 7000, "width": 1280, "height": 720})
+        media.append(
+            {
+                "media_key": key,
+                "type": "video",
+                "preview_image_url": f"{{BASE}}/thumbs/{key}.jpg",
+                "duration_ms": 7000,
+                "width": 1280,
+                "height": 720,
+            }
+        )
     if keys:
         link = "https://t.co/" + media_key(rng)[:10]
         start = len(text) + 1
         text = f"{text} {link}"
-        entities.setdefault("urls", []).append({"start": start, "end": len(text), "url": link, "media_key": keys[0],
-                                                "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/photo/1",
-                                                "display_url": "pic.twitter.com/" + link[13:]})
-    tweet = {"id": post.id, "text": text, "created_at": _v2_time(post.created), "author_id": str(post.author),
-             "conversation_id": post.id, "lang": "en", "possibly_sensitive": False, "reply_settings": "everyone",
-             "edit_history_tweet_ids": [post.id],
-             "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": int(rng.integers(0, 50)), "quote_count": 0}}
+        entities.setdefault("urls", []).append(
+            {
+                "start": start,
+                "end": len(text),
+                "url": link,
+                "media_key": keys[0],
+                "expanded_url": f"https://twitter.com/user{post.author}/status/{post.id}/photo/1",
+                "display_url": "pic.twitter.com/" + link[13:],
+            }
+        )
+    tweet = {
+        "id": post.id,
+        "text": text,
+        "created_at": _v2_time(post.created),
+        "author_id": str(post.author),
+        "conversation_id": post.id,
+        "lang": "en",
+        "possibly_sensitive": False,
+        "reply_settings": "everyone",
+        "edit_history_tweet_ids": [post.id],
+        "public_metrics": {
+            "retweet_count": 0,
+            "reply_count": 0,
+            "like_count": int(rng.integers(0, 50)),
+            "quote_count": 0,
+        },
+    }
     if entities:
         tweet["entities"] = entities
     if keys:
@@ -241,27 +394,43 @@ def v2_tweet(post: Post, rng: np.random.Generator) -> tuple[dict, list[dict]]:
         name = f"user{post.author + 7}"
         tweet["referenced_tweets"] = [{"type": "retweeted", "id": other}]
         tweet["text"] = f"RT @{name}: {tweet['text']}"
-        tweet["entities"] = {"mentions": [{"start": 3, "end": 4 + len(name), "username": name, "id": str(post.author + 7)}]}
+        tweet["entities"] = {
+            "mentions": [{"start": 3, "end": 4 + len(name), "username": name, "id": str(post.author + 7)}]
+        }
     return tweet, media
 
 
-def write_twarc2(path: Path, posts: list[Post], duplicates: list[Post], base_url: str, rng: np.random.Generator) -> dict:
+def write_twarc2(
+    path: Path, posts: list[Post], duplicates: list[Post], base_url: str, rng: np.random.Generator
+) -> dict:
     """twarc2 search output: one API response page per line, then a line cut off mid-stream."""
     everything = sorted(posts + duplicates, key=lambda p: p.created, reverse=True)  # search pages run newest first
     lines = []
     for start in range(0, len(everything), 20):
-        page = everything[start:start + 20]
+        page = everything[start : start + 20]
         data, media, users = [], [], {}
         for post in page:
             tweet, tweet_media = v2_tweet(post, np.random.default_rng(int(post.id) % 2**32))
             data.append(tweet)
             media += tweet_media
-            users[str(post.author)] = {"id": str(post.author), "username": f"user{post.author}", "name": f"user {post.author % 1000}",
-                                       "created_at": "2015-01-05T10:00:00.000Z", "protected": False, "verified": False}
-        response = {"data": data, "includes": {"media": media, "users": list(users.values())},
-                    "meta": {"newest_id": data[0]["id"], "oldest_id": data[-1]["id"], "result_count": len(data)},
-                    "__twarc": {"url": "https://api.twitter.com/2/tweets/search/all?query=has%3Aimages", "version": "2.12.1",
-                                "retrieved_at": "2022-07-02T10:00:00+00:00"}}
+            users[str(post.author)] = {
+                "id": str(post.author),
+                "username": f"user{post.author}",
+                "name": f"user {post.author % 1000}",
+                "created_at": "2015-01-05T10:00:00.000Z",
+                "protected": False,
+                "verified": False,
+            }
+        response = {
+            "data": data,
+            "includes": {"media": media, "users": list(users.values())},
+            "meta": {"newest_id": data[0]["id"], "oldest_id": data[-1]["id"], "result_count": len(data)},
+            "__twarc": {
+                "url": "https://api.twitter.com/2/tweets/search/all?query=has%3Aimages",
+                "version": "2.12.1",
+                "retrieved_at": "2022-07-02T10:00:00+00:00",
+            },
+        }
         lines.append(json.dumps(response, ensure_ascii=False).replace("{BASE}", base_url))
     cut = json.dumps({"data": [{"id": "1", "text": "cut off"}]})
     lines.append(cut[: len(cut) // 2])
@@ -273,10 +442,22 @@ def write_twarc2(path: Path, posts: list[Post], duplicates: list[Post], base_url
 
 
 def _bsky_images(paths: list[str], rng: np.random.Generator) -> dict:
-    return {"$type": "app.bsky.embed.images", "images": [
-        {"alt": "", "aspectRatio": {"width": 4, "height": 3},
-         "image": {"$type": "blob", "ref": {"$link": p.rsplit("/", 1)[1].split("@")[0]}, "mimeType": "image/jpeg",
-                   "size": int(rng.integers(20000, 900000))}} for p in paths]}
+    return {
+        "$type": "app.bsky.embed.images",
+        "images": [
+            {
+                "alt": "",
+                "aspectRatio": {"width": 4, "height": 3},
+                "image": {
+                    "$type": "blob",
+                    "ref": {"$link": p.rsplit("/", 1)[1].split("@")[0]},
+                    "mimeType": "image/jpeg",
+                    "size": int(rng.integers(20000, 900000)),
+                },
+            }
+            for p in paths
+        ],
+    }
 
 
 def _facet(text: str, needle: str, feature: dict) -> dict:
@@ -291,24 +472,43 @@ def jetstream_event(post: Post, rng: np.random.Generator) -> dict:
     cid = "bafyrei" + b32(rng, 52)
     if post.flaw == "is_retweet":
         subject = f"at://did:plc:{b32(rng, 24)}/app.bsky.feed.post/3k{b32(rng, 11)}"
-        record = {"$type": "app.bsky.feed.repost", "createdAt": post.created.isoformat().replace("+00:00", "Z"),
-                  "subject": {"cid": "bafyrei" + b32(rng, 52), "uri": subject}}
-        return {"did": did, "time_us": time_us, "kind": "commit", "commit": {
-            "rev": "3l" + b32(rng, 11), "operation": "create", "collection": "app.bsky.feed.repost", "rkey": rkey,
-            "record": record, "cid": cid}}
+        record = {
+            "$type": "app.bsky.feed.repost",
+            "createdAt": post.created.isoformat().replace("+00:00", "Z"),
+            "subject": {"cid": "bafyrei" + b32(rng, 52), "uri": subject},
+        }
+        return {
+            "did": did,
+            "time_us": time_us,
+            "kind": "commit",
+            "commit": {
+                "rev": "3l" + b32(rng, 11),
+                "operation": "create",
+                "collection": "app.bsky.feed.repost",
+                "rkey": rkey,
+                "record": record,
+                "cid": cid,
+            },
+        }
     text = post.text
-    record: dict = {"$type": "app.bsky.feed.post", "createdAt": post.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                    "langs": ["en"], "text": text}
+    record: dict = {
+        "$type": "app.bsky.feed.post",
+        "createdAt": post.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "langs": ["en"],
+        "text": text,
+    }
     facets = []
     if "https://example.com/" in text:
-        url = text[text.index("https://example.com/"):]
+        url = text[text.index("https://example.com/") :]
         facets.append(_facet(text, url, {"$type": "app.bsky.richtext.facet#link", "uri": url}))
     if "#" in text:
         tag = text.rsplit("#", 1)[1]
         facets.append(_facet(text, "#" + tag, {"$type": "app.bsky.richtext.facet#tag", "tag": tag}))
     if text.startswith("@"):
         handle = text[1:].split(" ", 1)[0]
-        facets.append(_facet(text, "@" + handle, {"$type": "app.bsky.richtext.facet#mention", "did": f"did:plc:{b32(rng, 24)}"}))
+        facets.append(
+            _facet(text, "@" + handle, {"$type": "app.bsky.richtext.facet#mention", "did": f"did:plc:{b32(rng, 24)}"})
+        )
         text = record["text"] = text.replace("@" + handle, "@" + handle + ".bsky.social", 1)
         facets[-1] = _facet(text, "@" + handle + ".bsky.social", facets[-1]["features"][0])
     if facets:
@@ -319,10 +519,28 @@ def jetstream_event(post: Post, rng: np.random.Generator) -> dict:
     if post.flaw == "is_reply":
         record["reply"] = {"root": other, "parent": other}
     elif post.flaw == "is_quote":
-        record["embed"] = {"$type": "app.bsky.embed.recordWithMedia", "record": {"$type": "app.bsky.embed.record", "record": other},
-                           "media": _bsky_images(post.images, rng)} if post.images else {"$type": "app.bsky.embed.record", "record": other}
-    return {"did": did, "time_us": time_us, "kind": "commit", "commit": {
-        "rev": "3l" + b32(rng, 11), "operation": "create", "collection": collection, "rkey": rkey, "record": record, "cid": cid}}
+        record["embed"] = (
+            {
+                "$type": "app.bsky.embed.recordWithMedia",
+                "record": {"$type": "app.bsky.embed.record", "record": other},
+                "media": _bsky_images(post.images, rng),
+            }
+            if post.images
+            else {"$type": "app.bsky.embed.record", "record": other}
+        )
+    return {
+        "did": did,
+        "time_us": time_us,
+        "kind": "commit",
+        "commit": {
+            "rev": "3l" + b32(rng, 11),
+            "operation": "create",
+            "collection": collection,
+            "rkey": rkey,
+            "record": record,
+            "cid": cid,
+        },
+    }
 
 
 def _jetstream_noise(rng: np.random.Generator, t: datetime) -> dict:
@@ -330,16 +548,53 @@ def _jetstream_noise(rng: np.random.Generator, t: datetime) -> dict:
     time_us = int(t.timestamp() * 1_000_000)
     kind = int(rng.integers(4))
     if kind == 0:
-        return {"did": did, "time_us": time_us, "kind": "identity", "identity": {"did": did, "handle": "someone.bsky.social", "seq": int(rng.integers(10**9)), "time": t.isoformat()}}
+        return {
+            "did": did,
+            "time_us": time_us,
+            "kind": "identity",
+            "identity": {
+                "did": did,
+                "handle": "someone.bsky.social",
+                "seq": int(rng.integers(10**9)),
+                "time": t.isoformat(),
+            },
+        }
     if kind == 1:
-        return {"did": did, "time_us": time_us, "kind": "account", "account": {"active": True, "did": did, "seq": int(rng.integers(10**9)), "time": t.isoformat()}}
+        return {
+            "did": did,
+            "time_us": time_us,
+            "kind": "account",
+            "account": {"active": True, "did": did, "seq": int(rng.integers(10**9)), "time": t.isoformat()},
+        }
     if kind == 2:
-        return {"did": did, "time_us": time_us, "kind": "commit", "commit": {"rev": "3l" + b32(rng, 11), "operation": "delete",
-                                                                             "collection": "app.bsky.feed.post", "rkey": "3k" + b32(rng, 11)}}
-    return {"did": did, "time_us": time_us, "kind": "commit", "commit": {
-        "rev": "3l" + b32(rng, 11), "operation": "create", "collection": "app.bsky.feed.like", "rkey": "3k" + b32(rng, 11),
-        "record": {"$type": "app.bsky.feed.like", "createdAt": t.isoformat().replace("+00:00", "Z"),
-                   "subject": {"cid": "bafyrei" + b32(rng, 52), "uri": f"at://{did}/app.bsky.feed.post/3k{b32(rng, 11)}"}}, "cid": "bafyrei" + b32(rng, 52)}}
+        return {
+            "did": did,
+            "time_us": time_us,
+            "kind": "commit",
+            "commit": {
+                "rev": "3l" + b32(rng, 11),
+                "operation": "delete",
+                "collection": "app.bsky.feed.post",
+                "rkey": "3k" + b32(rng, 11),
+            },
+        }
+    return {
+        "did": did,
+        "time_us": time_us,
+        "kind": "commit",
+        "commit": {
+            "rev": "3l" + b32(rng, 11),
+            "operation": "create",
+            "collection": "app.bsky.feed.like",
+            "rkey": "3k" + b32(rng, 11),
+            "record": {
+                "$type": "app.bsky.feed.like",
+                "createdAt": t.isoformat().replace("+00:00", "Z"),
+                "subject": {"cid": "bafyrei" + b32(rng, 52), "uri": f"at://{did}/app.bsky.feed.post/3k{b32(rng, 11)}"},
+            },
+            "cid": "bafyrei" + b32(rng, 52),
+        },
+    }
 
 
 def write_jetstream(path: Path, posts: list[Post], duplicates: list[Post], rng: np.random.Generator) -> dict:

@@ -23,12 +23,14 @@ FI_GROUPS = {
 }
 
 
-def twitter_benchmark(rng: np.random.Generator, vocab: Vocabulary, scores: dict[str, float], n: int) -> tuple[list[Picture], dict]:
+def twitter_benchmark(
+    rng: np.random.Generator, vocab: Vocabulary, scores: dict[str, float], n: int
+) -> tuple[list[Picture], dict]:
     """A Twitter I look-alike: 3-agree set of `n` images, nested 4- and 5-agree sets."""
     positive = [e for e in vocab.emojis if scores[e] > 0.35]
     negative = [e for e in vocab.emojis if scores[e] < -0.1]
     pics, labels, level = [], {}, {}
-    for i in range(n):
+    for _ in range(n):
         label = int(rng.random() < 0.62)
         agree = int(rng.choice([3, 4, 5], p=[0.15, 0.15, 0.7]))
         flip = rng.random() < {3: 0.35, 4: 0.2, 5: 0.1}[agree]
@@ -36,8 +38,16 @@ def twitter_benchmark(rng: np.random.Generator, vocab: Vocabulary, scores: dict[
         emoji = str(rng.choice(pool))
         uid, tid = int(rng.integers(10**7, 10**10)), int(rng.integers(4 * 10**17, 5 * 10**17))
         name = f"{uid}_{tid}_{media_key(rng)}.jpg"
-        pics.append(Picture(f"images/{name}", [emoji], scores[emoji], int(rng.integers(200, 400)), int(rng.integers(200, 400)),
-                            int(rng.integers(2**31))))
+        pics.append(
+            Picture(
+                f"images/{name}",
+                [emoji],
+                scores[emoji],
+                int(rng.integers(200, 400)),
+                int(rng.integers(200, 400)),
+                int(rng.integers(2**31)),
+            )
+        )
         labels[name], level[name] = label, agree
     listings = {}
     for split, need in (("five_agrees", 5), ("four_agrees", 4), ("three_agrees", 3)):
@@ -56,15 +66,27 @@ def write_twitter_listings(root: Path, listings: dict[str, list[tuple[str, int]]
             fold.mkdir(parents=True, exist_ok=True)
             test_set = set(test.tolist())
             (fold / "test.txt").write_text("".join(f"{pairs[i][0]} {pairs[i][1]}\n" for i in test), encoding="utf-8")
-            (fold / "train.txt").write_text("".join(f"{pairs[i][0]} {pairs[i][1]}\n" for i in order if i not in test_set), encoding="utf-8")
+            (fold / "train.txt").write_text(
+                "".join(f"{pairs[i][0]} {pairs[i][1]}\n" for i in order if i not in test_set), encoding="utf-8"
+            )
 
 
-def fi_benchmark(rng: np.random.Generator, vocab: Vocabulary, scores: dict[str, float], per_emotion: int) -> list[Picture]:
+def fi_benchmark(
+    rng: np.random.Generator, vocab: Vocabulary, scores: dict[str, float], per_emotion: int
+) -> list[Picture]:
     """An FI look-alike: each emotion's pictures show one of its emoji group, 20% another emoji."""
     pics = []
     for emotion, group in FI_GROUPS.items():
         for i in range(1, per_emotion + 1):
             emoji = str(rng.choice(group)) if rng.random() > 0.2 else vocab.emojis[int(rng.integers(len(vocab)))]
-            pics.append(Picture(f"{emotion}/{emotion}_{i:04d}.jpg", [emoji], scores[emoji], int(rng.integers(200, 400)),
-                                int(rng.integers(200, 400)), int(rng.integers(2**31))))
+            pics.append(
+                Picture(
+                    f"{emotion}/{emotion}_{i:04d}.jpg",
+                    [emoji],
+                    scores[emoji],
+                    int(rng.integers(200, 400)),
+                    int(rng.integers(200, 400)),
+                    int(rng.integers(2**31)),
+                )
+            )
     return pics

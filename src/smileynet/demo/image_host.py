@@ -37,8 +37,10 @@ def serve_folder(root: Path, port: int) -> Iterator[str]:
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), partial(QuietHandler, directory=str(root)))
     except OSError as err:
-        raise UserError(f"cannot serve the demo's images on 127.0.0.1:{port} ({err.strerror}); "
-                        f"free that port, or start over with a new --out folder") from None
+        raise UserError(
+            f"cannot serve the demo's images on 127.0.0.1:{port} ({err.strerror}); "
+            f"free that port, or start over with a new --out folder"
+        ) from None
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="demo-image-server", daemon=True)
     thread.start()

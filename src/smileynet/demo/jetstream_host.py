@@ -53,7 +53,13 @@ def serve_jetstream(events_path: Path, port: int) -> Iterator[str]:
         wanted = set(query.get("wantedCollections", []))
         sent = 0
         for time_us, collection, line in events:
-            if cursor is not None and time_us < cursor or wanted and collection is not None and collection not in wanted:
+            if (
+                cursor is not None
+                and time_us < cursor
+                or wanted
+                and collection is not None
+                and collection not in wanted
+            ):
                 continue
             if sent == cut_after:
                 ws.transport.abort()

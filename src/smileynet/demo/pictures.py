@@ -49,7 +49,12 @@ def background(rng: np.random.Generator, width: int, height: int, mood: float = 
         pixels = a + (b - a) * t[..., None]
     elif kind == 1:  # smooth coloured noise
         small = rng.normal(0, 40, (max(height // 16, 2), max(width // 16, 2), 3))
-        noise = np.asarray(Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC), float)
+        noise = np.asarray(
+            Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8)).resize(
+                (width, height), Image.Resampling.BICUBIC
+            ),
+            float,
+        )
         pixels = a + (noise - 128)
     else:
         pixels = np.broadcast_to(a, (height, width, 3)).copy()
@@ -65,7 +70,10 @@ def background(rng: np.random.Generator, width: int, height: int, mood: float = 
     elif kind == 3:  # stripes
         step = int(rng.integers(max(width // 10, 2), max(width // 4, 3)))
         for x0 in range(0, width + height, step * 2):
-            draw.polygon([(x0, 0), (x0 + step, 0), (x0 + step - height, height), (x0 - height, height)], fill=tuple(int(v) for v in b))
+            draw.polygon(
+                [(x0, 0), (x0 + step, 0), (x0 + step - height, height), (x0 - height, height)],
+                fill=tuple(int(v) for v in b),
+            )
     return image
 
 
@@ -78,7 +86,9 @@ def _stand_in_glyph(key: str, size: int) -> Image.Image:
     for i in range(1 + digest[3] % 4):
         x, y = digest[4 + 2 * i] / 255 * 0.6 + 0.2, digest[5 + 2 * i] / 255 * 0.6 + 0.2
         r = size // 8
-        draw.ellipse((x * size - r, y * size - r, x * size + r, y * size + r), fill=(digest[12 + i], digest[13], digest[14], 255))
+        draw.ellipse(
+            (x * size - r, y * size - r, x * size + r, y * size + r), fill=(digest[12 + i], digest[13], digest[14], 255)
+        )
     return glyph
 
 
@@ -87,7 +97,11 @@ def glyph(key: str, size: int) -> Image.Image:
 
 
 def compose(
-    rng: np.random.Generator, emojis: list[str], mood: float = 0.0, width: int = 192, height: int = 192,
+    rng: np.random.Generator,
+    emojis: list[str],
+    mood: float = 0.0,
+    width: int = 192,
+    height: int = 192,
     clutter: float = 0.3,
 ) -> Image.Image:
     """A picture showing `emojis` (possibly none) over a background, at random scale and pose."""
@@ -136,7 +150,9 @@ def render(picture: Picture, root: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if picture.damage == "broken":
         data = jpeg_bytes(background(rng, 64, 64), rng)
-        path.write_bytes(data[: len(data) // 3] if rng.random() < 0.5 else b"<html><body>Rate limit exceeded</body></html>")
+        path.write_bytes(
+            data[: len(data) // 3] if rng.random() < 0.5 else b"<html><body>Rate limit exceeded</body></html>"
+        )
         return
     image = compose(rng, picture.emojis, picture.mood, picture.width, picture.height)
     path.write_bytes(jpeg_bytes(image, rng))

@@ -58,13 +58,33 @@ class DemoSettings:
     def for_run(cls, minutes: float, seed: int, preset: str, workers: int | None = None) -> DemoSettings:
         workers = workers or max(min(os.cpu_count() or 2, 8), 1)
         if preset == "tiny":
-            return cls(minutes=minutes, seed=seed, preset=preset, image_size=48, train_size=32, steps=6, batch_size=32, shard_size=100,
-                       cap=20, val_per_class=1, test_per_class=2, transfer_folds=3, finetune_epochs=1, workers=workers)
+            return cls(
+                minutes=minutes,
+                seed=seed,
+                preset=preset,
+                image_size=48,
+                train_size=32,
+                steps=6,
+                batch_size=32,
+                shard_size=100,
+                cap=20,
+                val_per_class=1,
+                test_per_class=2,
+                transfer_folds=3,
+                finetune_epochs=1,
+                workers=workers,
+            )
         if preset != "full":
             raise UserError(f"unknown preset {preset!r}: use full or tiny")
         scale = minutes / 10
-        return cls(minutes=minutes, seed=seed, preset=preset, steps=max(int(1500 * scale), 25), cap=max(int(40 * scale), 5),
-                   workers=workers)
+        return cls(
+            minutes=minutes,
+            seed=seed,
+            preset=preset,
+            steps=max(int(1500 * scale), 25),
+            cap=max(int(40 * scale), 5),
+            workers=workers,
+        )
 
 
 @dataclass
@@ -90,37 +110,114 @@ def world_size(settings: DemoSettings):
     return WorldSize.tiny() if settings.preset == "tiny" else WorldSize.for_minutes(settings.minutes)
 
 
-def plan(out: Path, settings: DemoSettings, base_url: str, jetstream_url: str = "ws://127.0.0.1:6008/subscribe",
-         bluesky_events: int = 0) -> list[Stage]:
+def plan(
+    out: Path,
+    settings: DemoSettings,
+    base_url: str,
+    jetstream_url: str = "ws://127.0.0.1:6008/subscribe",
+    bluesky_events: int = 0,
+) -> list[Stage]:
     """The real commands, in order, with the flags a user would pass for a world this size."""
     s = settings
-    world, collect, dataset, run, transfer = out / "world", out / "collect", out / "dataset", out / "run", out / "transfer"
+    world, collect, dataset, run, transfer = (
+        out / "world",
+        out / "collect",
+        out / "dataset",
+        out / "run",
+        out / "transfer",
+    )
     common = ["--seed", str(s.seed)]
     recording = world / "archives" / "bluesky"
     stages = [
-        Stage("listen bluesky", ["listen", "bluesky", "--out", str(recording), "--endpoint", jetstream_url,
-                                 "--collections", "app.bsky.feed.post,app.bsky.feed.repost,app.bsky.feed.like",
-                                 "--max-events", str(bluesky_events), "--duration", "600"],
-              [recording / ".listen-state.json"], [recording], needs_jetstream=True),
-        Stage("collect", ["collect", str(world / "archives"), "--out", str(collect), "--bluesky-cdn", base_url,
-                          "--workers", str(s.workers), *common],
-              [collect / "posts.parquet", collect / "collect_report.json"], [collect], summary=lambda: _collect_summary(collect)),
+        Stage(
+            "listen bluesky",
+            [
+                "listen",
+                "bluesky",
+                "--out",
+                str(recording),
+                "--endpoint",
+                jetstream_url,
+                "--collections",
+                "app.bsky.feed.post,app.bsky.feed.repost,app.bsky.feed.like",
+                "--max-events",
+                str(bluesky_events),
+                "--duration",
+                "600",
+            ],
+            [recording / ".listen-state.json"],
+            [recording],
+            needs_jetstream=True,
+        ),
+        Stage(
+            "collect",
+            [
+                "collect",
+                str(world / "archives"),
+                "--out",
+                str(collect),
+                "--bluesky-cdn",
+                base_url,
+                "--workers",
+                str(s.workers),
+                *common,
+            ],
+            [collect / "posts.parquet", collect / "collect_report.json"],
+            [collect],
+            summary=lambda: _collect_summary(collect),
+        ),
     ]
     # Table 1's two variants: temporal sampling (the paper's; every later stage uses its model), then raw
     stages += variant_stages(out, s, "temporal", common)
     stages += variant_stages(out, s, "raw", common)
     for bench in ("twitter", "fi"):
         folder = transfer / bench
-        stages.append(Stage(
-            f"transfer {bench}",
-            ["transfer", bench, "--root", str(world / "benchmarks" / bench), "--model", str(run / "model"), "--out", str(folder),
-             "--folds", str(s.transfer_folds), "--finetune", "--finetune-epochs", str(s.finetune_epochs),
-             "--workers", str(s.workers), *common],
-            [folder / "results.json"], [folder], summary=lambda folder=folder: _transfer_summary(folder / "results.json")))
-    stages.append(Stage("report", ["report", str(run), str(out / "run-raw"), str(transfer / "twitter"), str(transfer / "fi"),
-                                   str(collect), str(dataset), "--images", str(world / "benchmarks" / "fi"),
-                                   "--out", str(out / "report.html")],
-                        [out / "report.html"], [out / "report.html"]))
+        stages.append(
+            Stage(
+                f"transfer {bench}",
+                [
+                    "transfer",
+                    bench,
+                    "--root",
+                    str(world / "benchmarks" / bench),
+                    "--model",
+                    str(run / "model"),
+                    "--out",
+                    str(folder),
+                    "--folds",
+                    str(s.transfer_folds),
+                    "--finetune",
+                    "--finetune-epochs",
+                    str(s.finetune_epochs),
+                    "--workers",
+                    str(s.workers),
+                    *common,
+                ],
+                [folder / "results.json"],
+                [folder],
+                summary=lambda folder=folder: _transfer_summary(folder / "results.json"),
+            )
+        )
+    stages.append(
+        Stage(
+            "report",
+            [
+                "report",
+                str(run),
+                str(out / "run-raw"),
+                str(transfer / "twitter"),
+                str(transfer / "fi"),
+                str(collect),
+                str(dataset),
+                "--images",
+                str(world / "benchmarks" / "fi"),
+                "--out",
+                str(out / "report.html"),
+            ],
+            [out / "report.html"],
+            [out / "report.html"],
+        )
+    )
     return stages
 
 
@@ -129,29 +226,122 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
     one writes `dataset/`, `shards/`, `run/` (stage names without a suffix), the raw one
     `dataset-raw/`, `shards-raw/`, `run-raw/`; both are evaluated on `shards/`'s test split."""
     suffix, name = ("", "") if sampling == "temporal" else (f"-{sampling}", f" {sampling}")
-    collect, dataset, shards, run = out / "collect", out / f"dataset{suffix}", out / f"shards{suffix}", out / f"run{suffix}"
+    collect, dataset, shards, run = (
+        out / "collect",
+        out / f"dataset{suffix}",
+        out / f"shards{suffix}",
+        out / f"run{suffix}",
+    )
     return [
-        Stage(f"sample{name}", ["sample", str(collect / "posts.parquet"), "--out", str(dataset), "--sampling", sampling,
-                                "--cap", str(s.cap), "--val-per-class", str(s.val_per_class),
-                                "--test-per-class", str(s.test_per_class), *common],
-              [dataset / n for n in ("manifest.parquet", "categories.csv", "train.csv", "valid.csv", "test.csv")],
-              [dataset], summary=lambda: _sample_summary(dataset)),
-        Stage(f"download{name}", ["download", str(dataset), "--out", str(shards), "--image-size", str(s.image_size),
-                                  "--processes", str(s.workers), "--threads", "16", "--shard-size", str(s.shard_size),
-                                  "--allow-private-network"],  # the demo's image host is on 127.0.0.1
-              [shards / "train", shards / "valid", shards / "test", shards / "categories.csv", shards / "download_summary.json"],
-              [shards], needs_image_server=True, summary=lambda: _download_summary(shards)),
-        Stage(f"train{name}", ["train", "--data", str(shards), "--out", str(run), "--arch", s.arch, "--pretrained", "none",
-                               "--steps", str(s.steps), "--batch-size", str(s.batch_size), "--lr", str(s.lr),
-                               "--schedule", "cosine", "--warmup-steps", str(max(s.steps // 20, 1)),
-                               "--image-size", str(s.train_size), "--device", "cpu", "--log-every", str(max(s.steps // 60, 1)),
-                               "--val-every", str(max(s.steps // 3, 1)), "--checkpoint-every", str(max(s.steps // 8, 10)),
-                               "--workers", str(s.workers), *common],
-              [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"], [run],
-              resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(), summary=lambda: _train_summary(run)),
-        Stage(f"evaluate{name}", ["evaluate", str(run / "model"), "--data", str(out / "shards"), "--split", "test",
-                                  "--out", str(run / "eval_test.json"), "--workers", str(s.workers), *common],
-              [run / "eval_test.json"], [run / "eval_test.json"], summary=lambda: _evaluate_summary(run / "eval_test.json")),
+        Stage(
+            f"sample{name}",
+            [
+                "sample",
+                str(collect / "posts.parquet"),
+                "--out",
+                str(dataset),
+                "--sampling",
+                sampling,
+                "--cap",
+                str(s.cap),
+                "--val-per-class",
+                str(s.val_per_class),
+                "--test-per-class",
+                str(s.test_per_class),
+                *common,
+            ],
+            [dataset / n for n in ("manifest.parquet", "categories.csv", "train.csv", "valid.csv", "test.csv")],
+            [dataset],
+            summary=lambda: _sample_summary(dataset),
+        ),
+        Stage(
+            f"download{name}",
+            [
+                "download",
+                str(dataset),
+                "--out",
+                str(shards),
+                "--image-size",
+                str(s.image_size),
+                "--processes",
+                str(s.workers),
+                "--threads",
+                "16",
+                "--shard-size",
+                str(s.shard_size),
+                "--allow-private-network",
+            ],  # the demo's image host is on 127.0.0.1
+            [
+                shards / "train",
+                shards / "valid",
+                shards / "test",
+                shards / "categories.csv",
+                shards / "download_summary.json",
+            ],
+            [shards],
+            needs_image_server=True,
+            summary=lambda: _download_summary(shards),
+        ),
+        Stage(
+            f"train{name}",
+            [
+                "train",
+                "--data",
+                str(shards),
+                "--out",
+                str(run),
+                "--arch",
+                s.arch,
+                "--pretrained",
+                "none",
+                "--steps",
+                str(s.steps),
+                "--batch-size",
+                str(s.batch_size),
+                "--lr",
+                str(s.lr),
+                "--schedule",
+                "cosine",
+                "--warmup-steps",
+                str(max(s.steps // 20, 1)),
+                "--image-size",
+                str(s.train_size),
+                "--device",
+                "cpu",
+                "--log-every",
+                str(max(s.steps // 60, 1)),
+                "--val-every",
+                str(max(s.steps // 3, 1)),
+                "--checkpoint-every",
+                str(max(s.steps // 8, 10)),
+                "--workers",
+                str(s.workers),
+                *common,
+            ],
+            [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"],
+            [run],
+            resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
+            summary=lambda: _train_summary(run),
+        ),
+        Stage(
+            f"evaluate{name}",
+            [
+                "evaluate",
+                str(run / "model"),
+                "--data",
+                str(out / "shards"),
+                "--split",
+                "test",
+                "--out",
+                str(run / "eval_test.json"),
+                "--workers",
+                str(s.workers),
+                *common,
+            ],
+            [run / "eval_test.json"],
+            [run / "eval_test.json"],
+            summary=lambda: _evaluate_summary(run / "eval_test.json"),
+        ),
     ]
 
 
@@ -219,8 +409,15 @@ def _run_logged(command: list[str], log_path: Path, echo: bool) -> tuple[int, st
     with open(log_path, "w", encoding="utf-8") as log:
         log.write("$ " + " ".join(_quote(a) for a in command) + "\n")
         log.flush()
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                              encoding="utf-8", errors="replace") as child:
+        with subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            encoding="utf-8",
+            errors="replace",
+        ) as child:
             assert child.stdout is not None
             try:
                 for line in child.stdout:
@@ -260,8 +457,15 @@ def _check_settings(out: Path, settings: DemoSettings) -> None:
     write_config(path, asdict(settings))
 
 
-def run_demo(out: Path, minutes: float = 10.0, seed: int = 0, preset: str = "full", quiet: bool = False,
-             open_report: bool = False, workers: int | None = None) -> dict:
+def run_demo(
+    out: Path,
+    minutes: float = 10.0,
+    seed: int = 0,
+    preset: str = "full",
+    quiet: bool = False,
+    open_report: bool = False,
+    workers: int | None = None,
+) -> dict:
     """Generate the world (once) and run every stage; returns the summary (also `DIR/summary.json`)."""
     from smileynet.demo.image_host import free_port, serve_folder
     from smileynet.demo.world import generate_world
@@ -282,15 +486,26 @@ def run_demo(out: Path, minutes: float = 10.0, seed: int = 0, preset: str = "ful
     else:
         runner.say("[world] generating posts, images and benchmarks")
         start = time.monotonic()
-        world = generate_world(out / "world", world_size(settings), seed, f"http://127.0.0.1:{free_port()}",
-                               workers=settings.workers, quiet=quiet)
+        world = generate_world(
+            out / "world",
+            world_size(settings),
+            seed,
+            f"http://127.0.0.1:{free_port()}",
+            workers=settings.workers,
+            quiet=quiet,
+        )
         runner.record("world", time.monotonic() - start)
         runner.rerun_rest = True
         runner.say(f"[world] done in {time.monotonic() - start:.1f} s")
 
     jetstream_port = free_port()
-    stages = plan(out, settings, world["base_url"], f"ws://127.0.0.1:{jetstream_port}/subscribe",
-                  world["formats"]["bluesky"]["events"])
+    stages = plan(
+        out,
+        settings,
+        world["base_url"],
+        f"ws://127.0.0.1:{jetstream_port}/subscribe",
+        world["formats"]["bluesky"]["events"],
+    )
     port = int(world["base_url"].rsplit(":", 1)[1])
     for number, stage in enumerate(stages, 1):
         if stage.needs_image_server and not runner.done(stage):
@@ -308,10 +523,17 @@ def run_demo(out: Path, minutes: float = 10.0, seed: int = 0, preset: str = "ful
         "out": str(out),
         "report": str(out / "report.html"),
         "wall_seconds_this_call": round(time.monotonic() - started, 1),
-        "stages": [{"stage": "world", "seconds": runner.state["stages"]["world"]["seconds"],
-                    "result": _world_summary(world)}]
-        + [{"stage": st.name, "seconds": runner.state["stages"][st.name]["seconds"],
-            "result": st.summary() if st.summary else ""} for st in stages],
+        "stages": [
+            {"stage": "world", "seconds": runner.state["stages"]["world"]["seconds"], "result": _world_summary(world)}
+        ]
+        + [
+            {
+                "stage": st.name,
+                "seconds": runner.state["stages"][st.name]["seconds"],
+                "result": st.summary() if st.summary else "",
+            }
+            for st in stages
+        ],
     }
     write_json(out / "summary.json", summary)
     print_summary(summary)
@@ -356,8 +578,10 @@ def _load(path: Path) -> dict:
 
 def _world_summary(world: dict) -> str:
     e = world["expected"]
-    return (f"{e['posts_kept']} posts to keep + {sum(e['dropped_by_rule'].values())} to drop + {e['duplicates']} duplicates; "
-            f"{e['images_of_kept_posts']} images; Twitter I {e['twitter_images']['three_agrees']}, FI {sum(e['fi_images'].values())}")
+    return (
+        f"{e['posts_kept']} posts to keep + {sum(e['dropped_by_rule'].values())} to drop + {e['duplicates']} duplicates; "
+        f"{e['images_of_kept_posts']} images; Twitter I {e['twitter_images']['three_agrees']}, FI {sum(e['fi_images'].values())}"
+    )
 
 
 def _collect_summary(folder: Path) -> str:
@@ -403,19 +627,29 @@ def _evaluate_summary(path: Path) -> str:
     if not m:
         return ""
     r = m.get("random", {})
-    return "\n".join(f"{label} {m[key]:.3f} (random {r.get(key, float('nan')):.3f})"
-                     for key, label in (("mtop1", "mTop-1"), ("mtop3", "mTop-3"), ("mtop5", "mTop-5"), ("auc", "AUC")))
+    return "\n".join(
+        f"{label} {m[key]:.3f} (random {r.get(key, float('nan')):.3f})"
+        for key, label in (("mtop1", "mTop-1"), ("mtop3", "mTop-3"), ("mtop5", "mTop-5"), ("auc", "AUC"))
+    )
 
 
-PROTOCOL_NAMES = {"knn": "1-NN", "head": "head", "finetune": "fine-tune", "zero_shot_binary": "zero-shot",
-                  "zero_shot_continuous": "zero-shot (score)"}
+PROTOCOL_NAMES = {
+    "knn": "1-NN",
+    "head": "head",
+    "finetune": "fine-tune",
+    "zero_shot_binary": "zero-shot",
+    "zero_shot_continuous": "zero-shot (score)",
+}
 
 
 def _transfer_summary(path: Path) -> str:
     """Accuracy per split and protocol, e.g. "five_agrees: 1-NN 0.68, head 0.71, ..."."""
     lines = []
     for name, split in _load(path).get("splits", {}).items():
-        accs = [(PROTOCOL_NAMES.get(p, p), v["smileynet"]["accuracy"]["mean"])
-                for p, v in split.get("protocols", {}).items() if "smileynet" in v]
+        accs = [
+            (PROTOCOL_NAMES.get(p, p), v["smileynet"]["accuracy"]["mean"])
+            for p, v in split.get("protocols", {}).items()
+            if "smileynet" in v
+        ]
         lines.append(f"{name}: " + ", ".join(f"{p} {a:.2f}" for p, a in accs))
     return "\n".join(lines)

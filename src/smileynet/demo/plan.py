@@ -8,24 +8,35 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from smileynet.demo.pictures import Picture
 from smileynet.vocab import Vocabulary, display_emoji
 
-FLAWS = ("has_url", "has_hashtag", "has_mention", "is_reply", "is_quote", "is_retweet", "no_image",
-         "no_smiley", "too_many_emojis")
+FLAWS = (
+    "has_url",
+    "has_hashtag",
+    "has_mention",
+    "is_reply",
+    "is_quote",
+    "is_retweet",
+    "no_image",
+    "no_smiley",
+    "too_many_emojis",
+)
 OTHER_EMOJIS = ("❤️", "🎉", "🔥", "👍", "🙏", "✨", "🌸", "🍕", "⚽", "🎶", "🤦‍♀️", "👏🏽", "🇫🇷")
-WORDS = ("sunday morning with the crew finally home today look at this weekend trip lunch view "
-         "new shoes the garden coffee time after work my sister little one best day ever again "
-         "cannot believe it so tired what a night road trip back at it first snow beach days "
-         "birthday cake concert last night rainy monday game day new haircut dinner tonight").split()
+WORDS = (
+    "sunday morning with the crew finally home today look at this weekend trip lunch view "
+    "new shoes the garden coffee time after work my sister little one best day ever again "
+    "cannot believe it so tired what a night road trip back at it first snow beach days "
+    "birthday cake concert last night rainy monday game day new haircut dinner tonight"
+).split()
 ERAS = {  # (first day, days): when each source's posts were written
-    "twitter-v1": (datetime(2017, 1, 1, tzinfo=timezone.utc), 120),
-    "twitter-v2": (datetime(2022, 3, 1, tzinfo=timezone.utc), 120),
-    "bluesky": (datetime(2024, 6, 1, tzinfo=timezone.utc), 120),
+    "twitter-v1": (datetime(2017, 1, 1, tzinfo=UTC), 120),
+    "twitter-v2": (datetime(2022, 3, 1, tzinfo=UTC), 120),
+    "bluesky": (datetime(2024, 6, 1, tzinfo=UTC), 120),
 }
 SOURCE_SHARE = {"twitter-v1": 0.5, "twitter-v2": 0.25, "bluesky": 0.25}
 TWITTER_EPOCH_MS = 1288834974657
@@ -49,8 +60,13 @@ class WorldSize:
     @classmethod
     def for_minutes(cls, minutes: float) -> WorldSize:
         scale = max(minutes, 0.5) / 10
-        return cls(posts=int(4000 * scale), flawed_per_rule=max(int(40 * scale), 2), duplicates=max(int(60 * scale), 2),
-                   twitter_images=max(int(400 * scale), 60), fi_per_emotion=max(int(40 * scale), 8))
+        return cls(
+            posts=int(4000 * scale),
+            flawed_per_rule=max(int(40 * scale), 2),
+            duplicates=max(int(60 * scale), 2),
+            twitter_images=max(int(400 * scale), 60),
+            fi_per_emotion=max(int(40 * scale), 8),
+        )
 
     @classmethod
     def tiny(cls) -> WorldSize:
@@ -73,14 +89,13 @@ class Post:
     long: bool = False  # a v1.1 extended tweet: the emojis are past the 140 characters of `text`
 
 
-
 class PostMaker:
     """Draws posts (texts, emojis, flaws) from one random stream."""
 
     def __init__(self, rng: np.random.Generator, vocab: Vocabulary) -> None:
         self.rng, self.vocab = rng, vocab
         ranks = np.arange(1, len(vocab) + 1, dtype=float)
-        weights = ranks ** -0.6  # a few emojis are much more popular, as in real posts
+        weights = ranks**-0.6  # a few emojis are much more popular, as in real posts
         self.popularity = weights[rng.permutation(len(vocab))] / weights.sum()
         self.serial = 0
 
@@ -171,8 +186,9 @@ def plan_posts(rng: np.random.Generator, vocab: Vocabulary, size: WorldSize) -> 
     return sorted(posts, key=lambda p: p.created)
 
 
-def pictures_for_posts(rng: np.random.Generator, posts: list[Post], vocab: Vocabulary, size: WorldSize,
-                        scores: dict[str, float]) -> list[Picture]:
+def pictures_for_posts(
+    rng: np.random.Generator, posts: list[Post], vocab: Vocabulary, size: WorldSize, scores: dict[str, float]
+) -> list[Picture]:
     """The pictures behind kept posts' image links (dropped posts' images are never fetched)."""
     out = []
     for post in posts:
@@ -187,7 +203,22 @@ def pictures_for_posts(rng: np.random.Generator, posts: list[Post], vocab: Vocab
                 shown = []
             mood = float(np.mean([scores[e] for e in post.emojis])) if post.emojis else 0.0
             damage_roll = rng.random()
-            damage = "missing" if damage_roll < size.missing else "broken" if damage_roll < size.missing + size.broken else None
-            out.append(Picture(path, shown, mood, int(rng.integers(160, 320)), int(rng.integers(160, 320)),
-                               int(rng.integers(2**31)), damage))
+            damage = (
+                "missing"
+                if damage_roll < size.missing
+                else "broken"
+                if damage_roll < size.missing + size.broken
+                else None
+            )
+            out.append(
+                Picture(
+                    path,
+                    shown,
+                    mood,
+                    int(rng.integers(160, 320)),
+                    int(rng.integers(160, 320)),
+                    int(rng.integers(2**31)),
+                    damage,
+                )
+            )
     return out

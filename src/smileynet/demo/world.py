@@ -65,10 +65,14 @@ def _render_many(items: list[Picture], root: Path, workers: int, quiet: bool, de
             render(picture, root)
         return
     with ProcessPoolExecutor(workers) as pool:
-        for _ in progress(pool.map(render, items, [root] * len(items), chunksize=64), total=len(items), desc=desc, unit="img", quiet=quiet):
+        for _ in progress(
+            pool.map(render, items, [root] * len(items), chunksize=64),
+            total=len(items),
+            desc=desc,
+            unit="img",
+            quiet=quiet,
+        ):
             pass
-
-
 
 
 def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers: int = 1, quiet: bool = False) -> dict:
@@ -91,7 +95,9 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
     dups = {s: [p for p in duplicates if p.source == s] for s in SOURCE_SHARE}
     formats = {
         "twitter-v1": write_stream_grab(archives, by_source["twitter-v1"], dups["twitter-v1"], base_url, rng),
-        "twitter-v2": write_twarc2(archives / "twarc2-search-2022.jsonl", by_source["twitter-v2"], dups["twitter-v2"], base_url, rng),
+        "twitter-v2": write_twarc2(
+            archives / "twarc2-search-2022.jsonl", by_source["twitter-v2"], dups["twitter-v2"], base_url, rng
+        ),
         "bluesky": write_jetstream(out / "jetstream" / "events.jsonl.zst", by_source["bluesky"], dups["bluesky"], rng),
     }
 
@@ -104,7 +110,9 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
     fi_root = out / "benchmarks" / "fi"
     fi_pics = fi_benchmark(rng, vocab, scores, size.fi_per_emotion)
     _render_many(fi_pics, fi_root, workers, quiet, "FI images")
-    placeholder = pictures.jpeg_bytes(pictures.background(np.random.default_rng(seed), 161, 81), np.random.default_rng(seed))
+    placeholder = pictures.jpeg_bytes(
+        pictures.background(np.random.default_rng(seed), 161, 81), np.random.default_rng(seed)
+    )
     for emotion in ("awe", "fear"):  # Flickr's "photo no longer available", byte-identical copies
         for i in range(3):
             (fi_root / emotion / f"{emotion}_{size.fi_per_emotion + i + 1:04d}.jpg").write_bytes(placeholder)
@@ -130,7 +138,10 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
             "fi_placeholders": 6,
         },
         "formats": formats,
-        "eras": {s: [ERAS[s][0].date().isoformat(), (ERAS[s][0] + timedelta(days=ERAS[s][1])).date().isoformat()] for s in ERAS},
+        "eras": {
+            s: [ERAS[s][0].date().isoformat(), (ERAS[s][0] + timedelta(days=ERAS[s][1])).date().isoformat()]
+            for s in ERAS
+        },
     }
     write_json(out / "world.json", world)
     return world

@@ -72,7 +72,16 @@ class DownloadConfig:
             raise UserError(f"unknown distributor {self.distributor!r}: use {', '.join(DISTRIBUTORS)}")
         if self.spark_master and self.distributor != "pyspark":
             raise UserError("--spark-master needs --distributor pyspark")
-        for name in ("image_size", "processes", "threads", "shard_size", "timeout", "max_pixels", "max_bytes", "deadline"):
+        for name in (
+            "image_size",
+            "processes",
+            "threads",
+            "shard_size",
+            "timeout",
+            "max_pixels",
+            "max_bytes",
+            "deadline",
+        ):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1")
         if not 1 <= self.jpeg_quality <= 100:
@@ -130,11 +139,22 @@ def download_split(table: pa.Table, folder: Path, config: DownloadConfig) -> Non
     reader = Reader(str(urls), "parquet", "url", None, None, None, extra, config.shard_size, done, str(tmp))
     downloader = PolicyDownloader(
         FetchPolicy(config.max_bytes, config.deadline, config.allow_private_network),
-        sample_writer_class=WebDatasetSampleWriter, resizer=SafeResizer(config.image_size, config.jpeg_quality, config.max_pixels),
-        thread_count=config.threads, save_caption=False, extract_exif=False, output_folder=str(folder),
-        column_list=reader.column_list, timeout=config.timeout, number_sample_per_shard=config.shard_size,
-        oom_shard_count=SHARD_DIGITS, compute_hash="sha256", verify_hash_type=None, encode_format="jpg",
-        retries=config.retries, user_agent_token="smileynet", disallowed_header_directives=DISALLOWED,
+        sample_writer_class=WebDatasetSampleWriter,
+        resizer=SafeResizer(config.image_size, config.jpeg_quality, config.max_pixels),
+        thread_count=config.threads,
+        save_caption=False,
+        extract_exif=False,
+        output_folder=str(folder),
+        column_list=reader.column_list,
+        timeout=config.timeout,
+        number_sample_per_shard=config.shard_size,
+        oom_shard_count=SHARD_DIGITS,
+        compute_hash="sha256",
+        verify_hash_type=None,
+        encode_format="jpg",
+        retries=config.retries,
+        user_agent_token="smileynet",
+        disallowed_header_directives=DISALLOWED,
     )
     log = None if config.verbose else folder / "img2dataset.log"
     with contextlib.ExitStack() as stack:
@@ -155,11 +175,17 @@ def _run_shards(downloader, reader, count: int, config: DownloadConfig, split: s
         if config.processes == 1:
             results = map(downloader, reader)
         else:
-            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
-                config.processes, maxtasksperchild=5, initializer=_output_to, initargs=(str(log) if log else None,)))
+            pool = stack.enter_context(
+                multiprocessing.get_context("spawn").Pool(
+                    config.processes, maxtasksperchild=5, initializer=_output_to, initargs=(str(log) if log else None,)
+                )
+            )
             results = pool.imap_unordered(downloader, reader)
-        failed = [row for ok, row in progress(results, total=count, desc=f"download {split}", unit="shard", quiet=config.quiet)
-                  if not ok]
+        failed = [
+            row
+            for ok, row in progress(results, total=count, desc=f"download {split}", unit="shard", quiet=config.quiet)
+            if not ok
+        ]
         for row in failed:  # one retry per failed shard, as img2dataset's distributors do
             downloader(row)
 
@@ -209,7 +235,7 @@ def failure_reason(message: str) -> str:
     text = str(message)
     lower = text.lower()
     if "refused: " in text:  # the fetch policy's own reasons, e.g. "refused: link-local address"
-        return text[text.index("refused: "):].split(" (")[0]
+        return text[text.index("refused: ") :].split(" (")[0]
     if "redirect" in lower and ("loop" in lower or "infinite" in lower):
         return "redirect loop"
     match = HTTP_ERROR.search(text)
@@ -246,15 +272,20 @@ def summarize(out: Path, splits: list[str]) -> dict[str, Any]:
                 if message != "success":
                     failures[failure_reason(message)] += n
         summary["splits"][split] = {
-            "count": counts["count"], "successes": counts["successes"],
-            "failed_to_download": counts["failed_to_download"], "failed_to_resize": counts["failed_to_resize"],
-            "shards": len(stats_files), "failures": dict(failures.most_common()),
+            "count": counts["count"],
+            "successes": counts["successes"],
+            "failed_to_download": counts["failed_to_download"],
+            "failed_to_resize": counts["failed_to_resize"],
+            "shards": len(stats_files),
+            "failures": dict(failures.most_common()),
         }
         total.update(counts)
         total_failures.update(failures)
     summary["total"] = {
-        "count": total["count"], "successes": total["successes"],
-        "failed_to_download": total["failed_to_download"], "failed_to_resize": total["failed_to_resize"],
+        "count": total["count"],
+        "successes": total["successes"],
+        "failed_to_download": total["failed_to_download"],
+        "failed_to_resize": total["failed_to_resize"],
         "failures": dict(total_failures.most_common()),
     }
     return summary

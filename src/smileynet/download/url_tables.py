@@ -18,10 +18,16 @@ from smileynet.data.layout import SPLITS, BadLabels, dataset_vocabulary, parse_l
 from smileynet.errors import UserError
 
 COLUMNS = ("url", "labels", "emojis", "post_id", "created_at", "image_id")
-SCHEMA = pa.schema([
-    ("url", pa.string()), ("labels", pa.list_(pa.int32())), ("emojis", pa.list_(pa.string())),
-    ("post_id", pa.string()), ("created_at", pa.string()), ("image_id", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("labels", pa.list_(pa.int32())),
+        ("emojis", pa.list_(pa.string())),
+        ("post_id", pa.string()),
+        ("created_at", pa.string()),
+        ("image_id", pa.string()),
+    ]
+)
 
 
 def split_tables(source: Path, splits: tuple[str, ...] = SPLITS) -> dict[str, pa.Table]:
@@ -58,15 +64,17 @@ def _from_manifest(path: Path, splits: tuple[str, ...], num_classes: int) -> dic
     created = table.column("created_at") if "created_at" in table.column_names else pa.nulls(n, pa.string())
     if pa.types.is_timestamp(created.type):
         created = pc.strftime(created, format="%Y-%m-%dT%H:%M:%SZ")
-    table = pa.table({
-        "url": table.column("url").cast(pa.string()),
-        "labels": table.column("labels").cast(pa.list_(pa.int32())),
-        "emojis": _column(table, "emojis", pa.list_(pa.string())),
-        "post_id": _column(table, "post_id", pa.string()),
-        "created_at": created.cast(pa.string()),
-        "image_id": _column(table, "image_id", pa.string()),
-        "split": table.column("split").cast(pa.string()),
-    })
+    table = pa.table(
+        {
+            "url": table.column("url").cast(pa.string()),
+            "labels": table.column("labels").cast(pa.list_(pa.int32())),
+            "emojis": _column(table, "emojis", pa.list_(pa.string())),
+            "post_id": _column(table, "post_id", pa.string()),
+            "created_at": created.cast(pa.string()),
+            "image_id": _column(table, "image_id", pa.string()),
+            "split": table.column("split").cast(pa.string()),
+        }
+    )
     return {s: table.filter(pc.equal(table["split"], s)).drop(["split"]) for s in splits}
 
 
@@ -81,8 +89,13 @@ def _from_release(source: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
         if not path.is_file():
             continue
         try:
-            rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                strings_can_be_null=True, column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()}))
+            rows = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    strings_can_be_null=True,
+                    column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()},
+                ),
+            )
         except pa.ArrowException as err:
             raise UserError(f"{path}: not a readable CSV ({err})") from None
         if not {"url", "labels"} <= set(rows.column_names):
@@ -94,15 +107,18 @@ def _from_release(source: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
             except BadLabels as err:
                 raise UserError(f"{path}: line {number}: {err}") from None
         n = rows.num_rows
-        tables[split] = pa.table({
-            "url": rows.column("url").cast(pa.string()),
-            "labels": pa.array(labels, pa.list_(pa.int32())),
-            "emojis": pa.array([[vocab.emojis[i] for i in row] for row in labels], pa.list_(pa.string())),
-            "post_id": _column(rows, "post_id", pa.string()),
-            "created_at": _column(rows, "created_at", pa.string()),
-            "image_id": pa.array([f"{split}_{i}" for i in range(n)], pa.string()) if "image_id" not in rows.column_names
-            else rows.column("image_id").cast(pa.string()),
-        })
+        tables[split] = pa.table(
+            {
+                "url": rows.column("url").cast(pa.string()),
+                "labels": pa.array(labels, pa.list_(pa.int32())),
+                "emojis": pa.array([[vocab.emojis[i] for i in row] for row in labels], pa.list_(pa.string())),
+                "post_id": _column(rows, "post_id", pa.string()),
+                "created_at": _column(rows, "created_at", pa.string()),
+                "image_id": pa.array([f"{split}_{i}" for i in range(n)], pa.string())
+                if "image_id" not in rows.column_names
+                else rows.column("image_id").cast(pa.string()),
+            }
+        )
     return tables
 
 

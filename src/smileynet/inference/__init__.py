@@ -17,9 +17,16 @@ from __future__ import annotations
 from smileynet.lazy import lazy_exports
 
 _EXPORTS = {
-    "Extraction": "extraction", "extract": "extraction", "iter_extract": "extraction", "as_inputs": "extraction",
-    "Embedding": "predict", "top_emojis": "predict",
-    "export_onnx": "runtime", "make_runner": "runtime", "TorchRunner": "runtime", "OnnxRunner": "runtime",
+    "Extraction": "extraction",
+    "extract": "extraction",
+    "iter_extract": "extraction",
+    "as_inputs": "extraction",
+    "Embedding": "predict",
+    "top_emojis": "predict",
+    "export_onnx": "runtime",
+    "make_runner": "runtime",
+    "TorchRunner": "runtime",
+    "OnnxRunner": "runtime",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,7 +16,9 @@ def predict(
     model: Path = MODEL,
     images: list[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
     top_k: int = typer.Option(5, "--top-k", help="Emojis to show per image."),
-    json_lines: bool = typer.Option(False, "--json", help="JSON lines ({path, top: [{emoji, name, prob}]}) instead of a table."),
+    json_lines: bool = typer.Option(
+        False, "--json", help="JSON lines ({path, top: [{emoji, name, prob}]}) instead of a table."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
     backend: str = BACKEND,
     device: str = DEVICE,
@@ -31,8 +33,16 @@ def predict(
 
     if top_k < 1:
         raise UserError("--top-k must be at least 1")
-    rows, failures = predict_files(model, images, top_k, batch_size=batch_size, backend=backend, workers=default_workers(workers),
-                                   device=resolve_device(device), quiet=quiet)
+    rows, failures = predict_files(
+        model,
+        images,
+        top_k,
+        batch_size=batch_size,
+        backend=backend,
+        workers=default_workers(workers),
+        device=resolve_device(device),
+        quiet=quiet,
+    )
     for path, reason in failures:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if json_lines:
@@ -48,7 +58,9 @@ def predict(
 
 def embed(
     model: Path = MODEL,
-    input: Path = typer.Argument(..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."),
+    input: Path = typer.Argument(
+        ..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."
+    ),
     out: Path = typer.Option(..., "--out", help="Output FILE.parquet: id, path, embedding (logits), probs."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
     backend: str = BACKEND,
@@ -66,10 +78,20 @@ def embed(
     from smileynet.inference.embed import EmbedConfig
     from smileynet.inference.embed import embed as run_embed
 
-    summary = run_embed(EmbedConfig(
-        model=model, input=input, out=out, batch_size=batch_size, backend=backend, device=device, split=split,
-        workers=default_workers(workers), part_rows=part_rows, quiet=quiet,
-    ))
+    summary = run_embed(
+        EmbedConfig(
+            model=model,
+            input=input,
+            out=out,
+            batch_size=batch_size,
+            backend=backend,
+            device=device,
+            split=split,
+            workers=default_workers(workers),
+            part_rows=part_rows,
+            quiet=quiet,
+        )
+    )
     if summary["rows"] is not None:
         print(json.dumps(summary, ensure_ascii=False))
 
@@ -77,10 +99,18 @@ def embed(
 def export(
     model: Path = MODEL,
     onnx: Path = typer.Option(..., "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."),
-    check: bool = typer.Option(None, "--check/--no-check", show_default=False,
-                               help="Compare ONNX Runtime with PyTorch (max abs prob diff < 1e-4, same top-5) before writing "
-                                    "(default: when ONNX Runtime is installed)."),
-    int8: Path = typer.Option(None, "--int8-calibration", help="Image folder: write an int8-quantised graph calibrated on these images (lossy, faster on CPU)."),
+    check: bool = typer.Option(
+        None,
+        "--check/--no-check",
+        show_default=False,
+        help="Compare ONNX Runtime with PyTorch (max abs prob diff < 1e-4, same top-5) before writing "
+        "(default: when ONNX Runtime is installed).",
+    ),
+    int8: Path = typer.Option(
+        None,
+        "--int8-calibration",
+        help="Image folder: write an int8-quantised graph calibrated on these images (lossy, faster on CPU).",
+    ),
     calibration_images: int = typer.Option(64, "--calibration-images", help="Images of --int8-calibration to use."),
     seed: int = SEED,
     quiet: bool = QUIET,
@@ -90,5 +120,7 @@ def export(
     start("export", quiet, verbose, extra="onnx" if check or int8 is not None else None)
     from smileynet.inference.export import export as run_export
 
-    summary = run_export(model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images)
+    summary = run_export(
+        model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images
+    )
     print(json.dumps(summary, ensure_ascii=False))

@@ -117,18 +117,22 @@ def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | 
 def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Schema:
     vector = pa.list_(pa.float32(), num_classes)
     meta = {"smileynet_vocab": json.dumps(vocab, ensure_ascii=False), "smileynet_model": model}
-    return pa.schema([("id", pa.string()), ("path", pa.string()), ("embedding", vector), ("probs", vector)], metadata=meta)
+    return pa.schema(
+        [("id", pa.string()), ("path", pa.string()), ("embedding", vector), ("probs", vector)], metadata=meta
+    )
 
 
 def embeddings_table(ids: list[str], paths: list[str], logits: np.ndarray, schema: pa.Schema) -> pa.Table:
     from scipy.special import expit
 
     width = schema.field("embedding").type.list_size
+
     def vectors(array: np.ndarray) -> pa.FixedSizeListArray:
         return pa.FixedSizeListArray.from_arrays(pa.array(array.astype(np.float32).reshape(-1)), width)
 
     return pa.Table.from_arrays(
-        [pa.array(ids, pa.string()), pa.array(paths, pa.string()), vectors(logits), vectors(expit(logits))], schema=schema
+        [pa.array(ids, pa.string()), pa.array(paths, pa.string()), vectors(logits), vectors(expit(logits))],
+        schema=schema,
     )
 
 
@@ -211,7 +215,9 @@ def embed(config: EmbedConfig) -> dict:
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     if rank == 0:
-        write_config(out.with_suffix(".config.yaml"), {**asdict(config), "world_size": world, "runner": type(runner).__name__})
+        write_config(
+            out.with_suffix(".config.yaml"), {**asdict(config), "world_size": world, "runner": type(runner).__name__}
+        )
 
     done = read_done_ids(out, parts, schema)
     items, total = input_items(Path(config.input), config.split)
@@ -236,7 +242,9 @@ def embed(config: EmbedConfig) -> dict:
         if not pending:
             return
         ids = [i for part in pending for i in part[0]]
-        table = embeddings_table(ids, [p for part in pending for p in part[1]], np.concatenate([part[2] for part in pending]), schema)
+        table = embeddings_table(
+            ids, [p for part in pending for p in part[1]], np.concatenate([part[2] for part in pending]), schema
+        )
         _write_parquet(parts / f"rank{rank:03d}-{number:05d}.parquet", table)
         number, pending, written = number + 1, [], written + len(ids)
 
@@ -256,9 +264,17 @@ def embed(config: EmbedConfig) -> dict:
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         dist.barrier()
-    summary = {"out": str(out), "rows": None, "written": written, "already_done": len(done), "failed": len(failures),
-               "failures": str(failures_path(out)), "backend": type(runner).__name__.removesuffix("Runner").lower(),
-               "rank": rank, "world_size": world}
+    summary = {
+        "out": str(out),
+        "rows": None,
+        "written": written,
+        "already_done": len(done),
+        "failed": len(failures),
+        "failures": str(failures_path(out)),
+        "backend": type(runner).__name__.removesuffix("Runner").lower(),
+        "rank": rank,
+        "world_size": world,
+    }
     if rank == 0:  # totals over all ranks
         summary["rows"], summary["failed"] = merge(out, parts, schema)
         summary["written"] = summary["rows"] - len(done)

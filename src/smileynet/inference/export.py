@@ -34,8 +34,14 @@ def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> di
     return {"max_abs_prob_diff": diff, f"same_top{k}": same_top, "images": int(images.shape[0])}
 
 
-def export(model_dir: Path, onnx_path: Path, check: bool | None = None, seed: int = 0,
-           int8_calibration: Path | None = None, calibration_images: int = 64) -> dict:
+def export(
+    model_dir: Path,
+    onnx_path: Path,
+    check: bool | None = None,
+    seed: int = 0,
+    int8_calibration: Path | None = None,
+    calibration_images: int = 64,
+) -> dict:
     """Export, then (with `check`; None: when ONNX Runtime is installed) compare ONNX Runtime with
     PyTorch on random images before writing the file.
 
@@ -48,17 +54,25 @@ def export(model_dir: Path, onnx_path: Path, check: bool | None = None, seed: in
         raise UserError(f"--onnx must name a .onnx file: {onnx_path}")
     model = load_model(model_dir).cpu().eval()
     data = export_onnx(model)
-    summary: dict = {"onnx": str(onnx_path), "bytes": len(data), "num_classes": model.config.num_classes,
-                     "image_size": model.config.image_size}
+    summary: dict = {
+        "onnx": str(onnx_path),
+        "bytes": len(data),
+        "num_classes": model.config.num_classes,
+        "image_size": model.config.image_size,
+    }
     if check is None:
         check = onnx_available()
         if not check:
             summary["parity"] = "not checked: pip install 'smileynet[onnx]' to compare with ONNX Runtime"
     if check:
         size = model.config.image_size
-        images = torch.randint(0, 256, (4, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+        images = torch.randint(
+            0, 256, (4, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+        )
         summary["parity"] = result = parity(model, data, images)
-        if result["max_abs_prob_diff"] >= MAX_PROB_DIFF or not all(v for k, v in result.items() if k.startswith("same_top")):
+        if result["max_abs_prob_diff"] >= MAX_PROB_DIFF or not all(
+            v for k, v in result.items() if k.startswith("same_top")
+        ):
             raise UserError(f"the ONNX export does not match PyTorch ({result}); not written")
     if int8_calibration is not None:
         data, summary["int8"] = quantized(model, data, int8_calibration, calibration_images)
@@ -93,4 +107,7 @@ def quantized(model, data: bytes, folder: Path, limit: int) -> tuple[bytes, dict
     int8 = quantize_int8(data, batch.split(32))
     reference = extract(model, list(batch)).logits
     logits, _ = OnnxRunner(int8, config=model.config)(batch)
-    return int8, {"calibration_images": len(tensors), "top1_agreement": float((logits.argmax(1) == reference.argmax(1)).mean())}
+    return int8, {
+        "calibration_images": len(tensors),
+        "top1_agreement": float((logits.argmax(1) == reference.argmax(1)).mean()),
+    }

@@ -181,6 +181,7 @@ def extract(
 
 def concat(parts: list[Extraction]) -> Extraction:
     """Join per-batch Extractions into one."""
+
     def stack(name: str) -> np.ndarray | None:
         arrays = [getattr(p, name) for p in parts if getattr(p, name) is not None]
         return np.concatenate(arrays) if arrays else None

@@ -28,15 +28,23 @@ class Embedding(NamedTuple):
 def vocab_of(runner_or_model: Any) -> list[str]:
     """The emoji of each output; `#i` where a model was built without a vocabulary."""
     config = runner_or_model.config
-    return list(config.vocab) if len(config.vocab) == config.num_classes else [f"#{i}" for i in range(config.num_classes)]
+    return (
+        list(config.vocab) if len(config.vocab) == config.num_classes else [f"#{i}" for i in range(config.num_classes)]
+    )
 
 
 def top_emojis(probs: np.ndarray, vocab: list[str], top_k: int = 5) -> list[list[dict]]:
     """Each row's `top_k` emojis by probability, highest first: {emoji, name, prob}."""
     order = top_k_indices(probs, max(1, min(top_k, probs.shape[1])))
     return [
-        [{"emoji": vocab[j], "name": emoji_name(vocab[j]) if not vocab[j].startswith("#") else f"class {j}", "prob": float(row[j])}
-         for j in idx]
+        [
+            {
+                "emoji": vocab[j],
+                "name": emoji_name(vocab[j]) if not vocab[j].startswith("#") else f"class {j}",
+                "prob": float(row[j]),
+            }
+            for j in idx
+        ]
         for row, idx in zip(probs, order)
     ]
 
@@ -58,7 +66,9 @@ def embed(model: Any, images: Any, *, batch_size: int = 32, backend: str = "torc
     return Embedding(result.logits, expit(result.logits))
 
 
-def predict(model: Any, images: Any, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
+def predict(
+    model: Any, images: Any, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch"
+) -> list[list[dict]]:
     """Per image, its `top_k` emojis {emoji, name, prob}; raises BadImage when an image cannot be used."""
     from smileynet.inference.runtime import make_runner
 
@@ -83,8 +93,15 @@ def image_paths(inputs: list[Path]) -> list[Path]:
 
 
 def predict_files(
-    model: Any, inputs: list[Path], top_k: int = 5, *, batch_size: int = 32, backend: str = "torch", workers: int = 0,
-    device: str = "cpu", quiet: bool = True,
+    model: Any,
+    inputs: list[Path],
+    top_k: int = 5,
+    *,
+    batch_size: int = 32,
+    backend: str = "torch",
+    workers: int = 0,
+    device: str = "cpu",
+    quiet: bool = True,
 ) -> tuple[list[tuple[str, list[dict]]], list[tuple[str, str]]]:
     """(path, top emojis) for every image that decodes, and (path, reason) for those that do not;
     progress on stderr unless `quiet`."""
@@ -93,7 +110,9 @@ def predict_files(
 
     paths = image_paths(inputs)
     runner = make_runner(model, backend, batch_size=batch_size, device=device)
-    items = ((str(path), path) for path in progress(paths, total=len(paths), desc="predict", unit="images", quiet=quiet))
+    items = (
+        (str(path), path) for path in progress(paths, total=len(paths), desc="predict", unit="images", quiet=quiet)
+    )
     result = concat(list(iter_extract(runner, items, batch_size=batch_size, workers=workers)))
     tops = top_emojis(expit(result.logits), vocab_of(runner), top_k) if result.ids else []
     return list(zip(result.ids, tops)), result.failures

@@ -51,9 +51,15 @@ def quantize_int8(onnx_model: bytes, calibration: Iterable[torch.Tensor], per_ch
         head = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type in ("Gemm", "MatMul")]
         with contextlib.redirect_stdout(sys.stderr):  # the calibrator prints progress; stdout is for results
             quantize_static(
-                str(prepared), str(quantized), _Batches(calibration), quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
-                calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=head,
+                str(prepared),
+                str(quantized),
+                _Batches(calibration),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                calibrate_method=CalibrationMethod.Percentile,
+                nodes_to_exclude=head,
             )
         result = onnx.load(str(quantized))
     del result.metadata_props[:]

@@ -96,8 +96,13 @@ def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = O
     buffer = io.BytesIO()
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
-            wrapper, (example,), buffer, dynamo=False, opset_version=opset,
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+            wrapper,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
             dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
         )
     graph = onnx.load_from_string(buffer.getvalue())
@@ -129,7 +134,9 @@ def session_options(threads: int | None = None):
 class OnnxRunner:
     """ONNX Runtime (CPU) on an exported graph; same inputs and outputs as TorchRunner."""
 
-    def __init__(self, onnx_model: bytes | str | Path, config: ModelConfig | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, onnx_model: bytes | str | Path, config: ModelConfig | None = None, threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         source = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)

@@ -65,9 +65,20 @@ def has_images(event: dict) -> bool:
 class JetstreamListener:
     """The receive loop: one connection at a time, endpoints in turn, the archive and the cursor."""
 
-    def __init__(self, out: Path, endpoints: tuple[str, ...], collections: tuple[str, ...], stopper: Stopper,
-                 counters: Counters, *, idle_timeout: float, backoff: Backoff, commit_seconds: float,
-                 rewind_us: int, open_timeout: float) -> None:
+    def __init__(
+        self,
+        out: Path,
+        endpoints: tuple[str, ...],
+        collections: tuple[str, ...],
+        stopper: Stopper,
+        counters: Counters,
+        *,
+        idle_timeout: float,
+        backoff: Backoff,
+        commit_seconds: float,
+        rewind_us: int,
+        open_timeout: float,
+    ) -> None:
         self.archive = HourlyArchive(out, "bluesky")
         self.endpoints, self.collections = endpoints, collections
         self.stopper, self.counters, self.backoff = stopper, counters, backoff
@@ -98,8 +109,15 @@ class JetstreamListener:
             url = subscribe_url(endpoint, self.collections, rewound)
             self.received = 0
             try:
-                async with connect(url, open_timeout=self.open_timeout, max_size=MAX_FRAME, max_queue=QUEUE_FRAMES,
-                                   compression=None, ping_interval=20, ping_timeout=20) as ws:
+                async with connect(
+                    url,
+                    open_timeout=self.open_timeout,
+                    max_size=MAX_FRAME,
+                    max_queue=QUEUE_FRAMES,
+                    compression=None,
+                    ping_interval=20,
+                    ping_timeout=20,
+                ) as ws:
                     self.counters.connections += 1
                     await self._receive(ws)
                 if self.stopper.event.is_set():
@@ -183,10 +201,20 @@ class JetstreamListener:
         self.archive.close(self.cursor)
 
 
-def listen_bluesky(out: str | Path, *, endpoints: list[str] | None = None, collections: list[str] | None = None,
-                   duration: float | None = None, max_events: int | None = None, quiet: bool = False,
-                   idle_timeout: float = 30.0, backoff: Backoff | None = None, commit_seconds: float = 1.0,
-                   rewind_us: int = REWIND_US, open_timeout: float = 10.0) -> dict:
+def listen_bluesky(
+    out: str | Path,
+    *,
+    endpoints: list[str] | None = None,
+    collections: list[str] | None = None,
+    duration: float | None = None,
+    max_events: int | None = None,
+    quiet: bool = False,
+    idle_timeout: float = 30.0,
+    backoff: Backoff | None = None,
+    commit_seconds: float = 1.0,
+    rewind_us: int = REWIND_US,
+    open_timeout: float = 10.0,
+) -> dict:
     """Record Jetstream events into `out` until a stop rule fires; returns the run's counts.
     Restarting with the same `out` resumes after the last event written."""
     endpoints = tuple(endpoints or DEFAULT_ENDPOINTS)
@@ -199,9 +227,18 @@ def listen_bluesky(out: str | Path, *, endpoints: list[str] | None = None, colle
 
     async def main() -> dict:
         stopper, counters = Stopper(duration, max_events), Counters()
-        listener = JetstreamListener(Path(out), endpoints, collections, stopper, counters, idle_timeout=idle_timeout,
-                                     backoff=backoff or Backoff(), commit_seconds=commit_seconds,
-                                     rewind_us=rewind_us, open_timeout=open_timeout)
+        listener = JetstreamListener(
+            Path(out),
+            endpoints,
+            collections,
+            stopper,
+            counters,
+            idle_timeout=idle_timeout,
+            backoff=backoff or Backoff(),
+            commit_seconds=commit_seconds,
+            rewind_us=rewind_us,
+            open_timeout=open_timeout,
+        )
         try:
             await run_until_stopped(stopper, counters, listener.run, quiet)
         finally:

@@ -15,8 +15,9 @@ MAX_EVENTS = typer.Option(None, "--max-events", help="Stop after writing this ma
 @app.command(cls=Command)
 def bluesky(
     out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
-    endpoint: list[str] = typer.Option(None, "--endpoint", help="Jetstream URL (repeatable, tried in turn); "
-                                       "default: the public Jetstream instances."),
+    endpoint: list[str] = typer.Option(
+        None, "--endpoint", help="Jetstream URL (repeatable, tried in turn); default: the public Jetstream instances."
+    ),
     collections: str = typer.Option("app.bsky.feed.post", "--collections", help="Comma-separated wantedCollections."),
     duration: float = DURATION,
     max_events: int = MAX_EVENTS,
@@ -27,20 +28,30 @@ def bluesky(
     start("listen bluesky", quiet, verbose, extra="data")
     from smileynet.listen.bluesky import listen_bluesky
 
-    result = listen_bluesky(out, endpoints=endpoint or None, collections=[c for c in collections.split(",") if c],
-                            duration=duration, max_events=max_events, quiet=quiet)
+    result = listen_bluesky(
+        out,
+        endpoints=endpoint or None,
+        collections=[c for c in collections.split(",") if c],
+        duration=duration,
+        max_events=max_events,
+        quiet=quiet,
+    )
     if not quiet:
-        typer.echo(f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
-                   f"{result['reconnects']} reconnects)")
+        typer.echo(
+            f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
+            f"{result['reconnects']} reconnects)"
+        )
 
 
 @app.command(cls=Command)
 def mastodon(
     instance: str = typer.Option(..., "--instance", help="Instance base URL, e.g. https://mastodon.social."),
     out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
-    token_env: str = typer.Option("MASTODON_TOKEN", "--token-env",
-                                  help="Environment variable holding an access token (for instances whose "
-                                       "streaming API needs one)."),
+    token_env: str = typer.Option(
+        "MASTODON_TOKEN",
+        "--token-env",
+        help="Environment variable holding an access token (for instances whose streaming API needs one).",
+    ),
     poll_seconds: float = typer.Option(10.0, "--poll-seconds", help="Timeline polling interval when not streaming."),
     duration: float = DURATION,
     max_events: int = MAX_EVENTS,
@@ -51,8 +62,17 @@ def mastodon(
     start("listen mastodon", quiet, verbose, extra="data")
     from smileynet.listen.mastodon import listen_mastodon
 
-    result = listen_mastodon(instance, out, token_env=token_env, poll_seconds=poll_seconds, duration=duration,
-                             max_events=max_events, quiet=quiet)
+    result = listen_mastodon(
+        instance,
+        out,
+        token_env=token_env,
+        poll_seconds=poll_seconds,
+        duration=duration,
+        max_events=max_events,
+        quiet=quiet,
+    )
     if not quiet:
-        typer.echo(f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
-                   f"{result['reconnects']} reconnects, mode {result['mode']})")
+        typer.echo(
+            f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
+            f"{result['reconnects']} reconnects, mode {result['mode']})"
+        )

@@ -50,13 +50,22 @@ class Counters:
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        return (f"{self.written} events ({self.written / elapsed:.0f}/s), {self.images} posts with images, "
-                f"{self.deletes} deletes, {self.reconnects} reconnects, {self.bad_frames} bad frames")
+        return (
+            f"{self.written} events ({self.written / elapsed:.0f}/s), {self.images} posts with images, "
+            f"{self.deletes} deletes, {self.reconnects} reconnects, {self.bad_frames} bad frames"
+        )
 
     def result(self) -> dict:
-        return {"events": self.written, "posts_with_images": self.images, "deletes": self.deletes,
-                "repeats_dropped": self.repeats, "bad_frames": self.bad_frames, "reconnects": self.reconnects,
-                "seconds": round(time.monotonic() - self.started, 3), "last_errors": self.errors}
+        return {
+            "events": self.written,
+            "posts_with_images": self.images,
+            "deletes": self.deletes,
+            "repeats_dropped": self.repeats,
+            "bad_frames": self.bad_frames,
+            "reconnects": self.reconnects,
+            "seconds": round(time.monotonic() - self.started, 3),
+            "last_errors": self.errors,
+        }
 
 
 def require(module: str) -> None:
@@ -120,7 +129,11 @@ class Stopper:
                 last_log = now
                 print("listen: " + counters.line(), file=sys.stderr, flush=True)
         if not quiet:
-            print(("\r" if tty else "listen: ") + counters.line() + f" (stopped: {self.reason})", file=sys.stderr, flush=True)
+            print(
+                ("\r" if tty else "listen: ") + counters.line() + f" (stopped: {self.reason})",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 async def run_until_stopped(stopper: Stopper, counters: Counters, work, quiet: bool) -> None:

@@ -74,9 +74,20 @@ def rate_limit_wait(response, now: float | None = None) -> float | None:
 
 
 class MastodonListener:
-    def __init__(self, instance: str, out: Path, token: str | None, stopper: Stopper, counters: Counters, *,
-                 poll_seconds: float, backoff: Backoff, commit_seconds: float, idle_timeout: float,
-                 timeout: float) -> None:
+    def __init__(
+        self,
+        instance: str,
+        out: Path,
+        token: str | None,
+        stopper: Stopper,
+        counters: Counters,
+        *,
+        poll_seconds: float,
+        backoff: Backoff,
+        commit_seconds: float,
+        idle_timeout: float,
+        timeout: float,
+    ) -> None:
         self.instance = instance.rstrip("/")
         self.archive = HourlyArchive(out, "mastodon")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -172,8 +183,9 @@ class MastodonListener:
             if not isinstance(page, list):
                 raise ValueError("the timeline is not a JSON list")
             self.backoff.reset()
-            for status in sorted((s for s in page if isinstance(s, dict) and "id" in s),
-                                 key=lambda s: _id_order(str(s["id"]))):
+            for status in sorted(
+                (s for s in page if isinstance(s, dict) and "id" in s), key=lambda s: _id_order(str(s["id"]))
+            ):
                 self._write_status(status, orjson.dumps(status))
                 if self.stopper.full(self.counters):
                     return
@@ -229,10 +241,20 @@ class MastodonListener:
         self.archive.close(self.cursor)
 
 
-def listen_mastodon(instance: str, out: str | Path, *, token_env: str = "MASTODON_TOKEN", poll_seconds: float = 10.0,
-                    duration: float | None = None, max_events: int | None = None, quiet: bool = False,
-                    backoff: Backoff | None = None, commit_seconds: float = 1.0, idle_timeout: float = 60.0,
-                    timeout: float = 30.0) -> dict:
+def listen_mastodon(
+    instance: str,
+    out: str | Path,
+    *,
+    token_env: str = "MASTODON_TOKEN",
+    poll_seconds: float = 10.0,
+    duration: float | None = None,
+    max_events: int | None = None,
+    quiet: bool = False,
+    backoff: Backoff | None = None,
+    commit_seconds: float = 1.0,
+    idle_timeout: float = 60.0,
+    timeout: float = 30.0,
+) -> dict:
     """Record `instance`'s public timeline into `out` until a stop rule fires; returns the run's counts."""
     parts = urlsplit(instance)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -244,9 +266,18 @@ def listen_mastodon(instance: str, out: str | Path, *, token_env: str = "MASTODO
 
     async def main() -> dict:
         stopper, counters = Stopper(duration, max_events), Counters()
-        listener = MastodonListener(instance, Path(out), token, stopper, counters, poll_seconds=poll_seconds,
-                                    backoff=backoff or Backoff(base=1.0), commit_seconds=commit_seconds,
-                                    idle_timeout=idle_timeout, timeout=timeout)
+        listener = MastodonListener(
+            instance,
+            Path(out),
+            token,
+            stopper,
+            counters,
+            poll_seconds=poll_seconds,
+            backoff=backoff or Backoff(base=1.0),
+            commit_seconds=commit_seconds,
+            idle_timeout=idle_timeout,
+            timeout=timeout,
+        )
         try:
             await run_until_stopped(stopper, counters, listener.run, quiet)
         finally:

@@ -54,9 +54,17 @@ class ModelConfig:
         from smileynet.data.transforms import eval_resize_size
 
         return {
-            "input_size": self.image_size, "resize": "short_side", "resize_size": eval_resize_size(self.image_size),
-            "crop": "center", "interpolation_shrink": "area", "interpolation_enlarge": "bilinear",
-            "scale": 1 / 255, "mean": list(self.mean), "std": list(self.std), "channels": "RGB", "layout": "NCHW",
+            "input_size": self.image_size,
+            "resize": "short_side",
+            "resize_size": eval_resize_size(self.image_size),
+            "crop": "center",
+            "interpolation_shrink": "area",
+            "interpolation_enlarge": "bilinear",
+            "scale": 1 / 255,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "channels": "RGB",
+            "layout": "NCHW",
         }
 
     def vocabulary(self) -> Vocabulary:
@@ -82,7 +90,9 @@ class ModelConfig:
             raise UserError(f"{where}: lacks {', '.join(sorted(missing))}")
         version = data["version"]
         if version != FORMAT_VERSION or not _is_int(version):
-            raise UserError(f"{where}: format version {repr(version)[:20]}; this smileynet reads version {FORMAT_VERSION}")
+            raise UserError(
+                f"{where}: format version {repr(version)[:20]}; this smileynet reads version {FORMAT_VERSION}"
+            )
         num_classes = _int_field(data, "num_classes", 1, MAX_CLASSES, where)
         vocab = data.get("vocab", [])
         if not isinstance(vocab, list) or not all(isinstance(e, str) and 0 < len(e) <= 64 for e in vocab):
@@ -91,10 +101,14 @@ class ModelConfig:
             raise UserError(f"{where}: vocab lists {len(vocab)} emojis for {num_classes} outputs")
         if len(set(vocab)) != len(vocab):
             raise UserError(f"{where}: vocab lists an emoji twice")
-        return cls(arch=check_arch(data["arch"], where), num_classes=num_classes, vocab=vocab,
-                   image_size=_int_field(data, "image_size", *IMAGE_SIZES, where, default=224),
-                   mean=_triple(data, "mean", IMAGENET_MEAN, 0.0, 1.0, where),
-                   std=_triple(data, "std", IMAGENET_STD, 1e-3, 10.0, where))
+        return cls(
+            arch=check_arch(data["arch"], where),
+            num_classes=num_classes,
+            vocab=vocab,
+            image_size=_int_field(data, "image_size", *IMAGE_SIZES, where, default=224),
+            mean=_triple(data, "mean", IMAGENET_MEAN, 0.0, 1.0, where),
+            std=_triple(data, "std", IMAGENET_STD, 1e-3, 10.0, where),
+        )
 
 
 MAX_CLASSES = 10_000  # every emoji Unicode has is under 4,000: a bigger head is a hostile config
@@ -115,8 +129,11 @@ def _int_field(data: dict, key: str, low: int, high: int, where: str, default: i
 def _triple(data: dict, key: str, default: tuple, low: float, high: float, where: str) -> tuple[float, float, float]:
     """Three per-channel numbers within [low, high] (a std of 0 would divide by zero: NaN outputs)."""
     value = data.get(key, default)
-    if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 3
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)
+    ):
         raise UserError(f"{where}: {key} must be 3 numbers from {low:g} to {high:g}, got {str(value)[:60]}")
     return tuple(float(v) for v in value)
 
@@ -142,8 +159,9 @@ def check_arch(arch: object, where: str = "") -> str:
             raise UserError(f"{where}unknown timm architecture {name!r}")
         return arch
     if arch not in list_archs():
-        raise UserError(f"{where}unknown arch {arch[:60]!r}: use 'tiny', a torchvision classifier (e.g. resnet50) "
-                        f"or timm/NAME")
+        raise UserError(
+            f"{where}unknown arch {arch[:60]!r}: use 'tiny', a torchvision classifier (e.g. resnet50) or timm/NAME"
+        )
     return arch
 
 
@@ -155,7 +173,11 @@ class TinyBackbone(nn.Sequential):
         channels = 3
         for i in range(4):
             out = width * 2 ** min(i, 2)
-            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             channels = out
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         super().__init__(*layers)
@@ -219,14 +241,18 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
     try:
         model = torchvision.models.get_model(arch, weights=weights, **options)
     except Exception as err:  # the download fails offline: say so in one line
-        raise UserError(f"cannot get ImageNet weights for {arch} ({err}); pass a local file with --pretrained PATH") from None
+        raise UserError(
+            f"cannot get ImageNet weights for {arch} ({err}); pass a local file with --pretrained PATH"
+        ) from None
     return _replace_last_linear(model)
 
 
 class SmileyNet(nn.Module):
     """Backbone + linear head to the emoji vocabulary; outputs pre-sigmoid logits."""
 
-    def __init__(self, config: ModelConfig, imagenet: bool = False, backbone: tuple[nn.Module, int] | None = None) -> None:
+    def __init__(
+        self, config: ModelConfig, imagenet: bool = False, backbone: tuple[nn.Module, int] | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.backbone, self.num_features = backbone or _build_backbone(config.arch, imagenet)

@@ -24,7 +24,9 @@ def save(model: SmileyNet, path: str | Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
     atomic_write_bytes(path / WEIGHTS_FILE, safetensors_bytes(state))
-    atomic_write_text(path / CONFIG_FILE, json.dumps(_unwrap(model).config.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(
+        path / CONFIG_FILE, json.dumps(_unwrap(model).config.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    )
     return path
 
 
@@ -42,7 +44,9 @@ def load(path: str | Path, device: str = "cpu") -> SmileyNet:
     except Exception as err:
         raise UserError(f"{weights_file}: weights do not fit {config.arch} ({err})") from None
     if missing or unexpected:
-        raise UserError(f"{weights_file}: weights do not fit {config.arch} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise UserError(
+            f"{weights_file}: weights do not fit {config.arch} (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return model.to(device).eval()
 
 

@@ -20,8 +20,21 @@ from smileynet.report import plots
 from smileynet.report.page import details, emoji, esc, figure, note, png_uri, table
 from smileynet.vocab import Vocabulary
 
-DROP_REASONS = ("no_image", "no_smiley", "too_many_emojis", "has_url", "has_hashtag", "has_mention", "is_reply",
-                "is_quote", "is_retweet", "not_a_post", "malformed", "duplicate", "deleted")
+DROP_REASONS = (
+    "no_image",
+    "no_smiley",
+    "too_many_emojis",
+    "has_url",
+    "has_hashtag",
+    "has_mention",
+    "is_reply",
+    "is_quote",
+    "is_retweet",
+    "not_a_post",
+    "malformed",
+    "duplicate",
+    "deleted",
+)
 SPLITS = ("train", "valid", "test")
 DEFAULT_WINDOW_DAYS = 30
 MAX_FILE_ROWS = 50
@@ -54,8 +67,11 @@ def _per_file(report: dict) -> list[tuple[str, dict]]:
     if isinstance(files, dict):
         return [(str(name), counts) for name, counts in files.items() if isinstance(counts, dict)]
     if isinstance(files, list):
-        return [(str(f.get("path") or f.get("file") or f.get("name") or n), f)
-                for n, f in enumerate(files) if isinstance(f, dict)]
+        return [
+            (str(f.get("path") or f.get("file") or f.get("name") or n), f)
+            for n, f in enumerate(files)
+            if isinstance(f, dict)
+        ]
     return []
 
 
@@ -67,12 +83,16 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
             totals.update({k: n for k, v in report.items() if (n := _number(v)) is not None})
         parts.append(f"<h3>{esc(path)}</h3>")
         if totals:
-            parts.append(table(["count", "records"], [(k.replace("_", " "), f"{v:,}") for k, v in totals.items()],
-                               numeric=[1]))
+            parts.append(
+                table(["count", "records"], [(k.replace("_", " "), f"{v:,}") for k, v in totals.items()], numeric=[1])
+            )
         if dropped:
             all_dropped = sum(dropped.values()) or 1
-            rows = [(reason.replace("_", " "), f"{n:,}", f"{100 * n / all_dropped:.1f}%")
-                    for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]) if n]
+            rows = [
+                (reason.replace("_", " "), f"{n:,}", f"{100 * n / all_dropped:.1f}%")
+                for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1])
+                if n
+            ]
             parts.append("<h3>Dropped, by reason</h3>" + table(["reason", "records", "share"], rows, numeric=[1, 2]))
             unused = [reason.replace("_", " ") for reason, n in dropped.items() if not n]
             if unused:
@@ -80,10 +100,16 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
         listed = report.get("malformed")
         malformed = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
         if malformed:
-            rows = [(m.get("file", ""), m.get("member", ""), m.get("line", ""), m.get("error", ""))
-                    for m in malformed[:MAX_FILE_ROWS]]
-            parts.append(details(f"Malformed records (first {len(rows)} of {len(malformed)} listed)",
-                                 table(["file", "archive member", "line", "error"], rows, numeric=[2])))
+            rows = [
+                (m.get("file", ""), m.get("member", ""), m.get("line", ""), m.get("error", ""))
+                for m in malformed[:MAX_FILE_ROWS]
+            ]
+            parts.append(
+                details(
+                    f"Malformed records (first {len(rows)} of {len(malformed)} listed)",
+                    table(["file", "archive member", "line", "error"], rows, numeric=[2]),
+                )
+            )
         files = _per_file(report)
         if files:
             rows = []
@@ -92,8 +118,9 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
                 kept = file_totals.get("kept", "-")
                 rows.append((name, file_totals.get("read", "-"), kept, sum(file_dropped.values())))
             more = f" (first {MAX_FILE_ROWS} of {len(files)})" if len(files) > MAX_FILE_ROWS else ""
-            parts.append(details(f"Per input file{more}", table(["file", "read", "kept", "dropped"], rows,
-                                                                numeric=[1, 2, 3])))
+            parts.append(
+                details(f"Per input file{more}", table(["file", "read", "kept", "dropped"], rows, numeric=[1, 2, 3]))
+            )
         if not totals and not dropped:
             parts.append(note("This collect report holds no counts the report recognises."))
     return "".join(parts)
@@ -108,16 +135,29 @@ def emoji_counts(path: Path) -> Counter:
     """Posts (or images) per emoji of a parquet file with an `emojis` list column."""
     import polars as pl
 
-    counts = (pl.scan_parquet(_source(path)).select(pl.col("emojis").explode()).drop_nulls()
-              .group_by("emojis").len().collect(engine="streaming"))
+    counts = (
+        pl.scan_parquet(_source(path))
+        .select(pl.col("emojis").explode())
+        .drop_nulls()
+        .group_by("emojis")
+        .len()
+        .collect(engine="streaming")
+    )
     return Counter(dict(zip(counts["emojis"].to_list(), counts["len"].to_list())))
 
 
 def split_emoji_counts(manifest: Path) -> dict[str, Counter]:
     import polars as pl
 
-    counts = (pl.scan_parquet(_source(manifest)).select("split", "emojis").explode("emojis").drop_nulls()
-              .group_by("split", "emojis").len().collect(engine="streaming"))
+    counts = (
+        pl.scan_parquet(_source(manifest))
+        .select("split", "emojis")
+        .explode("emojis")
+        .drop_nulls()
+        .group_by("split", "emojis")
+        .len()
+        .collect(engine="streaming")
+    )
     result: dict[str, Counter] = {}
     for split, key, n in counts.iter_rows():
         result.setdefault(split, Counter())[key] = n
@@ -134,8 +174,14 @@ def release_emoji_counts(folder: Path, vocab: Vocabulary) -> dict[str, Counter]:
         if not path.is_file():
             continue
         try:
-            labels = (pl.scan_csv(path).select(pl.col("labels").str.json_decode(pl.List(pl.Int64)).explode())
-                      .drop_nulls().group_by("labels").len().collect())
+            labels = (
+                pl.scan_csv(path)
+                .select(pl.col("labels").str.json_decode(pl.List(pl.Int64)).explode())
+                .drop_nulls()
+                .group_by("labels")
+                .len()
+                .collect()
+            )
         except Exception:  # a CSV without a parseable labels column is left out
             continue
         result[split] = Counter({vocab.emojis[i]: n for i, n in labels.iter_rows() if 0 <= i < len(vocab)})
@@ -154,8 +200,12 @@ def posts_per_window(posts: Path, window_days: int) -> dict[int, int]:
     first = frame.select(pl.col("created_at").min()).collect().item()
     if first is None:
         return {}
-    counts = (frame.select(((pl.col("created_at") - first).dt.total_days() // window_days).alias("window"))
-              .group_by("window").len().collect())
+    counts = (
+        frame.select(((pl.col("created_at") - first).dt.total_days() // window_days).alias("window"))
+        .group_by("window")
+        .len()
+        .collect()
+    )
     return {int(w): int(n) for w, n in counts.iter_rows()}
 
 
@@ -257,8 +307,13 @@ def parquet_columns(path: Path) -> set[str] | None:
         return None
 
 
-def sample_section(posts: list[Path], manifests: list[Path], vocab: Vocabulary | None, stats_dirs: list[Path],
-                   releases: list[Path] = ()) -> str:
+def sample_section(
+    posts: list[Path],
+    manifests: list[Path],
+    vocab: Vocabulary | None,
+    stats_dirs: list[Path],
+    releases: list[Path] = (),
+) -> str:
     """Label distribution before/after sampling, co-occurrence, posts per window, split sizes.
     Each part needs its own columns; files without them are left out of that part only."""
     parts = []
@@ -293,10 +348,14 @@ def sample_section(posts: list[Path], manifests: list[Path], vocab: Vocabulary |
 
     if keys:
         uri = plots.label_distribution(
-            keys, [before.get(k, 0) for k in keys] if before else None,
-            {split: [c.get(k, 0) for k in keys] for split, c in after.items()} if after else None)
-        parts.append("<h3>Label distribution (Fig. 2)</h3>" + figure(
-            uri, "Posts per emoji in the collected data and images per emoji after temporal sampling."))
+            keys,
+            [before.get(k, 0) for k in keys] if before else None,
+            {split: [c.get(k, 0) for k in keys] for split, c in after.items()} if after else None,
+        )
+        parts.append(
+            "<h3>Label distribution (Fig. 2)</h3>"
+            + figure(uri, "Posts per emoji in the collected data and images per emoji after temporal sampling.")
+        )
         header = ["emoji", *(["collected posts"] if before else []), *after.keys()]
         rows = []
         for k in keys:
@@ -313,9 +372,13 @@ def sample_section(posts: list[Path], manifests: list[Path], vocab: Vocabulary |
         for split, counts in images_per_window(path).items():
             per_window_after.setdefault(split, Counter()).update(counts)
     if per_window_before or per_window_after:
-        parts.append("<h3>Posts per window</h3>" + figure(
-            plots.windows(dict(per_window_before) or None, per_window_after or None, window_days),
-            f"Posts per {window_days}-day window before sampling and images per window after it."))
+        parts.append(
+            "<h3>Posts per window</h3>"
+            + figure(
+                plots.windows(dict(per_window_before) or None, per_window_after or None, window_days),
+                f"Posts per {window_days}-day window before sampling and images per window after it.",
+            )
+        )
 
     for path in with_columns(manifests, "split"):
         parts.append(f"<h3>Splits of {esc(path.parent.name)}</h3>" + split_table(path))
@@ -323,14 +386,19 @@ def sample_section(posts: list[Path], manifests: list[Path], vocab: Vocabulary |
         present = [k for k in keys if after_total.get(k)]
         if len(present) >= 2 and "emojis" in columns[path]:
             corr = label_correlation(path, present)
-            parts.append("<h3>Label co-occurrence (Fig. 9)</h3>" + figure(
-                plots.cooccurrence(present, corr),
-                "Correlation of the emoji labels over the sampled images (red: together more often than chance)."))
+            parts.append(
+                "<h3>Label co-occurrence (Fig. 9)</h3>"
+                + figure(
+                    plots.cooccurrence(present, corr),
+                    "Correlation of the emoji labels over the sampled images (red: together more often than chance).",
+                )
+            )
     for folder in stats_dirs:
         pngs = sorted(folder.glob("*.png"))
         if pngs:
-            figs = "".join(figure(png_uri(p.read_bytes()), f"{p.stem.replace('_', ' ')} (sample's stats/{p.name})")
-                           for p in pngs)
+            figs = "".join(
+                figure(png_uri(p.read_bytes()), f"{p.stem.replace('_', ' ')} (sample's stats/{p.name})") for p in pngs
+            )
             parts.append(details(f"Figures written by sample ({folder})", figs))
     if vocab is not None:
         parts.append(details(f"Vocabulary: {len(vocab)} emojis (categories.csv)", vocabulary_grid(vocab)))

@@ -86,24 +86,32 @@ def tag(kind: str, text: str | None = None) -> str:
     return f'<span class="tag {esc(kind)}">{esc(text or kind)}</span>'
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = (),
-          row_classes: Sequence[str] | None = None, raw: bool = False) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    numeric: Sequence[int] = (),
+    row_classes: Sequence[str] | None = None,
+    raw: bool = False,
+) -> str:
     """A table; cells are escaped unless `raw` (cells already HTML). `numeric`: right-aligned columns."""
     numeric = set(numeric)
-    head = "".join(f'<th{" class=num" if i in numeric else ""}>{esc(h)}</th>' for i, h in enumerate(header))
+    head = "".join(f"<th{' class=num' if i in numeric else ''}>{esc(h)}</th>" for i, h in enumerate(header))
     body = []
     for n, row in enumerate(rows):
         cls = f' class="{esc(row_classes[n])}"' if row_classes and row_classes[n] else ""
         cells = "".join(
-            f'<td{" class=num" if i in numeric else ""}>{c if raw else esc(c)}</td>' for i, c in enumerate(row))
+            f"<td{' class=num' if i in numeric else ''}>{c if raw else esc(c)}</td>" for i, c in enumerate(row)
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def figure(uri: str, caption: str, alt: str | None = None, wide: bool = False) -> str:
     """An embedded plot with its caption; `wide` ones take a whole row of a gallery."""
-    return (f'<figure{" class=wide" if wide else ""}><img class="plot" src="{uri}" alt="{esc(alt or caption)}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>")
+    return (
+        f'<figure{" class=wide" if wide else ""}><img class="plot" src="{uri}" alt="{esc(alt or caption)}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
 
 
 def gallery(figures: Iterable[str]) -> str:

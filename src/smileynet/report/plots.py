@@ -94,14 +94,25 @@ def windows(before: dict[int, int] | None, after: dict[str, dict[int, int]] | No
     x = np.arange(len(keys))
     width = 0.4 if before and after else 0.8
     if before:
-        ax.bar(x - (width / 2 if after else 0), [before.get(k, 0) for k in keys], width, color="#7a8599",
-               label="collected posts")
+        ax.bar(
+            x - (width / 2 if after else 0),
+            [before.get(k, 0) for k in keys],
+            width,
+            color="#7a8599",
+            label="collected posts",
+        )
     if after:
         bottom = np.zeros(len(keys))
         for split, counts in after.items():
             values = np.array([counts.get(k, 0) for k in keys], dtype=float)
-            ax.bar(x + (width / 2 if before else 0), values, width, bottom=bottom, label=f"sampled: {split}",
-                   color=SPLIT_COLORS.get(split))
+            ax.bar(
+                x + (width / 2 if before else 0),
+                values,
+                width,
+                bottom=bottom,
+                label=f"sampled: {split}",
+                color=SPLIT_COLORS.get(split),
+            )
             bottom += values
     ax.set_xticks(x, [str(k) for k in keys])
     ax.set_xlabel(f"window ({window_days} days each, from the first post)")
@@ -114,6 +125,7 @@ def training_curves(metrics) -> str | None:
     """Loss (with learning rate), validation metrics and throughput against the step.
 
     `metrics` is a polars DataFrame of a run's metrics.csv; panels without columns are left out."""
+
     def has(column: str) -> bool:
         return column in metrics.columns and metrics[column].null_count() < len(metrics)
 
@@ -134,8 +146,14 @@ def training_curves(metrics) -> str | None:
             ax.plot(rows["step"], rows["loss"], color="#3b6fb6", linewidth=1, label="train")
             if has("val_loss"):
                 held_out = metrics.filter(metrics["val_loss"].is_not_null())
-                ax.plot(held_out["step"], held_out["val_loss"], color="#e0b000", marker="o", markersize=3,
-                        label="validation")
+                ax.plot(
+                    held_out["step"],
+                    held_out["val_loss"],
+                    color="#e0b000",
+                    marker="o",
+                    markersize=3,
+                    label="validation",
+                )
                 ax.legend(frameon=False, fontsize=8)
             ax.set_title("loss (BCE)")
             if has("lr") and rows["lr"].drop_nulls().n_unique() > 1:  # a schedule, not a constant

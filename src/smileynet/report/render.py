@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from smileynet.errors import UserError
@@ -60,8 +60,9 @@ def _dataset_sections(found: Inputs) -> list[Section]:
     if reports:
         sections.append(("collect", "Dataset: collected posts", dataset.collect_section(reports)))
     if found.posts or found.manifests or found.categories:
-        body = dataset.sample_section(found.posts, found.manifests, _vocabulary(found), found.stats_dirs,
-                                      found.releases)
+        body = dataset.sample_section(
+            found.posts, found.manifests, _vocabulary(found), found.stats_dirs, found.releases
+        )
         if body:
             sections.append(("sample", "Dataset: labels, sampling and splits", body))
     return sections
@@ -80,10 +81,14 @@ def _prediction_sections(found: Inputs, config: ReportConfig) -> list[Section]:
     parts = []
     if evaluations:
         parts.append("<h3>Table 1: emoji prediction (%)</h3>" + training.table1(evaluations))
-        parts.append(note("Published rows are the paper's numbers on its Visual Smiley Dataset test split (ResNet50, "
-                          "320k iterations), not re-measured. mTop-k counts the labels found among the top k "
-                          "predictions out of min(k, number of labels); AUC is the mean ROC AUC over emojis; mAP (not in "
-                          "the paper) the mean average precision."))
+        parts.append(
+            note(
+                "Published rows are the paper's numbers on its Visual Smiley Dataset test split (ResNet50, "
+                "320k iterations), not re-measured. mTop-k counts the labels found among the top k "
+                "predictions out of min(k, number of labels); AUC is the mean ROC AUC over emojis; mAP (not in "
+                "the paper) the mean average precision."
+            )
+        )
         parts.extend(training.per_emoji_section(p, d) for p, d in evaluations)
     if images and model is not None:
         parts.append("<h3>Fig. 5: top-5 emojis of example images</h3>" + training.examples_section(model, images))
@@ -112,8 +117,11 @@ def build_report(config: ReportConfig) -> Path:
             raise UserError(f"--images: not found: {image}")
     found = find_inputs(config.inputs)
     if found.empty():
-        raise UserError("no report inputs found in " + ", ".join(map(str, config.inputs))
-                        + " (expected collect, sample, train, evaluate or transfer outputs)")
+        raise UserError(
+            "no report inputs found in "
+            + ", ".join(map(str, config.inputs))
+            + " (expected collect, sample, train, evaluate or transfer outputs)"
+        )
     builders: list[Callable[[], list[Section]]] = [
         lambda: _dataset_sections(found),
         lambda: _training_sections(found),
@@ -123,9 +131,17 @@ def build_report(config: ReportConfig) -> Path:
     sections: list[Section] = []
     for build in progress(builders, total=len(builders), desc="report", unit="part", quiet=config.quiet):
         sections.extend(build())
-    sections.append(("inputs", "Inputs", details(f"{sum(len(getattr(found, f)) for f in found.__dataclass_fields__)} "
-                                                  "inputs recognised", _inputs_section(found))))
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    sections.append(
+        (
+            "inputs",
+            "Inputs",
+            details(
+                f"{sum(len(getattr(found, f)) for f in found.__dataclass_fields__)} inputs recognised",
+                _inputs_section(found),
+            ),
+        )
+    )
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = f"Generated {when} from {', '.join(map(str, config.inputs))}"
     out = Path(config.out)
     atomic_write_text(out, document(config.title, subtitle, sections))

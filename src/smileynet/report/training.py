@@ -65,8 +65,12 @@ def _run_summary(metrics) -> list[tuple[str, str]]:
             if len(values):
                 best = values.sort(column, descending=True).row(0, named=True)
                 last = values.row(len(values) - 1, named=True)
-                rows.append((f"{column}: last / best (step)",
-                             f"{pct(last[column])} / {pct(best[column])} ({int(best['step'])})"))
+                rows.append(
+                    (
+                        f"{column}: last / best (step)",
+                        f"{pct(last[column])} / {pct(best[column])} ({int(best['step'])})",
+                    )
+                )
     return rows
 
 
@@ -82,8 +86,13 @@ def run_section(run: Path) -> str:
             parts.append(table(["", "value"], summary, numeric=[1]))
         uri = plots.training_curves(metrics)
         if uri:
-            parts.append(figure(uri, f"{run.name}: training and validation loss (dashed: the learning rate, when "
-                                     "it changes), validation metrics, throughput."))
+            parts.append(
+                figure(
+                    uri,
+                    f"{run.name}: training and validation loss (dashed: the learning rate, when "
+                    "it changes), validation metrics, throughput.",
+                )
+            )
     config_file = run / "config.yaml"
     if config_file.is_file():
         try:
@@ -103,16 +112,24 @@ def run_section(run: Path) -> str:
         except (OSError, json.JSONDecodeError):
             summary = {}
         facts = [(k.replace("_", " "), v) for k, v in summary.items() if not isinstance(v, (dict, list))]
-        facts += [(f"{k.replace('_', ' ')}: {reason}", n) for k, v in summary.items() if isinstance(v, dict)
-                  for reason, n in v.items()]
+        facts += [
+            (f"{k.replace('_', ' ')}: {reason}", n)
+            for k, v in summary.items()
+            if isinstance(v, dict)
+            for reason, n in v.items()
+        ]
         if facts:
             parts.append(details("Training summary (train_summary.json)", table(["", "value"], facts)))
     model_config = run / "model" / "config.json"
     if model_config.is_file():
         try:
             config = json.loads(model_config.read_text("utf-8"))
-            parts.append(note(f"Model: {config.get('arch')}, {config.get('num_classes')} emojis, "
-                              f"{config.get('image_size')} px ({run / 'model'})."))
+            parts.append(
+                note(
+                    f"Model: {config.get('arch')}, {config.get('num_classes')} emojis, "
+                    f"{config.get('image_size')} px ({run / 'model'})."
+                )
+            )
         except (OSError, json.JSONDecodeError):
             pass
     return "".join(parts)
@@ -143,14 +160,16 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
     def ours(name: str, label: str, data: dict, values: dict) -> None:
         n = data.get("n")
         label = esc(label + (f", n={n:,}" if isinstance(n, int) else ""))
-        rows.append([f"{esc(name)} {tag('ours')} <span class=emoji-name>{label}</span>", *(pct(values.get(k)) for k in keys)])
+        rows.append(
+            [f"{esc(name)} {tag('ours')} <span class=emoji-name>{label}</span>", *(pct(values.get(k)) for k in keys)]
+        )
         classes.append("ours")
 
     published_rows = dict(published.TABLE1)
     rows.append([esc("Random performance") + tag("published"), *published_rows["Random performance"], "-"])
     classes.append("published")
     seen = set()
-    for path, data in evaluations:
+    for _path, data in evaluations:
         random = data.get("random")
         split = tuple(str(data.get(k)) for k in ("data", "split", "n"))
         if isinstance(random, dict) and split not in seen:
@@ -165,8 +184,9 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
     for path, data in evaluations:
         if not any(data.get("train_sampling") == s for _, s in TABLE1_VARIANTS):
             ours("SmileyNet", _label(path, data), data, data)
-    return table(["Model", *published.TABLE1_HEADERS, "mAP"], rows, numeric=[1, 2, 3, 4, 5], row_classes=classes,
-                 raw=True)
+    return table(
+        ["Model", *published.TABLE1_HEADERS, "mAP"], rows, numeric=[1, 2, 3, 4, 5], row_classes=classes, raw=True
+    )
 
 
 def per_category(data: dict) -> list[tuple[str, dict]]:
@@ -194,17 +214,24 @@ def per_emoji_section(path: Path, data: dict) -> str:
     if not scored:
         return ""
     scored.sort(key=lambda km: -km[1]["auc"])
-    parts = [f"<h3>Per-emoji AUC ({esc(_label(path, data))})</h3>",
-             figure(plots.per_emoji_auc([k for k, _ in scored], [float(m["auc"]) for _, m in scored]),
-                    "ROC AUC of each emoji on the evaluated split, best first; dashed: random.")]
+    parts = [
+        f"<h3>Per-emoji AUC ({esc(_label(path, data))})</h3>",
+        figure(
+            plots.per_emoji_auc([k for k, _ in scored], [float(m["auc"]) for _, m in scored]),
+            "ROC AUC of each emoji on the evaluated split, best first; dashed: random.",
+        ),
+    ]
     extra = [c for c in ("ap", "n", "positives", "support") if any(c in m for _, m in scored)]
     rows = [[emoji(k, with_name=True), f"{m['auc']:.3f}", *(_value(m.get(c)) for c in extra)] for k, m in scored]
     skipped = [k for k in data.get("skipped_categories") or [] if isinstance(k, str)]
     if skipped:
-        parts.append(f'<p class="note">Left out of the mean AUC (no positive or no negative in the split): '
-                     f'{" ".join(emoji(normalize_emoji(k)) for k in skipped)}</p>')
-    parts.append(details("Per-emoji table", table(["emoji", "AUC", *extra], rows, numeric=range(1, 2 + len(extra)),
-                                                  raw=True)))
+        parts.append(
+            f'<p class="note">Left out of the mean AUC (no positive or no negative in the split): '
+            f"{' '.join(emoji(normalize_emoji(k)) for k in skipped)}</p>"
+        )
+    parts.append(
+        details("Per-emoji table", table(["emoji", "AUC", *extra], rows, numeric=range(1, 2 + len(extra)), raw=True))
+    )
     return "".join(parts)
 
 
@@ -238,8 +265,11 @@ def examples_section(model_dir: Path, images: list[Path]) -> str:
         path, picture = Path(name), open_image(name)
         glyphs = " ".join(f"{emoji(entry['emoji'])}" for entry in top)
         scores = " ".join(f"{entry['prob']:.2f}" for entry in top)
-        cards.append(f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
-                     f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"
-                     f"<div class=emoji-name>{esc(path.parent.name)}/{esc(path.name)}</div></div>")
-    return (f'<div class="examples">{"".join(cards)}</div>'
-            + note(f"Top-5 emojis of {model_dir}, most likely first, with their sigmoid probabilities."))
+        cards.append(
+            f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
+            f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"
+            f"<div class=emoji-name>{esc(path.parent.name)}/{esc(path.name)}</div></div>"
+        )
+    return f'<div class="examples">{"".join(cards)}</div>' + note(
+        f"Top-5 emojis of {model_dir}, most likely first, with their sigmoid probabilities."
+    )

@@ -48,8 +48,13 @@ MORE_BENCHMARKS = (
     ("abstract", "Emotions: Abstract paintings (Machajdik & Hanbury 2010)"),
 )
 BENCHMARK_PROTOCOLS = ("knn", "head", "finetune", "zero_shot_binary", "zero_shot_continuous")
-PROTOCOL_NAMES = {"knn": "1-NN", "head": "transfer head", "finetune": "fine-tuned network",
-                  "zero_shot_binary": "zero-shot, binary", "zero_shot_continuous": "zero-shot, continuous"}
+PROTOCOL_NAMES = {
+    "knn": "1-NN",
+    "head": "transfer head",
+    "finetune": "fine-tuned network",
+    "zero_shot_binary": "zero-shot, binary",
+    "zero_shot_continuous": "zero-shot, continuous",
+}
 
 
 def _get(data: object, *keys: str) -> object:
@@ -115,11 +120,17 @@ def twitter_table(results: list[tuple[Path, dict]], published_rows: tuple, proto
         splits = _map(result, "splits")
         for protocol in protocols:
             for model in ("baseline", "smileynet"):
-                cells = [_get(splits, split, "protocols", protocol, model, "accuracy") for split in published.TWITTER_SPLITS]
+                cells = [
+                    _get(splits, split, "protocols", protocol, model, "accuracy") for split in published.TWITTER_SPLITS
+                ]
                 if not any(cells):
                     continue
-                rows.append([_ours(_protocol_label(result, protocol, model), path, len(results) > 1),
-                             *(_cell(c) for c in cells)])
+                rows.append(
+                    [
+                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1),
+                        *(_cell(c) for c in cells),
+                    ]
+                )
                 classes.append("ours")
                 ours += 1
     if not ours:
@@ -138,8 +149,13 @@ def fi_table(results: list[tuple[Path, dict]]) -> str | None:
                 entry = _get(split, "protocols", protocol, model)
                 if not isinstance(entry, dict):
                     continue
-                rows.append([_ours(_protocol_label(result, protocol, model), path, len(results) > 1),
-                             _cell(entry.get("accuracy")), _cell(entry.get("sentiment_accuracy"))])
+                rows.append(
+                    [
+                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1),
+                        _cell(entry.get("accuracy")),
+                        _cell(entry.get("sentiment_accuracy")),
+                    ]
+                )
                 classes.append("ours")
                 ours += 1
     if not ours:
@@ -164,8 +180,11 @@ def benchmark_table(results: list[tuple[Path, dict]]) -> str | None:
                         label += f" ({split_name})"
                     cells = [_cell(entry.get("accuracy"))]
                     if multi:  # zero-shot predicts the sentiment only
-                        cells = (["-", cells[0]] if protocol.startswith("zero_shot")
-                                 else [cells[0], _cell(entry.get("sentiment_accuracy"))])
+                        cells = (
+                            ["-", cells[0]]
+                            if protocol.startswith("zero_shot")
+                            else [cells[0], _cell(entry.get("sentiment_accuracy"))]
+                        )
                     rows.append([_ours(label, path, len(results) > 1), *cells])
     if not rows:
         return None
@@ -194,13 +213,17 @@ def more_benchmark_sections(results: list[tuple[Path, dict]]) -> list[tuple[str,
         body = benchmark_table(runs)
         if body:
             parts.append(f"<h3>Accuracy (%)</h3>{body}")
-        text = ("Beyond the paper: it reports no numbers on this benchmark, and none are quoted here. "
-                f"Ours: mean ± std over {_folds_note(runs)}.")
+        text = (
+            "Beyond the paper: it reports no numbers on this benchmark, and none are quoted here. "
+            f"Ours: mean ± std over {_folds_note(runs)}."
+        )
         if not any(isinstance(r.get("class_sentiment"), list) for _, r in runs):
             text += " These classes carry no sentiment mapping, so there is no zero-shot row."
         elif any(len(_list(r.get("classes"))) > 2 for _, r in runs):
-            text += (" Sentiment: the predicted emotion mapped to positive (amusement, awe, contentment, "
-                     "excitement) or negative.")
+            text += (
+                " Sentiment: the predicted emotion mapped to positive (amusement, awe, contentment, "
+                "excitement) or negative."
+            )
         parts.append(note(text))
         parts.append(_benchmark_details(runs))
         sections.append((f"transfer-{kind}", title, "".join(parts)))
@@ -218,8 +241,11 @@ def _emoji_rho(row: object) -> str:
 def class_correlation_table(correlation: dict) -> str:
     """Table 5: the emojis most correlated with each class, with their Spearman rho."""
     width = max((len(v) for v in correlation.values() if isinstance(v, list)), default=0)
-    rows = [[esc(name), *(_emoji_rho(r) for r in ranked), *([""] * (width - len(ranked)))]
-            for name, ranked in correlation.items() if isinstance(ranked, list)]
+    rows = [
+        [esc(name), *(_emoji_rho(r) for r in ranked), *([""] * (width - len(ranked)))]
+        for name, ranked in correlation.items()
+        if isinstance(ranked, list)
+    ]
     return table(["Class", *(f"#{i + 1}" for i in range(width))], rows, raw=True)
 
 
@@ -239,11 +265,28 @@ def all_protocols_table(result: dict) -> str:
             for model, entry in _map(by_model).items():
                 if not isinstance(entry, dict):
                     continue
-                rows.append([split_name, PROTOCOL_NAMES.get(protocol, protocol), _model_name(result, model),
-                             _cell(entry.get("accuracy")), _cell(entry.get("sentiment_accuracy")),
-                             pct(entry.get("overall"))])
-    return table(["split", "protocol", "model", "accuracy (mean ± std over folds)", "sentiment accuracy",
-                  "zero-shot, whole split"], rows, numeric=[3, 4, 5])
+                rows.append(
+                    [
+                        split_name,
+                        PROTOCOL_NAMES.get(protocol, protocol),
+                        _model_name(result, model),
+                        _cell(entry.get("accuracy")),
+                        _cell(entry.get("sentiment_accuracy")),
+                        pct(entry.get("overall")),
+                    ]
+                )
+    return table(
+        [
+            "split",
+            "protocol",
+            "model",
+            "accuracy (mean ± std over folds)",
+            "sentiment accuracy",
+            "zero-shot, whole split",
+        ],
+        rows,
+        numeric=[3, 4, 5],
+    )
 
 
 def run_facts(path: Path, result: dict) -> str:
@@ -261,8 +304,11 @@ def run_facts(path: Path, result: dict) -> str:
         ("folds", f"{folds.get('source', '-')}" + (f", k={folds['k']}" if folds.get("k") else "")),
         ("model", f"{_get(result, 'model', 'arch')}, {_get(result, 'model', 'num_classes')} emojis"),
         ("baseline", _model_name(result, "baseline") if result.get("baseline") else "none"),
-        ("zero-shot lexicon", f"{lexicon.get('source', '-')}: {lexicon.get('covered', '-')} of "
-                              f"{lexicon.get('total', '-')} emojis scored, the rest by subgroup mean"),
+        (
+            "zero-shot lexicon",
+            f"{lexicon.get('source', '-')}: {lexicon.get('covered', '-')} of "
+            f"{lexicon.get('total', '-')} emojis scored, the rest by subgroup mean",
+        ),
         ("seconds", result.get("seconds")),
     ]
     return table(["", ""], [(k, "-" if v is None else v) for k, v in facts])
@@ -309,8 +355,10 @@ def fingerprints_section(path: Path) -> str:
         return note(f"{path}: not a readable emoji_fingerprints.csv")
     if not emojis or not classes:
         return ""
-    return figure(plots.fingerprint_heatmap(emojis, classes, values),
-                  f"Emotional fingerprint of every emoji: its mean response per class ({path.name}).")
+    return figure(
+        plots.fingerprint_heatmap(emojis, classes, values),
+        f"Emotional fingerprint of every emoji: its mean response per class ({path.name}).",
+    )
 
 
 def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]) -> list[tuple[str, str, str]]:
@@ -326,15 +374,22 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
         for title, rows, protocols in (
             ("Table 2: 1-nearest-neighbour sentiment accuracy (%)", published.TABLE2, ("knn",)),
             ("Table 3: visual sentiment, state of the art (%)", published.TABLE3, ("head", "finetune")),
-            ("Table 4: zero-shot visual sentiment accuracy (%)", published.TABLE4,
-             ("zero_shot_binary", "zero_shot_continuous")),
+            (
+                "Table 4: zero-shot visual sentiment accuracy (%)",
+                published.TABLE4,
+                ("zero_shot_binary", "zero_shot_continuous"),
+            ),
         ):
             body = twitter_table(twitter, rows, protocols)
             if body:
                 parts.append(f"<h3>{esc(title)}</h3>{body}")
-        parts.append(note("Published rows are the paper's numbers, not re-measured. Ours: mean ± std over the folds; "
-                          "zero-shot polarity comes from the Emoji Sentiment Ranking instead of the paper's four "
-                          "annotators."))
+        parts.append(
+            note(
+                "Published rows are the paper's numbers, not re-measured. Ours: mean ± std over the folds; "
+                "zero-shot polarity comes from the Emoji Sentiment Ranking instead of the paper's four "
+                "annotators."
+            )
+        )
         parts.append(_benchmark_details(twitter))
         sections.append(("transfer-twitter", "Visual sentiment: Twitter I", "".join(parts)))
     if fi:
@@ -342,8 +397,12 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
         body = fi_table(fi)
         if body:
             parts.append(f"<h3>Table 6: fine-grained emotion classification on FI (%)</h3>{body}")
-            parts.append(note("Published rows are the paper's numbers, not re-measured. Sentiment: the predicted "
-                              "emotion mapped to positive (amusement, awe, contentment, excitement) or negative."))
+            parts.append(
+                note(
+                    "Published rows are the paper's numbers, not re-measured. Sentiment: the predicted "
+                    "emotion mapped to positive (amusement, awe, contentment, excitement) or negative."
+                )
+            )
         parts.append(_benchmark_details(fi))
         sections.append(("transfer-fi", "Emotions: Flickr & Instagram (FI)", "".join(parts)))
     sections += more_benchmark_sections(results)
@@ -362,16 +421,26 @@ def _benchmark_details(results: list[tuple[Path, dict]]) -> str:
         if len(results) > 1:
             parts.append(f"<h3>{esc(path.parent)}</h3>")
         splits = _map(result, "splits")
-        correlated = next((s["class_correlation"] for s in splits.values()
-                           if isinstance(s, dict) and isinstance(s.get("class_correlation"), dict)), None)
+        correlated = next(
+            (
+                s["class_correlation"]
+                for s in splits.values()
+                if isinstance(s, dict) and isinstance(s.get("class_correlation"), dict)
+            ),
+            None,
+        )
         if correlated:
-            parts.append("<h3>Table 5: top correlated emojis with each class (Spearman's rho)</h3>"
-                         + class_correlation_table(correlated))
+            parts.append(
+                "<h3>Table 5: top correlated emojis with each class (Spearman's rho)</h3>"
+                + class_correlation_table(correlated)
+            )
         split_name = "five_agrees" if "five_agrees" in splits else next(iter(splits), None)
         sentiment = _get(splits, split_name, "sentiment_correlation") if split_name else None
         if isinstance(sentiment, dict):
-            parts.append(f"<h3>Emojis most correlated with sentiment ({esc(split_name)}, Sec. 4.2)</h3>"
-                         + sentiment_correlation_table(sentiment))
+            parts.append(
+                f"<h3>Emojis most correlated with sentiment ({esc(split_name)}, Sec. 4.2)</h3>"
+                + sentiment_correlation_table(sentiment)
+            )
         parts.append(gallery(figures_of(path, result)))
         fingerprint_file = path.parent / str(_get(result, "fingerprints", "file") or "emoji_fingerprints.csv")
         if fingerprint_file.is_file():

@@ -7,7 +7,6 @@ driver that reads posts.parquet and writes the dataset folder.
 
 from smileynet.lazy import lazy_exports
 
-_EXPORTS = {"sample": "manifest", "read_release": "release", "write_release": "release",
-            "temporal_sample": "temporal"}
+_EXPORTS = {"sample": "manifest", "read_release": "release", "write_release": "release", "temporal_sample": "temporal"}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -50,9 +50,19 @@ def resolve_vocab(posts: Path, vocab: str | Path | None) -> Vocabulary:
     return Vocabulary.from_categories_csv(beside) if beside.is_file() else load_vocabulary(None)
 
 
-def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, cap: int = 4000,
-           val_per_class: int = 500, test_per_class: int = 1000, seed: int = 0, vocab: str | Path | None = None,
-           from_release: str | Path | None = None, sampling: str = "temporal") -> dict:
+def sample(
+    posts: str | Path | None,
+    out: str | Path,
+    *,
+    window_days: int = 30,
+    cap: int = 4000,
+    val_per_class: int = 500,
+    test_per_class: int = 1000,
+    seed: int = 0,
+    vocab: str | Path | None = None,
+    from_release: str | Path | None = None,
+    sampling: str = "temporal",
+) -> dict:
     """Build the dataset in `out` from `posts` (or re-lay an official release with
     `from_release`); returns the summary also written to `out/sample_report.json`.
 
@@ -67,10 +77,18 @@ def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, 
         raise UserError("--sampling raw draws from posts: it does not apply to --from-release")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"command": "sample", "posts": str(posts) if posts else None, "window_days": window_days, "cap": cap,
-              "val_per_class": val_per_class, "test_per_class": test_per_class, "seed": seed,
-              "vocab": str(vocab) if vocab else None, "from_release": str(from_release) if from_release else None,
-              "sampling": sampling}
+    config = {
+        "command": "sample",
+        "posts": str(posts) if posts else None,
+        "window_days": window_days,
+        "cap": cap,
+        "val_per_class": val_per_class,
+        "test_per_class": test_per_class,
+        "seed": seed,
+        "vocab": str(vocab) if vocab else None,
+        "from_release": str(from_release) if from_release else None,
+        "sampling": sampling,
+    }
     if from_release is not None:
         release = read_release(from_release)
         vocabulary, manifest = release.vocab, release.manifest
@@ -96,7 +114,9 @@ def sample(posts: str | Path | None, out: str | Path, *, window_days: int = 30, 
         collected = len(labelled)
     _write_manifest(manifest, out / "manifest.parquet")
     write_release(manifest, vocabulary, out, source=Path(from_release) if from_release is not None else None)
-    figures = write_stats(out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after)
+    figures = write_stats(
+        out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after
+    )
     report = {
         "sampling": sampling if from_release is None else None,
         "posts_in": collected,

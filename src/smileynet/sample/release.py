@@ -82,23 +82,29 @@ def read_release(folder: str | Path) -> Release:
                 urls, labels, post_ids = _release_rows(path, reader, len(vocab))
             except (csv.Error, UnicodeDecodeError) as err:
                 raise UserError(f"{path}: line {reader.line_num}: not a readable UTF-8 CSV ({err})") from None
-        frames.append(pl.DataFrame({
-            "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
-            "post_id": pl.Series(post_ids, dtype=pl.String),
-            "url": urls,
-            "created_at": pl.Series([None] * len(urls), dtype=pl.Datetime("us", "UTC")),
-            "window": pl.Series([None] * len(urls), dtype=pl.Int32),
-            "labels": pl.Series(labels, dtype=pl.List(pl.Int32)),
-            "emojis": [[vocab.emojis[i] for i in row] for row in labels],
-            "split": [split] * len(urls),
-        }, schema_overrides={"emojis": pl.List(pl.String)}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
+                    "post_id": pl.Series(post_ids, dtype=pl.String),
+                    "url": urls,
+                    "created_at": pl.Series([None] * len(urls), dtype=pl.Datetime("us", "UTC")),
+                    "window": pl.Series([None] * len(urls), dtype=pl.Int32),
+                    "labels": pl.Series(labels, dtype=pl.List(pl.Int32)),
+                    "emojis": [[vocab.emojis[i] for i in row] for row in labels],
+                    "split": [split] * len(urls),
+                },
+                schema_overrides={"emojis": pl.List(pl.String)},
+            )
+        )
     if not frames:
         raise UserError(f"{folder}: no train.csv, valid.csv or test.csv found")
     return Release(vocab, pl.concat(frames))
 
 
-def _release_rows(path: Path, reader: csv.DictReader, num_classes: int
-                  ) -> tuple[list[str], list[list[int]], list[str | None]]:
+def _release_rows(
+    path: Path, reader: csv.DictReader, num_classes: int
+) -> tuple[list[str], list[list[int]], list[str | None]]:
     if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
         raise UserError(f"{path}: expected columns 'url' and 'labels'")
     post_column = next((c for c in POST_ID_COLUMNS if c in reader.fieldnames), None)

@@ -29,8 +29,14 @@ def cooccurrence(labels: list[list[int]], num_classes: int) -> np.ndarray:
     return np.divide(counts, diagonal[:, None], out=np.zeros_like(counts), where=diagonal[:, None] > 0)
 
 
-def write_stats(folder: Path, vocab: Vocabulary, after: list[list[int]], before: list[list[int]] | None = None,
-                windows_before: dict[int, int] | None = None, windows_after: dict[int, int] | None = None) -> list[Path]:
+def write_stats(
+    folder: Path,
+    vocab: Vocabulary,
+    after: list[list[int]],
+    before: list[list[int]] | None = None,
+    windows_before: dict[int, int] | None = None,
+    windows_after: dict[int, int] | None = None,
+) -> list[Path]:
     """Write the figures and `stats.json` into `folder`; returns the figure paths."""
     import matplotlib
 
@@ -42,9 +48,14 @@ def write_stats(folder: Path, vocab: Vocabulary, after: list[list[int]], before:
     written = []
     counts_after = label_counts(after, n)
     stats = {"emojis": list(vocab.emojis), "after": counts_after.tolist()}
-    for name, counts, title in (("labels_before", label_counts(before, n) if before is not None else None,
-                                 "Posts per emoji before sampling (Fig. 2a)"),
-                                ("labels_after", counts_after, "Images per emoji after sampling (Fig. 2b)")):
+    for name, counts, title in (
+        (
+            "labels_before",
+            label_counts(before, n) if before is not None else None,
+            "Posts per emoji before sampling (Fig. 2a)",
+        ),
+        ("labels_after", counts_after, "Images per emoji after sampling (Fig. 2b)"),
+    ):
         if counts is None:
             continue
         if name == "labels_before":
@@ -77,8 +88,10 @@ def write_stats(folder: Path, vocab: Vocabulary, after: list[list[int]], before:
         ax.legend()
         ax.set_title("Posts per window")
         written.append(_save(fig, folder / "posts_per_window.png"))
-        stats["posts_per_window"] = {"collected": {str(k): v for k, v in (windows_before or {}).items()},
-                                     "sampled": {str(k): v for k, v in windows_after.items()}}
+        stats["posts_per_window"] = {
+            "collected": {str(k): v for k, v in (windows_before or {}).items()},
+            "sampled": {str(k): v for k, v in windows_after.items()},
+        }
     write_json(folder / "stats.json", stats)
     return written
 

@@ -30,11 +30,13 @@ def label_posts(posts: pl.DataFrame, vocab: Vocabulary) -> pl.DataFrame:
     """Keep the vocabulary emojis of each post (as `labels` indices); drop posts left with none,
     and repeated post ids (first kept)."""
     mapping = {e: i for i, e in enumerate(vocab.emojis)}
-    return (posts.sort("created_at", "post_id")
-            .unique("post_id", keep="first", maintain_order=True)
-            .with_columns(pl.col("emojis").list.eval(pl.element().filter(pl.element().is_in(list(mapping)))))
-            .with_columns(labels=pl.col("emojis").list.eval(pl.element().replace_strict(mapping, return_dtype=pl.Int32)))
-            .filter(pl.col("labels").list.len() > 0, pl.col("image_urls").list.len() > 0))
+    return (
+        posts.sort("created_at", "post_id")
+        .unique("post_id", keep="first", maintain_order=True)
+        .with_columns(pl.col("emojis").list.eval(pl.element().filter(pl.element().is_in(list(mapping)))))
+        .with_columns(labels=pl.col("emojis").list.eval(pl.element().replace_strict(mapping, return_dtype=pl.Int32)))
+        .filter(pl.col("labels").list.len() > 0, pl.col("image_urls").list.len() > 0)
+    )
 
 
 def add_windows(posts: pl.DataFrame, window_days: int = 30) -> pl.DataFrame:
@@ -43,7 +45,8 @@ def add_windows(posts: pl.DataFrame, window_days: int = 30) -> pl.DataFrame:
         return posts.with_columns(window=pl.lit(0, pl.Int32))
     first = posts["created_at"].min()
     return posts.with_columns(
-        window=((pl.col("created_at") - first).dt.total_seconds() // (window_days * 86400)).cast(pl.Int32))
+        window=((pl.col("created_at") - first).dt.total_seconds() // (window_days * 86400)).cast(pl.Int32)
+    )
 
 
 def temporal_sample(posts: pl.DataFrame, window_days: int = 30, cap: int = 4000, seed: int = 0) -> pl.DataFrame:
@@ -52,15 +55,21 @@ def temporal_sample(posts: pl.DataFrame, window_days: int = 30, cap: int = 4000,
     if posts.is_empty():
         return add_windows(posts, window_days)
     posts = add_windows(posts, window_days).with_columns(
-        priority=pl.Series(np.random.default_rng(seed).random(len(posts))))
-    chosen = (posts.select("post_id", "window", "priority", "labels").explode("labels")
-              .filter(pl.col("priority").rank("ordinal").over("window", "labels") <= cap)
-              .select("post_id").unique())
+        priority=pl.Series(np.random.default_rng(seed).random(len(posts)))
+    )
+    chosen = (
+        posts.select("post_id", "window", "priority", "labels")
+        .explode("labels")
+        .filter(pl.col("priority").rank("ordinal").over("window", "labels") <= cap)
+        .select("post_id")
+        .unique()
+    )
     return posts.filter(pl.col("post_id").is_in(chosen["post_id"].implode())).drop("priority")
 
 
-def assign_splits(posts: pl.DataFrame, num_classes: int, val_per_class: int = 500, test_per_class: int = 1000,
-                  seed: int = 0) -> pl.DataFrame:
+def assign_splits(
+    posts: pl.DataFrame, num_classes: int, val_per_class: int = 500, test_per_class: int = 1000, seed: int = 0
+) -> pl.DataFrame:
     """`posts` plus a `split` column (train/valid/test), balanced per category by images."""
     labels = posts["labels"].to_list()
     images = posts["image_urls"].list.len().to_numpy()
@@ -98,7 +107,8 @@ def raw_train(posts: pl.DataFrame, manifest: pl.DataFrame, seed: int = 0) -> pl.
     size = int((manifest["split"] == "train").sum())
     held = manifest.filter(pl.col("split") != "train")
     pool = posts.filter(~pl.col("post_id").is_in(held["post_id"].unique().implode())).with_columns(
-        split=pl.lit("train"))
+        split=pl.lit("train")
+    )
     order = np.random.default_rng(seed + 2).permutation(len(pool))
     drawn = manifest_rows(pool[order]).head(size)["image_id"]
     every = manifest_rows(pool)
@@ -108,8 +118,17 @@ def raw_train(posts: pl.DataFrame, manifest: pl.DataFrame, seed: int = 0) -> pl.
 
 def manifest_rows(posts: pl.DataFrame) -> pl.DataFrame:
     """One row per image: `image_id` = `{post_id}_{n}`."""
-    return (posts.with_columns(n=pl.int_ranges(0, pl.col("image_urls").list.len()))
-            .explode("image_urls", "n")
-            .select(image_id=pl.col("post_id") + "_" + pl.col("n").cast(pl.String), post_id="post_id",
-                    url="image_urls", created_at="created_at", window="window", labels="labels", emojis="emojis",
-                    split="split"))
+    return (
+        posts.with_columns(n=pl.int_ranges(0, pl.col("image_urls").list.len()))
+        .explode("image_urls", "n")
+        .select(
+            image_id=pl.col("post_id") + "_" + pl.col("n").cast(pl.String),
+            post_id="post_id",
+            url="image_urls",
+            created_at="created_at",
+            window="window",
+            labels="labels",
+            emojis="emojis",
+            split="split",
+        )
+    )

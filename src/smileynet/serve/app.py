@@ -31,44 +31,93 @@ from smileynet.serve.upload import MAX_FILES, UploadError, read_upload
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
 # Swagger UI and ReDoc render with inline styles, and ReDoc starts a worker from a blob: URL.
-DOCS_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
+DOCS_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
 STATIC = {"page.js": "text/javascript", "page.css": "text/css", "swagger-init.js": "text/javascript"}
-DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "redoc.standalone.js": "text/javascript"}
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+}
 ENV_CONFIG = "SMILEYNET_SERVE_CONFIG"
 
 PREDICT_BODY = {
     "required": True,
     "content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary", "description": "the image (JPEG, PNG, GIF, WebP, ...)"},
-            "top_k": {"type": "integer", "default": 5},
-            "embedding": {"type": "boolean", "default": False}}}},
-        "application/json": {"schema": {"type": "object", "required": ["image_base64"], "properties": {
-            "image_base64": {"type": "string", "description": "the image file, base64 (a data: URI is accepted)"},
-            "top_k": {"type": "integer", "default": 5},
-            "embedding": {"type": "boolean", "default": False}}}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "the image (JPEG, PNG, GIF, WebP, ...)",
+                    },
+                    "top_k": {"type": "integer", "default": 5},
+                    "embedding": {"type": "boolean", "default": False},
+                },
+            }
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["image_base64"],
+                "properties": {
+                    "image_base64": {
+                        "type": "string",
+                        "description": "the image file, base64 (a data: URI is accepted)",
+                    },
+                    "top_k": {"type": "integer", "default": 5},
+                    "embedding": {"type": "boolean", "default": False},
+                },
+            }
+        },
     },
 }
 
 BATCH_BODY = {
     "required": True,
-    "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": MAX_FILES,
-                 "description": "the images, one `file` field each"},
-        "top_k": {"type": "integer", "default": 5},
-        "embedding": {"type": "boolean", "default": False}}}}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "maxItems": MAX_FILES,
+                        "description": "the images, one `file` field each",
+                    },
+                    "top_k": {"type": "integer", "default": 5},
+                    "embedding": {"type": "boolean", "default": False},
+                },
+            }
+        }
+    },
 }
 
 PREDICT_QUERY = [
-    {"name": "top_k", "in": "query", "schema": {"type": "integer", "default": 5}, "description": "how many emojis to list"},
-    {"name": "embedding", "in": "query", "schema": {"type": "boolean", "default": False},
-     "description": "also return the full embedding (logits) and every emoji's probability"},
+    {
+        "name": "top_k",
+        "in": "query",
+        "schema": {"type": "integer", "default": 5},
+        "description": "how many emojis to list",
+    },
+    {
+        "name": "embedding",
+        "in": "query",
+        "schema": {"type": "boolean", "default": False},
+        "description": "also return the full embedding (logits) and every emoji's probability",
+    },
 ]
 
 
@@ -127,8 +176,14 @@ class ModelInfo(BaseModel):
     max_upload_bytes: int
 
 
-def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int = 32, max_wait_ms: float = 5.0,
-               body_timeout: float = 30.0, allowed_hosts: list[str] | tuple[str, ...] | None = None) -> FastAPI:
+def create_app(
+    predictor: Predictor,
+    max_upload_mb: float = 10.0,
+    max_batch: int = 32,
+    max_wait_ms: float = 5.0,
+    body_timeout: float = 30.0,
+    allowed_hosts: list[str] | tuple[str, ...] | None = None,
+) -> FastAPI:
     """The app around a loaded model. Use it inside a lifespan (uvicorn, or `with TestClient(app)`):
     the micro-batching loop starts and stops with it. An upload must arrive within `body_timeout`
     seconds (else 408); with `allowed_hosts`, a request whose Host header is not one of them is
@@ -143,10 +198,13 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
         await batcher.stop()
 
     app = FastAPI(
-        title="SmileyNet", version=predictor.info()["version"], lifespan=lifespan,
-        docs_url=None, redoc_url=None,
+        title="SmileyNet",
+        version=predictor.info()["version"],
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="Emoji embedding for visual sentiment analysis: top emojis, zero-shot sentiment, "
-                    "emotional fingerprint. Send an image as multipart field `file` or JSON `image_base64`.",
+        "emotional fingerprint. Send an image as multipart field `file` or JSON `image_base64`.",
     )
     app.state.predictor, app.state.batcher = predictor, batcher
     if allowed_hosts:
@@ -162,12 +220,24 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
 
     @app.exception_handler(UploadError)
     async def refused(request: Request, err: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=err.status, headers={"connection": "close"} if err.status in (408, 413) else None)
+        return JSONResponse(
+            {"detail": str(err)},
+            status_code=err.status,
+            headers={"connection": "close"} if err.status in (408, 413) else None,
+        )
 
-    @app.post("/v1/predict", response_model=Prediction, response_model_exclude_none=True,
-              openapi_extra={"requestBody": PREDICT_BODY, "parameters": PREDICT_QUERY},
-              responses={400: {"description": "not a usable image, or a malformed request"},
-                         408: {"description": "upload not received in time"}, 413: {"description": "upload over the size limit"}, 415: {"description": "unsupported body type"}})
+    @app.post(
+        "/v1/predict",
+        response_model=Prediction,
+        response_model_exclude_none=True,
+        openapi_extra={"requestBody": PREDICT_BODY, "parameters": PREDICT_QUERY},
+        responses={
+            400: {"description": "not a usable image, or a malformed request"},
+            408: {"description": "upload not received in time"},
+            413: {"description": "upload over the size limit"},
+            415: {"description": "unsupported body type"},
+        },
+    )
     async def predict(request: Request) -> dict:
         """Top-k emojis with names and probabilities, zero-shot sentiment (binary and continuous),
         the emotional fingerprint when the server has one, and the full embedding with `embedding=true`.
@@ -175,10 +245,17 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
         (result,) = await answers(request, max_files=1)
         return result
 
-    @app.post("/v1/predict/batch", response_model=BatchPrediction, response_model_exclude_none=True,
-              openapi_extra={"requestBody": BATCH_BODY, "parameters": PREDICT_QUERY},
-              responses={400: {"description": "an image that is not usable (named), or a malformed request"},
-                         408: {"description": "upload not received in time"}, 413: {"description": "an image over the size limit"}})
+    @app.post(
+        "/v1/predict/batch",
+        response_model=BatchPrediction,
+        response_model_exclude_none=True,
+        openapi_extra={"requestBody": BATCH_BODY, "parameters": PREDICT_QUERY},
+        responses={
+            400: {"description": "an image that is not usable (named), or a malformed request"},
+            408: {"description": "upload not received in time"},
+            413: {"description": "an image over the size limit"},
+        },
+    )
     async def predict_batch(request: Request) -> dict:
         """The answer of `/v1/predict` for each `file` field (up to 8), in the order sent, with its file name."""
         return {"results": await answers(request, max_files=MAX_FILES)}
@@ -201,8 +278,11 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
             except Exception as err:  # whatever else a hostile file provokes in a decoder is still bad input
                 raise UploadError(400, f"bad image{which}: cannot decode ({type(err).__name__})") from None
         logits = await asyncio.gather(*(batcher.submit(tensor) for tensor, _ in decoded))
-        return [predictor.answer(row, top_k=top_k, embedding=embedding) | {"image": {"width": w, "height": h}, "filename": name}
-                for row, (_, (w, h)), name in zip(logits, decoded, upload.filenames)]
+        return [
+            predictor.answer(row, top_k=top_k, embedding=embedding)
+            | {"image": {"width": w, "height": h}, "filename": name}
+            for row, (_, (w, h)), name in zip(logits, decoded, upload.filenames)
+        ]
 
     @app.get("/v1/model", response_model=ModelInfo)
     def model_info() -> dict:
@@ -245,8 +325,11 @@ def create_app(predictor: Predictor, max_upload_mb: float = 10.0, max_batch: int
     def docs_asset(name: str) -> Response:
         if name not in DOCS_ASSETS:  # a fixed list: the name never becomes a path
             return JSONResponse({"detail": "not found"}, status_code=404)
-        return Response(_docs_asset(name), media_type=DOCS_ASSETS[name] + "; charset=utf-8",
-                        headers={"cache-control": "public, max-age=86400"})
+        return Response(
+            _docs_asset(name),
+            media_type=DOCS_ASSETS[name] + "; charset=utf-8",
+            headers={"cache-control": "public, max-age=86400"},
+        )
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
@@ -290,7 +373,18 @@ def app_from_env() -> FastAPI:
     """App factory for uvicorn's worker processes (`--processes N`): settings come from the environment."""
     settings = json.loads(os.environ[ENV_CONFIG])
     fingerprints = settings["fingerprints"]
-    predictor = Predictor.from_dir(Path(settings["model"]), Path(fingerprints) if fingerprints else None,
-                                   settings["max_pixels"], settings["backend"], settings["device"])
-    return create_app(predictor, settings["max_upload_mb"], settings["max_batch"], settings["max_wait_ms"],
-                      settings["body_timeout"], settings["allowed_hosts"])
+    predictor = Predictor.from_dir(
+        Path(settings["model"]),
+        Path(fingerprints) if fingerprints else None,
+        settings["max_pixels"],
+        settings["backend"],
+        settings["device"],
+    )
+    return create_app(
+        predictor,
+        settings["max_upload_mb"],
+        settings["max_batch"],
+        settings["max_wait_ms"],
+        settings["body_timeout"],
+        settings["allowed_hosts"],
+    )

@@ -18,7 +18,9 @@ import torch
 class MicroBatcher:
     """`await batcher.submit(tensor)` -> that image's output row, computed in a shared batch."""
 
-    def __init__(self, forward: Callable[[torch.Tensor], np.ndarray], max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+    def __init__(
+        self, forward: Callable[[torch.Tensor], np.ndarray], max_batch: int = 32, max_wait_ms: float = 5.0
+    ) -> None:
         self.forward = forward
         self.max_batch = max(1, max_batch)
         self.max_wait = max_wait_ms / 1000.0
@@ -68,13 +70,15 @@ class MicroBatcher:
                     break
                 try:
                     items.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             items = [(image, future) for image, future in items if not future.cancelled()]  # client gone
             if not items:
                 continue
             try:
-                rows = await loop.run_in_executor(self._executor, self.forward, torch.stack([image for image, _ in items]))
+                rows = await loop.run_in_executor(
+                    self._executor, self.forward, torch.stack([image for image, _ in items])
+                )
             except Exception as err:  # a model failure fails these requests, not the loop
                 for _, future in items:
                     if not future.done():

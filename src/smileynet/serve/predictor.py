@@ -63,7 +63,9 @@ def read_fingerprints(path: Path, vocab: Vocabulary) -> Fingerprints:
 class Predictor:
     """A loaded model and everything derived from its vocabulary, ready to answer requests."""
 
-    def __init__(self, model, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS, backend: str = "torch") -> None:
+    def __init__(
+        self, model, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS, backend: str = "torch"
+    ) -> None:
         from smileynet.data.transforms import eval_transform
         from smileynet.inference.runtime import make_runner
 
@@ -75,14 +77,23 @@ class Predictor:
         lexicon = vocabulary_sentiment(self.vocab)
         self.lexicon = np.asarray(lexicon.scores, np.float64)
         self.lexicon_fallback = list(lexicon.fallback)
-        self.weights = {"binary": zero_shot_weights(self.lexicon, True), "continuous": zero_shot_weights(self.lexicon, False)}
+        self.weights = {
+            "binary": zero_shot_weights(self.lexicon, True),
+            "continuous": zero_shot_weights(self.lexicon, False),
+        }
         self.fingerprints = read_fingerprints(Path(fingerprints), self.vocab) if fingerprints else None
         self._glyphs: dict[int, bytes | None] = {}
         self._glyph_lock = threading.Lock()
 
     @classmethod
-    def from_dir(cls, model_dir: Path, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS,
-                 backend: str = "torch", device: str = "cpu") -> Predictor:
+    def from_dir(
+        cls,
+        model_dir: Path,
+        fingerprints: Path | None = None,
+        max_pixels: int = MAX_PIXELS,
+        backend: str = "torch",
+        device: str = "cpu",
+    ) -> Predictor:
         from smileynet.model import load
 
         return cls(load(model_dir, device=device), fingerprints, max_pixels, backend)
@@ -148,8 +159,11 @@ class Predictor:
             "format_version": self.config.version,
             "version": __version__,
             "vocabulary": [
-                self.emoji(i) | {"subgroup": self.vocab.subgroups[i] if self.vocab.subgroups else "",
-                                 "sentiment": round(float(self.lexicon[i]), 6)}
+                self.emoji(i)
+                | {
+                    "subgroup": self.vocab.subgroups[i] if self.vocab.subgroups else "",
+                    "sentiment": round(float(self.lexicon[i]), 6),
+                }
                 for i in range(len(self.vocab))
             ],
             "lexicon_fallback": self.lexicon_fallback,

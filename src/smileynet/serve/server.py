@@ -57,11 +57,20 @@ def serve(config: ServeConfig) -> None:
     predictor = Predictor.from_dir(config.model, config.fingerprints, config.max_pixels, config.backend, config.device)
     log_level = _log_level(config)
     if not config.quiet:
-        print(f"smileynet serve: {config.model} ({predictor.config.arch}, {len(predictor.vocab)} emojis, {config.backend}) "
-              f"on http://{config.host}:{config.port}/", flush=True)
+        print(
+            f"smileynet serve: {config.model} ({predictor.config.arch}, {len(predictor.vocab)} emojis, {config.backend}) "
+            f"on http://{config.host}:{config.port}/",
+            flush=True,
+        )
     if config.workers == 1:
-        app = create_app(predictor, config.max_upload_mb, config.max_batch, config.max_wait_ms, config.body_timeout,
-                         config.allowed_hosts)
+        app = create_app(
+            predictor,
+            config.max_upload_mb,
+            config.max_batch,
+            config.max_wait_ms,
+            config.body_timeout,
+            config.allowed_hosts,
+        )
         uvicorn.Server(uvicorn_config(app, config)).run()
         return
     # Each worker process loads its own copy; the cores are shared out between them.
@@ -70,8 +79,15 @@ def serve(config: ServeConfig) -> None:
     os.environ[ENV_CONFIG] = json.dumps(settings)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // config.workers)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))
-    uvicorn.run("smileynet.serve.app:app_from_env", factory=True, host=config.host, port=config.port,
-                workers=config.workers, log_level=log_level, http=http_protocol(config.header_timeout))
+    uvicorn.run(
+        "smileynet.serve.app:app_from_env",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        log_level=log_level,
+        http=http_protocol(config.header_timeout),
+    )
 
 
 def uvicorn_config(app, config: ServeConfig):
@@ -80,8 +96,9 @@ def uvicorn_config(app, config: ServeConfig):
 
     from smileynet.serve.timeouts import http_protocol
 
-    return uvicorn.Config(app, host=config.host, port=config.port, log_level=_log_level(config),
-                          http=http_protocol(config.header_timeout))
+    return uvicorn.Config(
+        app, host=config.host, port=config.port, log_level=_log_level(config), http=http_protocol(config.header_timeout)
+    )
 
 
 def _log_level(config: ServeConfig) -> str:

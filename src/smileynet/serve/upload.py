@@ -112,8 +112,12 @@ async def _read_upload(request: Request, body: Body, limit: int, max_files: int)
     elif media_type == b"application/json" and max_files == 1:
         body_limit = limit * 4 // 3 + FORM_OVERHEAD  # base64 is a third larger than the image
     else:
-        raise UploadError(415, "send the image as multipart/form-data (field 'file') or JSON {\"image_base64\": ...}"
-                          if max_files == 1 else "send the images as multipart/form-data, one field 'file' per image")
+        raise UploadError(
+            415,
+            "send the image as multipart/form-data (field 'file') or JSON {\"image_base64\": ...}"
+            if max_files == 1
+            else "send the images as multipart/form-data, one field 'file' per image",
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > body_limit:
         raise _too_large(limit)
@@ -161,7 +165,9 @@ async def _parse_multipart(body: Body, boundary: bytes, body_limit: int, limit: 
 
     def on_part_begin() -> None:
         if len(parts) >= max_files + len(OPTIONS):
-            raise UploadError(400, f"too many form fields (at most {max_files} 'file' and the options {', '.join(OPTIONS)})")
+            raise UploadError(
+                400, f"too many form fields (at most {max_files} 'file' and the options {', '.join(OPTIONS)})"
+            )
         parts.append({"headers": {}, "name": "", "filename": "", "data": bytearray()})
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
@@ -180,11 +186,17 @@ async def _parse_multipart(body: Body, boundary: bytes, body_limit: int, limit: 
         part["name"] = name = params.get(b"name", b"").decode("utf-8", "replace")
         part["filename"] = params.get(b"filename", b"").decode("utf-8", "replace")
         if name != "file" and name not in OPTIONS:
-            raise UploadError(400, f"unknown form field {name[:40]!r}: send the image in the field 'file' "
-                                   f"(options: {', '.join(OPTIONS)})")
+            raise UploadError(
+                400,
+                f"unknown form field {name[:40]!r}: send the image in the field 'file' (options: {', '.join(OPTIONS)})",
+            )
         if name == "file" and sum(p["name"] == "file" for p in parts) > max_files:
-            raise UploadError(400, "one image per request here: send several 'file' fields to POST /v1/predict/batch"
-                              if max_files == 1 else f"at most {max_files} 'file' fields per request")
+            raise UploadError(
+                400,
+                "one image per request here: send several 'file' fields to POST /v1/predict/batch"
+                if max_files == 1
+                else f"at most {max_files} 'file' fields per request",
+            )
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         part = parts[-1]
@@ -195,8 +207,12 @@ async def _parse_multipart(body: Body, boundary: bytes, body_limit: int, limit: 
             raise UploadError(400, f"form field {part['name']!r} is too long")
 
     callbacks = {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
     }
     parser = MultipartParser(boundary, callbacks)
     size = 0

@@ -9,7 +9,12 @@ Imported lazily: the CLI imports `smileynet.train.cli`, and `smileynet --help` m
 
 from smileynet.lazy import lazy_exports
 
-_EXPORTS = {"TrainConfig": "config", "resolve": "config", "evaluate": "evaluation", "predict_scores": "evaluation",
-            "train": "trainer"}
+_EXPORTS = {
+    "TrainConfig": "config",
+    "resolve": "config",
+    "evaluate": "evaluation",
+    "predict_scores": "evaluation",
+    "train": "trainer",
+}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,11 +11,15 @@ from smileynet.errors import UserError
 
 
 def train(
-    data: Path = typer.Option(None, "--data", help="Shards folder from `smileynet download`, or release CSVs + local images."),
+    data: Path = typer.Option(
+        None, "--data", help="Shards folder from `smileynet download`, or release CSVs + local images."
+    ),
     out: Path = typer.Option(..., "--out", help="Run folder: model/, checkpoints/, metrics.csv, config.yaml."),
     config: Path = typer.Option(None, "--config", help="YAML file of settings (defaults < file < flags)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    arch: str = typer.Option(None, "--arch", help="resnet50 (default), any torchvision classifier, timm/NAME, or tiny."),
+    arch: str = typer.Option(
+        None, "--arch", help="resnet50 (default), any torchvision classifier, timm/NAME, or tiny."
+    ),
     pretrained: str = typer.Option(None, "--pretrained", help="none (default), imagenet, or a local weights file."),
     steps: int = typer.Option(None, "--steps", help="Optimizer steps (default 320000, the paper's)."),
     epochs: int = typer.Option(None, "--epochs", help="Train this many epochs instead of --steps."),
@@ -26,19 +30,33 @@ def train(
     schedule: str = typer.Option(None, "--schedule", help="constant (default, the paper) or cosine."),
     warmup_steps: int = typer.Option(None, "--warmup-steps", help="Linear warmup steps (default 0)."),
     image_size: int = typer.Option(None, "--image-size", help="Training crop size (default 224)."),
-    crop_scale: str = typer.Option(None, "--crop-scale", help="Area range LOW,HIGH of the random resized crop, as "
-                                                             "fractions of the image (default 0.5,1: the official "
-                                                             "code's; torchvision's default is 0.08,1)."),
-    pos_weight: str = typer.Option(None, "--pos-weight", help="none (default) or balanced (negatives/positives per emoji)."),
+    crop_scale: str = typer.Option(
+        None,
+        "--crop-scale",
+        help="Area range LOW,HIGH of the random resized crop, as "
+        "fractions of the image (default 0.5,1: the official "
+        "code's; torchvision's default is 0.08,1).",
+    ),
+    pos_weight: str = typer.Option(
+        None, "--pos-weight", help="none (default) or balanced (negatives/positives per emoji)."
+    ),
     device: str = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    precision: str = typer.Option(None, "--precision", help="auto (default: bf16 on GPUs that have it), fp32, bf16, fp16."),
-    channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last", help="channels_last memory format (default on)."),
+    precision: str = typer.Option(
+        None, "--precision", help="auto (default: bf16 on GPUs that have it), fp32, bf16, fp16."
+    ),
+    channels_last: bool = typer.Option(
+        None, "--channels-last/--no-channels-last", help="channels_last memory format (default on)."
+    ),
     compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model (default off)."),
     log_every: int = typer.Option(None, "--log-every", help="Steps per metrics.csv row (default 50)."),
-    val_every: int = typer.Option(None, "--val-every", help="Steps between validations (default 2000; 0: at the end only)."),
+    val_every: int = typer.Option(
+        None, "--val-every", help="Steps between validations (default 2000; 0: at the end only)."
+    ),
     val_batches: int = typer.Option(None, "--val-batches", help="Cap on validation batches (default 0: all)."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (default 2000)."),
-    tensorboard: bool = typer.Option(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard events (default on)."),
+    tensorboard: bool = typer.Option(
+        None, "--tensorboard/--no-tensorboard", help="Write TensorBoard events (default on)."
+    ),
     seed: int = typer.Option(None, "--seed", help="Random seed (default 0)."),
     workers: int = WORKERS,
     quiet: bool = QUIET,
@@ -76,10 +94,12 @@ def evaluate(
     device: str = DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of the random-scores baseline."),
     count_unlabelled: bool = typer.Option(
-        False, "--count-unlabelled",
+        False,
+        "--count-unlabelled",
         help="mTop-k as the official scripts compute it: a sample without labels scores 0 and counts in n, "
-             "ties ranked by torch.topk (default: such samples are left out, ties go to the lower index). "
-             "The JSON's mtop_convention says which; `unlabelled` always counts them."),
+        "ties ranked by torch.topk (default: such samples are left out, ties go to the lower index). "
+        "The JSON's mtop_convention says which; `unlabelled` always counts them.",
+    ),
     workers: int = WORKERS,
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
@@ -89,6 +109,16 @@ def evaluate(
     from smileynet.train.evaluation import dumps, summary_table
     from smileynet.train.evaluation import evaluate as run_evaluation
 
-    result = run_evaluation(model, data, split, out=out, batch_size=batch_size, device=device, seed=seed, quiet=quiet,
-                            count_unlabelled=count_unlabelled, workers=default_workers(workers))
+    result = run_evaluation(
+        model,
+        data,
+        split,
+        out=out,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+        quiet=quiet,
+        count_unlabelled=count_unlabelled,
+        workers=default_workers(workers),
+    )
     print(dumps(result) if json_out else summary_table(result))

@@ -69,8 +69,13 @@ class TrainConfig:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
         if not self.lr > 0:
             raise UserError(f"lr must be > 0, got {self.lr}")
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS), ("pos_weight", POS_WEIGHTS),
-                              ("device", ("auto", "cpu", "cuda"))):
+        for name, allowed in (
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+            ("precision", PRECISIONS),
+            ("pos_weight", POS_WEIGHTS),
+            ("device", ("auto", "cpu", "cuda")),
+        ):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown {name.replace('_', '-')} {getattr(self, name)!r}: use {', '.join(allowed)}")
         return self
@@ -120,7 +125,7 @@ def resolve(flags: dict[str, Any], config_file: Path | None = None, base: dict[s
 
 
 def parse_crop_scale(value: Any) -> list[float]:
-    """"0.5,1" (a flag) or [0.5, 1] (YAML) -> [0.5, 1.0], checked: 0 < low <= high <= 1."""
+    """ "0.5,1" (a flag) or [0.5, 1] (YAML) -> [0.5, 1.0], checked: 0 < low <= high <= 1."""
     parts = value.split(",") if isinstance(value, str) else value
     try:
         low, high = (float(p) for p in parts)

@@ -29,9 +29,17 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 @torch.no_grad()
-def predict_scores(model: SmileyNet, loader, device: torch.device, *, dtype: torch.dtype | None = None,
-                   max_batches: int = 0, total: int | None = None, quiet: bool = True,
-                   channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def predict_scores(
+    model: SmileyNet,
+    loader,
+    device: torch.device,
+    *,
+    dtype: torch.dtype | None = None,
+    max_batches: int = 0,
+    total: int | None = None,
+    quiet: bool = True,
+    channels_last: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits (float32 N x C) and targets of every batch of `loader` (at most `max_batches` if > 0).
     The model is put in eval mode and given back in the mode it was in."""
     was_training = model.training
@@ -61,9 +69,19 @@ def bce(scores: np.ndarray, targets: np.ndarray) -> float:
     return float(loss)
 
 
-def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | None = None, batch_size: int = 64,
-             workers: int = 2, device: str = "cpu", seed: int = 0, count_unlabelled: bool = False,
-             quiet: bool = False) -> dict:
+def evaluate(
+    model_path: Path,
+    data: Path,
+    split: str = "test",
+    *,
+    out: Path | None = None,
+    batch_size: int = 64,
+    workers: int = 2,
+    device: str = "cpu",
+    seed: int = 0,
+    count_unlabelled: bool = False,
+    quiet: bool = False,
+) -> dict:
     """Every emoji-prediction metric of a model dir on one split of a data folder (the evaluation JSON keys
     of docs/architecture.md), with a random-scores baseline; written to `out` when given.
     `count_unlabelled`: mTop-k by the official scripts' convention (`smileynet.metrics`)."""
@@ -74,18 +92,34 @@ def evaluate(model_path: Path, data: Path, split: str = "test", *, out: Path | N
     model = load(model_path, device=str(device_))
     vocab = dataset_vocabulary(Path(data))
     if model.vocab and list(vocab.emojis) != model.vocab:
-        raise UserError(f"{data}: its {len(vocab)} categories differ from the model's {len(model.vocab)}-emoji vocabulary "
-                        f"(categories.csv must list the model's emojis in the same order)")
-    loader = build_loader(Path(data), split, num_classes=model.config.num_classes, image_size=model.config.image_size,
-                          batch_size=batch_size, train=False, seed=seed, workers=workers)
+        raise UserError(
+            f"{data}: its {len(vocab)} categories differ from the model's {len(model.vocab)}-emoji vocabulary "
+            f"(categories.csv must list the model's emojis in the same order)"
+        )
+    loader = build_loader(
+        Path(data),
+        split,
+        num_classes=model.config.num_classes,
+        image_size=model.config.image_size,
+        batch_size=batch_size,
+        train=False,
+        seed=seed,
+        workers=workers,
+    )
     scores, targets = predict_scores(model, loader, device_, total=loader.num_batches, quiet=quiet)
     if not len(scores):
         raise UserError(f"{data}: no readable images in the {split} split")
-    result = metrics.evaluate_scores(scores, targets, model.vocab or list(vocab.emojis), seed=seed,
-                                     count_unlabelled=count_unlabelled)
-    result = {"model": str(model_path), "data": str(data), "split": split,
-              "train_sampling": training_sampling(Path(model_path)), **result,
-              "skipped_images": dict(loader.skipped)}
+    result = metrics.evaluate_scores(
+        scores, targets, model.vocab or list(vocab.emojis), seed=seed, count_unlabelled=count_unlabelled
+    )
+    result = {
+        "model": str(model_path),
+        "data": str(data),
+        "split": split,
+        "train_sampling": training_sampling(Path(model_path)),
+        **result,
+        "skipped_images": dict(loader.skipped),
+    }
     if out is not None:
         write_json(out, result)
     if loader.skipped and not quiet:
@@ -117,7 +151,11 @@ def dataset_sampling(data: Path) -> str | None:
     data = Path(data)
     folders = [data]
     try:
-        source = read_config(data / "download_config.yaml").get("source") if (data / "download_config.yaml").is_file() else None
+        source = (
+            read_config(data / "download_config.yaml").get("source")
+            if (data / "download_config.yaml").is_file()
+            else None
+        )
     except Exception:  # an unreadable config only loses the provenance
         source = None
     if source:
@@ -145,5 +183,11 @@ def summary_table(result: dict) -> str:
         return f"{name:<10}" + "".join(f"{cell:>8}" for cell in cells)
 
     header = f"{'':<10}" + "".join(f"{title:>8}" for title, _ in columns)
-    return "\n".join([header, row("SmileyNet", result), row("random", result["random"]),
-                      f"{result['n']} images, {result['split']} split of {result['data']}"])
+    return "\n".join(
+        [
+            header,
+            row("SmileyNet", result),
+            row("random", result["random"]),
+            f"{result['n']} images, {result['split']} split of {result['data']}",
+        ]
+    )

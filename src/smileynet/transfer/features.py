@@ -64,14 +64,26 @@ def _read_cache(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 def _write_cache(path: Path, rows: dict[str, np.ndarray], failed: dict[str, str], dim: int) -> None:
     buffer = io.BytesIO()
     values = np.stack(list(rows.values())) if rows else np.zeros((0, dim), np.float32)
-    np.savez(buffer, keys=np.array(list(rows), dtype=str), values=values.astype(np.float32),
-             failed_keys=np.array(list(failed), dtype=str), failed_reasons=np.array(list(failed.values()), dtype=str))
+    np.savez(
+        buffer,
+        keys=np.array(list(rows), dtype=str),
+        values=values.astype(np.float32),
+        failed_keys=np.array(list(failed), dtype=str),
+        failed_reasons=np.array(list(failed.values()), dtype=str),
+    )
     atomic_write_bytes(path, buffer.getvalue())
 
 
 def cached_embeddings(
-    model, digest: str, paths: list[Path], cache_dir: Path, *, features: str = "logits",
-    batch_size: int = 64, workers: int = 0, quiet: bool = False,
+    model,
+    digest: str,
+    paths: list[Path],
+    cache_dir: Path,
+    *,
+    features: str = "logits",
+    batch_size: int = 64,
+    workers: int = 0,
+    quiet: bool = False,
 ) -> Embeddings:
     """`features` ("logits": the emoji embedding, "pre_logits": backbone features) of every
     path, from the cache where present, else through `smileynet.inference.extract`."""
@@ -82,7 +94,7 @@ def cached_embeddings(
     rows, failed = _read_cache(cache_file)
     keys = [image_key(p) for p in paths]
     todo = [i for i, k in enumerate(keys) if k not in rows and k not in failed]
-    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     dim = 0
     for chunk in progress(chunks, total=len(chunks), desc=f"extract {features}", unit="chunk", quiet=quiet):
         inputs = [str(paths[i]) for i in chunk]

@@ -52,8 +52,15 @@ def confusion_plot(matrix: np.ndarray, classes: list[str], title: str, path: Pat
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -74,7 +81,9 @@ def correlation_plot(emojis: list[str], rhos: list[float], title: str, path: Pat
     _save(fig, path)
 
 
-def fingerprint_plot(emojis: list[str], fingerprints: np.ndarray, polarity: list[int], classes: list[str], path: Path) -> None:
+def fingerprint_plot(
+    emojis: list[str], fingerprints: np.ndarray, polarity: list[int], classes: list[str], path: Path
+) -> None:
     """Fig. 7: a radar chart of the response over the emotion classes for each chosen emoji,
     green for positive emojis and blue for negative ones."""
     import matplotlib
@@ -84,8 +93,9 @@ def fingerprint_plot(emojis: list[str], fingerprints: np.ndarray, polarity: list
 
     columns = min(3, len(emojis))
     rows = (len(emojis) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), subplot_kw={"projection": "polar"},
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 3.4 * rows), subplot_kw={"projection": "polar"}, squeeze=False
+    )
     fig.subplots_adjust(wspace=0.8, hspace=0.5)
     angles = np.linspace(0, 2 * np.pi, len(classes), endpoint=False)
     top = float(fingerprints.max()) or 1.0
@@ -99,7 +109,7 @@ def fingerprint_plot(emojis: list[str], fingerprints: np.ndarray, polarity: list
         ax.set_yticklabels([])
         ax.set_ylim(0, top)
         annotate_emoji(ax, emoji, (0, 0), zoom=0.25)
-    for ax in list(axes.flat)[len(emojis):]:
+    for ax in list(axes.flat)[len(emojis) :]:
         ax.set_visible(False)
     _save(fig, path)
 

@@ -47,9 +47,20 @@ class ImageList(Dataset):
 
 
 def finetune_predictions(
-    model: SmileyNet, paths: list[Path], y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], *,
-    num_classes: int, features: str = "logits", epochs: int = 5, batch_size: int = 32, lr: float = 1e-4,
-    seed: int = 0, device: str = "cpu", workers: int = 0, quiet: bool = False,
+    model: SmileyNet,
+    paths: list[Path],
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    num_classes: int,
+    features: str = "logits",
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 1e-4,
+    seed: int = 0,
+    device: str = "cpu",
+    workers: int = 0,
+    quiet: bool = False,
 ) -> list[np.ndarray]:
     """Per fold: a copy of `model` with a new head, trained end to end on the fold's train
     images (Adam; the head at 10x the lr), then its predictions on the fold's test images."""
@@ -58,24 +69,36 @@ def finetune_predictions(
     for k, (train, test) in enumerate(folds):
         torch.manual_seed(seed + k)
         net = TransferNet(copy.deepcopy(model), num_classes, features).to(device)
-        optimizer = torch.optim.Adam([
-            {"params": net.model.parameters(), "lr": lr},
-            {"params": net.t.parameters(), "lr": lr * 10},
-        ])
-        loader = DataLoader(ImageList([paths[i] for i in train], y[train], train_transform(config.image_size)),
-                            batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=len(train) > batch_size,
-                            generator=torch.Generator().manual_seed(seed + k))
+        optimizer = torch.optim.Adam(
+            [
+                {"params": net.model.parameters(), "lr": lr},
+                {"params": net.t.parameters(), "lr": lr * 10},
+            ]
+        )
+        loader = DataLoader(
+            ImageList([paths[i] for i in train], y[train], train_transform(config.image_size)),
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=len(train) > batch_size,
+            generator=torch.Generator().manual_seed(seed + k),
+        )
         net.train()
         batches = (batch for _ in range(epochs) for batch in loader)
-        for images, labels in progress(batches, total=epochs * len(loader), desc=f"finetune fold {k + 1}", unit="batch", quiet=quiet):
+        for images, labels in progress(
+            batches, total=epochs * len(loader), desc=f"finetune fold {k + 1}", unit="batch", quiet=quiet
+        ):
             logits = net(normalize(images.to(device), config))
             loss = nn.functional.cross_entropy(logits, labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         net.eval()
-        loader = DataLoader(ImageList([paths[i] for i in test], y[test], eval_transform(config.image_size)),
-                            batch_size=batch_size, num_workers=workers)
+        loader = DataLoader(
+            ImageList([paths[i] for i in test], y[test], eval_transform(config.image_size)),
+            batch_size=batch_size,
+            num_workers=workers,
+        )
         fold_predictions = []
         with torch.no_grad():
             for images, _ in loader:

@@ -27,7 +27,9 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> Folds:
 
     smallest = np.bincount(labels).min() if len(labels) else 0
     if k < 2 or smallest < k:
-        raise ValueError(f"{k}-fold cross-validation needs at least {k} samples of every class (smallest has {smallest})")
+        raise ValueError(
+            f"{k}-fold cross-validation needs at least {k} samples of every class (smallest has {smallest})"
+        )
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(train, test) for train, test in splitter.split(np.zeros(len(labels)), labels)]
 
@@ -54,12 +56,15 @@ def make_head(kind: str, seed: int):
     if kind == "linear":
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
     if kind == "mlp":
-        return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=200,
-                                                             random_state=seed))
+        return make_pipeline(
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=200, random_state=seed)
+        )
     raise ValueError(f"unknown head {kind!r}: use linear or mlp")
 
 
-def head_predictions(x: np.ndarray, y: np.ndarray, folds: Folds, kind: str = "linear", seed: int = 0) -> list[np.ndarray]:
+def head_predictions(
+    x: np.ndarray, y: np.ndarray, folds: Folds, kind: str = "linear", seed: int = 0
+) -> list[np.ndarray]:
     """The transfer head t(.) trained on each fold's train rows, predicting its test rows (Table 3).
     A head that stops at its iteration cap is still a head: that warning is not repeated per fold."""
     from sklearn.exceptions import ConvergenceWarning
@@ -73,7 +78,9 @@ def head_predictions(x: np.ndarray, y: np.ndarray, folds: Folds, kind: str = "li
     return predictions
 
 
-def fold_accuracies(predictions: list[np.ndarray], y: np.ndarray, folds: Folds, mapping: np.ndarray | None = None) -> list[float]:
+def fold_accuracies(
+    predictions: list[np.ndarray], y: np.ndarray, folds: Folds, mapping: np.ndarray | None = None
+) -> list[float]:
     """Accuracy per fold; `mapping` first maps classes (e.g. emotion -> sentiment) on both sides."""
     values = []
     for predicted, (_, test) in zip(predictions, folds):
@@ -103,7 +110,7 @@ def spearman_columns(x: np.ndarray, target: np.ndarray) -> np.ndarray:
     ranks -= ranks.mean(axis=0)
     t = rankdata(target)
     t -= t.mean()
-    denom = np.sqrt((ranks ** 2).sum(axis=0) * (t ** 2).sum())
+    denom = np.sqrt((ranks**2).sum(axis=0) * (t**2).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (ranks * t[:, None]).sum(axis=0) / denom
     return np.nan_to_num(rho)
@@ -124,8 +131,9 @@ def emotional_fingerprint(logits: np.ndarray, y: np.ndarray, num_classes: int) -
     """Each emoji's mean response (sigmoid probability) over the images of each class:
     emojis x classes, the paper's emoji emotional fingerprint (Fig. 7)."""
     probs = expit(np.asarray(logits, dtype=np.float64))
-    return np.stack([probs[y == c].mean(axis=0) if np.any(y == c) else np.zeros(probs.shape[1])
-                     for c in range(num_classes)], axis=1)
+    return np.stack(
+        [probs[y == c].mean(axis=0) if np.any(y == c) else np.zeros(probs.shape[1]) for c in range(num_classes)], axis=1
+    )
 
 
 def pca_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:

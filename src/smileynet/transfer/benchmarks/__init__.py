@@ -30,13 +30,28 @@ from smileynet.transfer.benchmarks.folder import load_folder
 from smileynet.transfer.benchmarks.twitter import AGREE_SPLITS, load_twitter, load_twitter2
 
 LOADERS = {
-    "twitter": load_twitter, "twitter2": load_twitter2, "fi": load_fi, "emotionroi": load_emotionroi,
-    "emotion6": load_emotion6, "artphoto": load_artphoto, "abstract": load_abstract, "folder": load_folder,
+    "twitter": load_twitter,
+    "twitter2": load_twitter2,
+    "fi": load_fi,
+    "emotionroi": load_emotionroi,
+    "emotion6": load_emotion6,
+    "artphoto": load_artphoto,
+    "abstract": load_abstract,
+    "folder": load_folder,
 }
 BENCHMARKS = tuple(LOADERS)
 
-__all__ = ["AGREE_SPLITS", "BENCHMARKS", "EKMAN_EMOTIONS", "MIKELS_EMOTIONS", "POSITIVE_EMOTIONS", "Benchmark",
-           "Split", "class_sentiment", "load_benchmark"]
+__all__ = [
+    "AGREE_SPLITS",
+    "BENCHMARKS",
+    "EKMAN_EMOTIONS",
+    "MIKELS_EMOTIONS",
+    "POSITIVE_EMOTIONS",
+    "Benchmark",
+    "Split",
+    "class_sentiment",
+    "load_benchmark",
+]
 
 
 def load_benchmark(kind: str, root: str | Path) -> Benchmark:

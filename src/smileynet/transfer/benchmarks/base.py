@@ -66,8 +66,16 @@ class Benchmark:
             Split(s.name, remap(s.indices), None if s.folds is None else [(remap(a), remap(b)) for a, b in s.folds])
             for s in self.splits
         ]
-        return Benchmark(self.kind, self.root, [p for p, k in zip(self.paths, keep) if k], self.labels[keep],
-                         self.classes, splits, skipped, self.fold_source)
+        return Benchmark(
+            self.kind,
+            self.root,
+            [p for p, k in zip(self.paths, keep) if k],
+            self.labels[keep],
+            self.classes,
+            splits,
+            skipped,
+            self.fold_source,
+        )
 
     def drop_missing(self) -> Benchmark:
         """Without the listed files that are not on disk (counted as "missing file")."""
@@ -86,14 +94,27 @@ def class_sentiment(classes: list[str]) -> list[int] | None:
     return None
 
 
-def single_split(kind: str, root: Path, paths: list[Path], labels: list[int], classes: list[str],
-                 folds: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Benchmark:
+def single_split(
+    kind: str,
+    root: Path,
+    paths: list[Path],
+    labels: list[int],
+    classes: list[str],
+    folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Benchmark:
     """A benchmark of one split, "all", with its published folds when there are."""
     if not paths:
         raise UserError(f"{root}: no {kind} images listed")
     split = Split("all", np.arange(len(paths)), folds)
-    return Benchmark(kind, root, paths, np.array(labels, dtype=np.int64), classes, [split],
-                     fold_source="stratified" if folds is None else "published")
+    return Benchmark(
+        kind,
+        root,
+        paths,
+        np.array(labels, dtype=np.int64),
+        classes,
+        [split],
+        fold_source="stratified" if folds is None else "published",
+    )
 
 
 def class_tree(kind: str, root: Path, classes: list[str], folder: Path | None = None) -> Benchmark:

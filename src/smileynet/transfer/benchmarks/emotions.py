@@ -103,8 +103,9 @@ def load_artphoto(root: Path) -> Benchmark:
             found.setdefault(emotion, []).append(file)
     classes = [e for e in MIKELS_EMOTIONS if e in found]
     if len(classes) < 2:
-        raise UserError(f"{folder}: expected ArtPhoto's <emotion>_<n>.jpg files ({', '.join(MIKELS_EMOTIONS)}, "
-                        f"'sad' for sadness)")
+        raise UserError(
+            f"{folder}: expected ArtPhoto's <emotion>_<n>.jpg files ({', '.join(MIKELS_EMOTIONS)}, 'sad' for sadness)"
+        )
     paths = [p for c in classes for p in found[c]]
     bench = single_split("artphoto", root, paths, [i for i, c in enumerate(classes) for _ in found[c]], classes)
     if unknown:
@@ -120,8 +121,9 @@ def read_abstract_votes(path: Path) -> tuple[list[str], list[tuple[str, list[int
     rows = [next(csv.reader([text], quotechar="'", skipinitialspace=True)) for _, text in lines]
     emotions = [mikels_name(c) for c in rows[0][1:]]
     if len(emotions) != len(MIKELS_EMOTIONS) or sorted(e or "" for e in emotions) != sorted(MIKELS_EMOTIONS):
-        raise UserError(f"{path}: line {lines[0][0]}: expected a header naming the eight emotions, "
-                        f"got {shown(lines[0][1])}")
+        raise UserError(
+            f"{path}: line {lines[0][0]}: expected a header naming the eight emotions, got {shown(lines[0][1])}"
+        )
     votes = []
     for (number, text), row in zip(lines[1:], rows[1:]):
         try:
@@ -129,8 +131,9 @@ def read_abstract_votes(path: Path) -> tuple[list[str], list[tuple[str, list[int
         except ValueError:
             counts = []
         if len(counts) != len(emotions) or min(counts) < 0:
-            raise UserError(f"{path}: line {number}: expected a file and {len(emotions)} vote counts, "
-                            f"got {shown(text)}")
+            raise UserError(
+                f"{path}: line {number}: expected a file and {len(emotions)} vote counts, got {shown(text)}"
+            )
         votes.append((str(relative_name(path, number, row[0].strip())), counts))
     return [e for e in emotions if e], votes
 
@@ -148,8 +151,9 @@ def load_abstract(root: Path) -> Benchmark:
     classes = [e for e in MIKELS_EMOTIONS if e in winners]
     if len(classes) < 2:
         raise UserError(f"{folder / ABSTRACT_VOTES}: fewer than two emotions win a vote")
-    bench = single_split("abstract", root, [folder / name for name, _ in votes],
-                         [classes.index(w) if w else 0 for w in winners], classes)
+    bench = single_split(
+        "abstract", root, [folder / name for name, _ in votes], [classes.index(w) if w else 0 for w in winners], classes
+    )
     bench = bench.drop(np.array([w is not None for w in winners]), ["tied votes"] * len(winners))
     return bench.drop_missing()
 
@@ -160,8 +164,10 @@ def read_emotionroi_list(path: Path) -> list[tuple[str, str]]:
     for number, text in read_lines(path):
         name = relative_name(path, number, text)
         if len(name.parts) != 2 or name.parts[0] not in EKMAN_EMOTIONS:
-            raise UserError(f"{path}: line {number}: expected '<emotion>/<file>' with one of "
-                            f"{', '.join(EKMAN_EMOTIONS)}, got {shown(text)}")
+            raise UserError(
+                f"{path}: line {number}: expected '<emotion>/<file>' with one of "
+                f"{', '.join(EKMAN_EMOTIONS)}, got {shown(text)}"
+            )
         entries.append((str(name), name.parts[0]))
     return entries
 
@@ -184,8 +190,14 @@ def load_emotionroi(root: Path) -> Benchmark:
         raise UserError(f"{split_dir}: {twice} is listed more than once in {' and '.join(EMOTIONROI_SPLITS)}")
     classes = [e for e in EKMAN_EMOTIONS if any(emotion == e for _, emotion in entries)]
     folds = [(np.arange(len(train)), np.arange(len(train), len(entries)))]
-    bench = single_split("emotionroi", root, [images / name for name, _ in entries],
-                         [classes.index(emotion) for _, emotion in entries], classes, folds)
+    bench = single_split(
+        "emotionroi",
+        root,
+        [images / name for name, _ in entries],
+        [classes.index(emotion) for _, emotion in entries],
+        classes,
+        folds,
+    )
     return bench.drop_missing()
 
 

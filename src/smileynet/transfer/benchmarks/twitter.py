@@ -98,8 +98,10 @@ def load_twitter(root: Path) -> Benchmark:
         if folds is not None:
             folds_by_split[split] = folds
     if not per_split:
-        raise UserError(f"{root}: no Twitter I labels: looked for ground_truth/twitter_{{five,four,three}}_agrees.txt, "
-                        "the same files at the root, and fold lists ground_truth/{five,four,three}_agrees/test1/")
+        raise UserError(
+            f"{root}: no Twitter I labels: looked for ground_truth/twitter_{{five,four,three}}_agrees.txt, "
+            "the same files at the root, and fold lists ground_truth/{five,four,three}_agrees/test1/"
+        )
 
     label_of: dict[str, int] = {}
     for pairs in per_split.values():
@@ -110,8 +112,10 @@ def load_twitter(root: Path) -> Benchmark:
     image_dir = first_dir(root, TWITTER_IMAGE_DIRS) or root
     paths = [image_dir / n for n in names]
     if not any(p.is_file() for p in paths):
-        raise UserError(f"{root}: none of the {len(names)} listed images is in {image_dir} "
-                        f"(looked for {', '.join(TWITTER_IMAGE_DIRS)} or the root itself)")
+        raise UserError(
+            f"{root}: none of the {len(names)} listed images is in {image_dir} "
+            f"(looked for {', '.join(TWITTER_IMAGE_DIRS)} or the root itself)"
+        )
 
     index = {n: i for i, n in enumerate(names)}
     splits = []
@@ -121,13 +125,23 @@ def load_twitter(root: Path) -> Benchmark:
         indices = np.array([index[n] for n, _ in per_split[split]], dtype=np.int64)
         folds = None
         if split in folds_by_split:
-            folds = [(np.array([index[n] for n, _ in train if n in index], dtype=np.int64),
-                      np.array([index[n] for n, _ in test if n in index], dtype=np.int64))
-                     for train, test in folds_by_split[split]]
+            folds = [
+                (
+                    np.array([index[n] for n, _ in train if n in index], dtype=np.int64),
+                    np.array([index[n] for n, _ in test if n in index], dtype=np.int64),
+                )
+                for train, test in folds_by_split[split]
+            ]
         splits.append(Split(split, indices, folds))
-    bench = Benchmark("twitter", root, paths, np.array([label_of[n] for n in names], dtype=np.int64),
-                      ["negative", "positive"], splits,
-                      fold_source="published" if folds_by_split else "stratified")
+    bench = Benchmark(
+        "twitter",
+        root,
+        paths,
+        np.array([label_of[n] for n in names], dtype=np.int64),
+        ["negative", "positive"],
+        splits,
+        fold_source="published" if folds_by_split else "stratified",
+    )
     return bench.drop_missing()
 
 
@@ -155,8 +169,7 @@ def load_twitter2(root: Path) -> Benchmark:
     if not (base / TWITTER2_LABELS).is_file():
         raise UserError(f"{root}: no Twitter II labels: looked for {TWITTER2_LABELS} in {root} and {root / 'twitter'}")
     labels = read_twitter2_labels(base / TWITTER2_LABELS)
-    partitions = sorted((int(m.group(1)), d) for d in base.iterdir()
-                        if d.is_dir() and (m := PARTITION.match(d.name)))
+    partitions = sorted((int(m.group(1)), d) for d in base.iterdir() if d.is_dir() and (m := PARTITION.match(d.name)))
     if len(partitions) < 2:
         raise UserError(f"{base}: Twitter II needs its partition1 .. partition5 image folders, found {len(partitions)}")
     paths, targets, fold_of, unlabelled = [], [], [], 0

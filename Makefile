@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install system-deps clean
+.PHONY: demo test lint bench install system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: install system-deps
 
 test: install system-deps
 	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks hubconf.py
+	$(VENV)/bin/ruff format --check src tests benchmarks hubconf.py
+	$(VENV)/bin/mypy
 
 bench: install system-deps
 	bash benchmarks/run_all.sh

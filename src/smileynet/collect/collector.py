@@ -15,7 +15,10 @@ breaks, cheap rules first; see `filter.drop_reason`). `no_smiley` covers posts w
 and posts whose emojis are all outside the vocabulary; `duplicate` counts repeats of a post that
 would otherwise be kept, charged to the input where the later copy sits; `deleted` counts posts
 that would otherwise be kept and whose delete notice is in the inputs, charged where the post sits
-(the notice itself is a `not_a_post` where it sits).
+(the notice itself is a `not_a_post` where it sits); `sensitive` counts posts that would otherwise
+be kept and are flagged sensitive (unless `keep_sensitive`). Of an edited post only the latest
+version can be kept: an earlier version counts for the first rule it breaks, else as `duplicate`
+when the latest is kept, or for the latest version's reason when that one is dropped.
 """
 
 from __future__ import annotations
@@ -59,9 +62,11 @@ def collect(
     task_bytes: int = TASK_BYTES,
     run_rows: int = RUN_ROWS,
     max_line: int = MAX_LINE,
+    keep_sensitive: bool = False,
 ) -> dict:
     """Collect the posts the filter passes from `inputs` into `out/posts.parquet`; returns the report
     (also written to `out/collect_report.json`). `vocab`: None/"default", a file, or "top:N".
+    Posts flagged sensitive are dropped unless `keep_sensitive` (their `sensitive` column says so).
 
     With `workers` > 1 the workers are forkserver processes, which import the calling script
     again: a script calling this needs the usual `if __name__ == "__main__":` guard."""
@@ -98,7 +103,7 @@ def collect(
         listed = Vocabulary.top_n(emoji_counts(parts, reports), top)
     assert listed is not None
     vocabulary = listed
-    report = merge(reports, files, parts, out, vocabulary)
+    report = merge(reports, files, parts, out, vocabulary, keep_sensitive)
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
     write_json(out / "collect_report.json", report)
     vocabulary.write_categories_csv(out / "categories.csv")
@@ -115,6 +120,7 @@ def collect(
             "seed": seed,
             "task_bytes": task_bytes,
             "max_line": max_line,
+            "keep_sensitive": keep_sensitive,
         },
     )
     shutil.rmtree(parts)

@@ -1,10 +1,12 @@
 """collect's merge: the tasks' sorted runs -> posts.parquet and the report's counts.
 
 A k-way merge of at most `MERGE_FANIN` runs at a time, holding one small row group per run,
-applies the vocabulary, drops duplicate post ids (same id -> same time -> neighbours in
-(created_at, post_id) order) and drops the posts that a delete notice anywhere in the inputs
-names: a sort-merge join on disk (`deleted_candidates`) that holds no set of ids. The tasks
-write their runs with `write_run` / `write_deletes`, in the order `run_order`.
+applies the vocabulary, keeps the latest version of an edited post (Mastodon `edited_at`; its
+versions share the post's time, so they are neighbours too), drops duplicate post ids (same id ->
+same time -> neighbours in (created_at, post_id) order), drops the posts that a delete notice
+anywhere in the inputs names: a sort-merge join on disk (`deleted_candidates`) that holds no set
+of ids, and drops posts flagged sensitive unless asked to keep them. The tasks write their runs
+with `write_run` / `write_deletes`, in the order `run_order`.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ Row = dict[str, Any]
 
 
 def run_order(row: Row) -> tuple:
-    """The order of a run's rows: (time, id) first, so copies of a post are neighbours; then where
-    each sits, a total order that makes the output independent of how the work was split."""
-    return row["created_at"], row["post_id"], row["input"], row["seq"]
+    """The order of a run's rows: (time, id) first, so the copies and versions of a post are
+    neighbours (an edit keeps the post's `created_at`), its latest version first; then where each
+    sits, a total order that makes the output independent of how the work was split."""
+    return row["created_at"], row["post_id"], -row["edited"], row["input"], row["seq"]
 
 
 def _by_key(row: Row) -> str:
@@ -207,8 +210,11 @@ def _batches(path: Path) -> Iterator[Row]:
         yield from batch.to_pylist()
 
 
-def merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
-    """Merge the tasks' runs into `out/posts.parquet`; the report's `totals`, `files` and `malformed`."""
+def merge(
+    reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary, keep_sensitive: bool = False
+) -> dict:
+    """Merge the tasks' runs into `out/posts.parquet`; the report's `totals`, `files` and `malformed`.
+    Posts flagged sensitive are dropped unless `keep_sensitive`."""
     per_file: dict[str, dict[str, Any]] = {
         str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []} for f in files
     }
@@ -223,26 +229,41 @@ def merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabu
     entries = [per_file[str(f)] for f in files]  # by input index
 
     def kept(rows: Iterator[Row], deleted: Iterator[tuple]) -> Iterator[Row]:
-        """The vocabulary, deletion and duplicate rules, counted per input as the rows stream by;
-        `deleted` is in the rows' order, so one look at its head decides each row."""
-        previous = None
+        """The vocabulary, deletion, sensitivity and duplicate rules, counted per input as the rows
+        stream by; `deleted` is in the rows' order, so one look at its head decides each row.
+
+        A post's rows come latest version first. When the latest version of an edited post is
+        dropped, its earlier versions that passed the filter are dropped for the same reason;
+        a version that failed the filter (`reason`) counts for its own rule."""
+        previous = None  # (time, id) of the last row kept
+        post = None  # (time, id) of the row before: a new one starts a post, at its latest version
+        fate = None  # why the post's latest version, an edit, was dropped
         gone = next(deleted, None)
         for row in rows:
             entry = entries[row["input"]]
-            emojis = [e for e in row["emojis"] if e in vocabulary]
-            if not emojis:
-                entry["dropped"]["no_smiley"] += 1
-                continue
             at = row["created_at"], row["post_id"]
-            while gone is not None and gone < at:
-                gone = next(deleted, None)
-            if gone == at:
-                entry["dropped"]["deleted"] += 1
+            latest = at != post
+            if latest:
+                post, fate = at, None
+            reason = row["reason"] or fate
+            if not reason:
+                emojis = [e for e in row["emojis"] if e in vocabulary]
+                while emojis and gone is not None and gone < at:
+                    gone = next(deleted, None)
+                if not emojis:
+                    reason = "no_smiley"
+                elif gone == at:
+                    reason = "deleted"
+                elif row["sensitive"] and not keep_sensitive:
+                    reason = "sensitive"
+                elif at == previous:
+                    reason = "duplicate"
+            if reason:
+                entry["dropped"][reason] += 1
+                if latest and row["edited"]:
+                    fate = reason
                 continue
-            if (row["created_at"], row["post_id"]) == previous:
-                entry["dropped"]["duplicate"] += 1
-                continue
-            previous = row["created_at"], row["post_id"]
+            previous = at
             row["emojis"] = emojis
             entry["kept"] += 1
             yield row

@@ -22,6 +22,7 @@ DROP_REASONS = (
     "malformed",
     "duplicate",
     "deleted",
+    "sensitive",
 )
 
 
@@ -37,14 +38,18 @@ def posts_schema() -> pa.Schema:
             ("text", pa.string()),
             ("emojis", pa.list_(pa.string())),
             ("image_urls", pa.list_(pa.string())),
+            ("alt_texts", pa.list_(pa.string())),
             ("author_id", pa.string()),
             ("lang", pa.string()),
+            ("sensitive", pa.bool_()),
         ]
     )
 
 
 def run_schema() -> pa.Schema:
-    """A sorted run of candidates: the posts columns, where the row sits (`input`, `seq`) and its delete key."""
+    """A sorted run of candidates: the posts columns, where the row sits (`input`, `seq`), its delete
+    key, and for an edited post's version its `edited` time (integer microseconds, 0: never edited)
+    and, when it fails the filter, its drop `reason` (null for a candidate)."""
     import pyarrow as pa
 
     return (
@@ -52,6 +57,8 @@ def run_schema() -> pa.Schema:
         .append(pa.field("input", pa.int32()))
         .append(pa.field("seq", pa.int64()))
         .append(pa.field("delete_key", pa.string()))
+        .append(pa.field("edited", pa.int64()))
+        .append(pa.field("reason", pa.string()))
     )
 
 

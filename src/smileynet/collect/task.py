@@ -6,11 +6,14 @@ as sorted runs beside them, and a small JSON report, all into the collect's `.pa
 
 Counting: every record read ends as kept or as exactly one drop reason (the first rule it
 breaks, cheap rules first; see `filter.drop_reason`); the rules that need every input (vocabulary,
-duplicates, deletions) are counted by the merge.
+duplicates, deletions, sensitive content) are counted by the merge, and so is a version of an
+edited post (Mastodon `edited_at`) that fails the filter: the task writes it as a row with its
+reason, since only the latest version of a post, wherever it sits, decides whether it is kept.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from smileynet.collect.schema import DROP_REASONS
 from smileynet.files import write_json
 
 MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BAD_DATA = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a record of the wrong shape raises
 
 
@@ -85,11 +89,13 @@ def collect_task(
                             reason = drop_reason(post)
                             if reason is None:
                                 rows.append(_row(post, task.index, seq))
+                            elif post.edited is not None:  # a later version decides: the merge counts it
+                                rows.append(_version_row(post, reason, task.index, seq))
                         except BAD_DATA as err:
                             bad(member, number, f"{type(err).__name__}: {err}")
                             continue
                         counts["read"] += 1
-                        if reason:
+                        if reason and post.edited is None:
                             counts[reason] += 1
                         elif len(rows) >= run_rows:
                             runs.append(write_run(rows, parts, task.key, len(runs)))
@@ -127,9 +133,42 @@ def _row(post: Post, index: int, seq: int) -> dict[str, Any]:
         "text": post.text,
         "emojis": post.emojis,
         "image_urls": post.image_urls,
+        "alt_texts": post.alt_texts,
         "author_id": post.author_id,
         "lang": post.lang,
+        "sensitive": post.sensitive,
         "input": index,
         "seq": seq,
         "delete_key": delete_key(post),
+        "edited": _microseconds(post.edited),
+        "reason": None,
     }
+
+
+def _version_row(post: Post, reason: str, index: int, seq: int) -> dict[str, Any]:
+    """A version of an edited post that fails the filter, as a run row: only what places it among
+    the post's other versions (and names it to delete notices), and the rule it breaks."""
+    if not isinstance(post.post_id, str):
+        raise TypeError("a text field holds another JSON type")
+    return {
+        "post_id": post.post_id,
+        "source": post.source,
+        "created_at": parse_time(post.created),
+        "text": "",
+        "emojis": [],
+        "image_urls": [],
+        "alt_texts": [],
+        "author_id": "",
+        "lang": None,
+        "sensitive": post.sensitive,
+        "input": index,
+        "seq": seq,
+        "delete_key": delete_key(post),
+        "edited": _microseconds(post.edited),
+        "reason": reason,
+    }
+
+
+def _microseconds(edited: str | None) -> int:
+    """A version's `edited` time as microseconds since 1970, 0 for a post never edited."""
+    return 0 if edited is None else (parse_time(edited) - EPOCH) // timedelta(microseconds=1)

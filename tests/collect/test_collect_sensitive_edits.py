@@ -288,9 +288,11 @@ def test_an_edit_with_an_unreadable_edited_at_is_malformed(tmp_path):
     assert dropped(report) == {"malformed": 1} and report["totals"]["kept"] == 1
 
 
-def test_versions_meet_whatever_the_split_of_the_work(tmp_path):
-    """Versions in different files, archive members, tasks, runs and workers give the same posts
-    and counts as one pass over plain files."""
+def test_versions_meet_whatever_the_split_of_the_work(tmp_path, monkeypatch):
+    """Versions in different files, archive members, tasks, runs, merge levels and workers give
+    the same posts and counts as one pass over plain files."""
+    from smileynet.collect import merge
+
     files = []
     for f in range(4):
         lines: list[dict] = []
@@ -303,6 +305,7 @@ def test_versions_meet_whatever_the_split_of_the_work(tmp_path):
         for path in reversed(files):  # the latest version first in the archive
             tar.add(path, arcname=f"2024/06/{path.name}")
     one = collect(files, tmp_path / "one", workers=1, quiet=True)
+    monkeypatch.setattr(merge, "MERGE_FANIN", 3)  # dozens of runs: merged in levels before the last merge
     many = collect([tmp_path / "hours.tar"], tmp_path / "many", workers=2, quiet=True, run_rows=2, task_bytes=2000)
     assert many["tasks"] == 4
     assert one["totals"] == many["totals"]

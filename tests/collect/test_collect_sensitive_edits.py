@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_collect import JOY, V2, bsky_event, read_posts, v1_photo, v2_page, write_lines
+from test_collect import JOY, V1, V2, bsky_event, read_posts, v1_photo, v2_page, write_lines
 
 from smileynet.collect import collect
 from smileynet.collect.post import Post
@@ -120,6 +120,15 @@ def test_real_v2_page_marks_its_possibly_sensitive_tweets(shared_fixtures):
     }
     assert len(posts) > len(flagged)
     assert all(p.alt_texts == [""] * len(p.image_urls) for p in posts)  # the page's photos have no alt_text
+
+
+def test_real_v1_statuses_marked_not_sensitive_stay_so(shared_fixtures):
+    tweets = [json.loads(line) for line in (shared_fixtures / V1 / "original_format_examples.json").open()]
+    marked = [t for t in tweets if "possibly_sensitive" in t]
+    assert marked and all(t["possibly_sensitive"] is False for t in marked)
+    photo = v1_photo(shared_fixtures, text=f"K) one photo {JOY}")
+    assert photo["possibly_sensitive"] is False
+    assert parse_record(photo)[0].sensitive is False
 
 
 def test_readers_take_flags_and_one_alt_text_per_image(shared_fixtures):

@@ -170,7 +170,7 @@ def test_an_unreadable_input_is_one_line_naming_it(tmp_path, monkeypatch):
 
 def test_disk_full_while_writing_posts_is_one_line_and_keeps_the_earlier_outputs(tmp_path, monkeypatch, capsys):
     from smileynet import cli
-    from smileynet.collect import collector
+    from smileynet.collect import merge
 
     path = tmp_path / "a.jsonl"
     path.write_bytes(status("1") + b"\n")
@@ -181,7 +181,7 @@ def test_disk_full_while_writing_posts_is_one_line_and_keeps_the_earlier_outputs
     def full(target, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    monkeypatch.setattr(collector, "_write_rows", full)
+    monkeypatch.setattr(merge, "_write_rows", full)
     monkeypatch.setattr(
         sys, "argv", ["smileynet", "collect", str(path), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet"]
     )

@@ -221,14 +221,14 @@ def test_a_cut_compressed_tar_keeps_the_members_before_the_cut(tmp_path):
 def test_many_runs_are_merged_a_bounded_number_at_a_time(tmp_path, monkeypatch):
     """Thousands of tasks must not mean thousands of open runs: with a fan-in of 3, 32 runs
     (and duplicates across them) give the same posts.parquet and report as a merge of all at once."""
-    from smileynet.collect import collector
+    from smileynet.collect import merge
 
     grab = stream_grab(tmp_path / "grab.tar", minutes=6, per_minute=40)
     copy = tmp_path / "copy.tar"
     copy.write_bytes(grab.read_bytes())
     reference = collect([grab, copy], tmp_path / "ref", workers=1, quiet=True)
     open_runs = peak = 0
-    batches = collector._batches
+    batches = merge._batches
 
     def counted(path):
         nonlocal open_runs, peak
@@ -239,8 +239,8 @@ def test_many_runs_are_merged_a_bounded_number_at_a_time(tmp_path, monkeypatch):
         finally:
             open_runs -= 1
 
-    monkeypatch.setattr(collector, "MERGE_FANIN", 3)
-    monkeypatch.setattr(collector, "_batches", counted)
+    monkeypatch.setattr(merge, "MERGE_FANIN", 3)
+    monkeypatch.setattr(merge, "_batches", counted)
     report = collect([grab, copy], tmp_path / "out", workers=1, quiet=True, run_rows=4)
     assert peak == 3
     assert report["totals"] == reference["totals"] and report["totals"]["dropped"]["duplicate"] > 0

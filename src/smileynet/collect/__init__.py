@@ -2,12 +2,15 @@
 
 `archives` unpacks inputs (folders, tar/zip, bz2/gz/zst) into blocks of JSON lines; `records` tells
 each record's source and hands it to its reader (`twitter_v1`, `twitter_v2`, `bluesky`,
-`mastodon`), which yields normalised `post.Post`s; `filter` applies the paper's rules; `collector`
-is the streaming, parallel, resumable driver that writes posts.parquet and collect_report.json.
+`mastodon`), which yields normalised `post.Post`s; `filter` applies the paper's rules. `collector`
+is the streaming, parallel, resumable driver that writes posts.parquet and collect_report.json:
+`task` runs one file (read, filter, write sorted runs), `runner` runs the tasks (inline, local
+processes, Dask), `merge` joins the runs (vocabulary, duplicates, deletions); `schema` holds the
+drop reasons and the columns.
 """
 
 from smileynet.lazy import lazy_exports
 
-_EXPORTS = {"collect": "collector", "DROP_REASONS": "collector", "parse_record": "records", "drop_reason": "filter"}
+_EXPORTS = {"collect": "collector", "DROP_REASONS": "schema", "parse_record": "records", "drop_reason": "filter"}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

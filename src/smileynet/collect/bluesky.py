@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
-from smileynet.collect.post import NOT_A_POST, Deletion, Post
+from smileynet.collect.post import NOT_A_POST, Deletion, Post, alt_of
 
 URL_IN_TEXT = re.compile(r"https?://\S")
 DEFAULT_BLUESKY_CDN = "https://cdn.bsky.app"
+SELF_LABELS = "com.atproto.label.defs#selfLabels"
+SENSITIVE_LABELS = frozenset(("porn", "sexual", "nudity", "graphic-media"))  # the adult and graphic self-labels
 
 
 def bluesky(event: dict, cdn: str = DEFAULT_BLUESKY_CDN) -> Post | Deletion | str:
@@ -43,6 +45,20 @@ def bluesky(event: dict, cdn: str = DEFAULT_BLUESKY_CDN) -> Post | Deletion | st
         has_url="link" in features or kind == "app.bsky.embed.external" or bool(URL_IN_TEXT.search(text)),
         has_hashtag="tag" in features,
         has_mention="mention" in features,
+        sensitive=self_labelled(record.get("labels")),
+        alt_texts=[alt_of(im, "alt") for im in images],
+    )
+
+
+def self_labelled(labels: object) -> bool:
+    """Whether a record's self-labels (`{"$type": SELF_LABELS, "values": [{"val": ...}]}`) mark it
+    adult or graphic; any other JSON there marks nothing."""
+    if not isinstance(labels, dict) or labels.get("$type") != SELF_LABELS:
+        return False
+    values = labels.get("values")
+    return isinstance(values, list) and any(
+        isinstance(label, dict) and isinstance(label.get("val"), str) and label["val"] in SENSITIVE_LABELS
+        for label in values
     )
 
 

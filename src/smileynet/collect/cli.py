@@ -26,6 +26,12 @@ def collect(
     max_line: int = typer.Option(
         8 << 20, "--max-line-bytes", help="Longer lines are skipped and counted as malformed."
     ),
+    keep_sensitive: bool = typer.Option(
+        False,
+        "--keep-sensitive",
+        help="Keep posts flagged sensitive (Twitter possibly_sensitive, Mastodon sensitive or a content "
+        "warning, Bluesky adult or graphic self-labels); their `sensitive` column is set either way.",
+    ),
     seed: int = SEED,
     workers: int = WORKERS,
     quiet: bool = QUIET,
@@ -33,10 +39,10 @@ def collect(
 ) -> None:
     """Read post archives and keep the posts the filter passes -> posts.parquet + collect_report.json."""
     start("collect", quiet, verbose, extra="data")
-    from smileynet.collect import collect as run
+    from smileynet.collect.collector import collect as run
 
     report = run(
-        inputs,
+        list(inputs),
         out,
         source=source,
         vocab=vocab,
@@ -47,6 +53,7 @@ def collect(
         quiet=quiet,
         seed=seed,
         max_line=max_line,
+        keep_sensitive=keep_sensitive,
     )
     if not quiet:
         totals = report["totals"]

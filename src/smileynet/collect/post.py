@@ -51,6 +51,15 @@ class Post:
     has_mention: bool = False
     emojis: list[str] = field(default_factory=list)
     delete_key: str = ""  # what a delete notice names; see `delete_key`
+    sensitive: bool = False  # flagged by its author or platform (Twitter, Mastodon) or self-labelled (Bluesky)
+    alt_texts: list[str] = field(default_factory=list)  # one per image URL, "" where the image has none
+    edited: str | None = None  # when this version was made (Mastodon `edited_at`); None: never edited
+
+
+def alt_of(item: object, key: str) -> str:
+    """An image's alt text `item[key]`, or "" for no text or any other JSON."""
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def delete_key(post: Post) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, Post
+from smileynet.collect.post import NOT_A_POST, Deletion, Malformed, Post, alt_of
 
 # Twitter v1.1 streaming lines that are not statuses.
 V1_NOTICES = frozenset(
@@ -53,9 +53,10 @@ def twitter_v1(obj: dict) -> Post | Deletion | str:
     if not media_entities:  # most statuses: no media at all
         return "no_image"
     media = media_entities.get("media") or []
-    photos = [m.get("media_url_https") or m["media_url"] for m in media if m.get("type") == "photo"]
+    photos = [m for m in media if m.get("type") == "photo"]
     if not photos:
         return "no_image"
+    image_urls = [m.get("media_url_https") or m["media_url"] for m in photos]
     post_id = obj.get("id_str") or str(obj["id"])
     entities = ext.get("entities") or {}
     media_links = {m.get("url") for m in media} | {m.get("url") for m in entities.get("media") or []}
@@ -69,12 +70,14 @@ def twitter_v1(obj: dict) -> Post | Deletion | str:
         source="twitter-v1",
         created=obj["created_at"],
         text=html.unescape(ext.get("full_text") or obj.get("full_text") or obj["text"]),
-        image_urls=photos,
+        image_urls=image_urls,
         author_id=user.get("id_str") or str(user.get("id", "")),
         lang=obj.get("lang"),
         has_url=bool(urls),
         has_hashtag=bool(entities.get("hashtags") or entities.get("symbols")),
         has_mention=bool(entities.get("user_mentions")),
+        sensitive=obj.get("possibly_sensitive") is True,
+        alt_texts=[alt_of(m, "ext_alt_text") for m in photos],
     )
 
 

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Iterator
 
-from smileynet.collect.post import NOT_A_POST, Malformed, Post
+from smileynet.collect.post import NOT_A_POST, Malformed, Post, alt_of
 
 V2_MEDIA_LINK = re.compile(r"/(?:photo|video)/\d+$")
 
@@ -36,6 +36,7 @@ def v2_tweet(tweet: dict, media: dict | None) -> Post:
         items = attachments.get("media") or []
     else:
         items = [media[k] for k in attachments.get("media_keys") or [] if k in media]
+    photos = [m for m in items if m.get("type") == "photo" and m.get("url")]
     refs = {r.get("type") for r in tweet.get("referenced_tweets") or []}
     entities = tweet.get("entities") or {}
     urls = [u for u in entities.get("urls") or [] if not _v2_media_link(u)]
@@ -44,7 +45,7 @@ def v2_tweet(tweet: dict, media: dict | None) -> Post:
         source="twitter-v2",
         created=tweet["created_at"],
         text=html.unescape(tweet["text"]),
-        image_urls=[m["url"] for m in items if m.get("type") == "photo" and m.get("url")],
+        image_urls=[m["url"] for m in photos],
         author_id=str(tweet.get("author_id", "")),
         lang=tweet.get("lang"),
         is_retweet="retweeted" in refs,
@@ -53,6 +54,8 @@ def v2_tweet(tweet: dict, media: dict | None) -> Post:
         has_url=bool(urls),
         has_hashtag=bool(entities.get("hashtags") or entities.get("cashtags")),
         has_mention=bool(entities.get("mentions")),
+        sensitive=tweet.get("possibly_sensitive") is True,
+        alt_texts=[alt_of(m, "alt_text") for m in photos],
     )
 
 

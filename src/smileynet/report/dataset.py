@@ -34,6 +34,7 @@ DROP_REASONS = (
     "malformed",
     "duplicate",
     "deleted",
+    "sensitive",
 )
 SPLITS = ("train", "valid", "test")
 DEFAULT_WINDOW_DAYS = 30

@@ -7,6 +7,7 @@ import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,8 +105,8 @@ def evaluate_split(
     models: dict | None = None,
 ) -> dict:
     """Every protocol on one split (its part of results.json)."""
-    mapping = class_sentiment(classes)
-    mapping = None if mapping is None else np.asarray(mapping)
+    class_polarity = class_sentiment(classes)
+    mapping = None if class_polarity is None else np.asarray(class_polarity)
     sentiment = None if mapping is None else mapping[y]
     multi = len(classes) > 2
     embeddings = {"smileynet": x} if baseline is None else {"smileynet": x, "baseline": baseline}
@@ -228,7 +229,7 @@ def extract_once(
 ) -> tuple[dict[str, Embeddings], dict, dict | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
-    common = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
+    common: dict[str, Any] = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
     embedded = {"smileynet": cached_embeddings(model, digest, bench.paths, cache, features="logits", **common)}
     models = {"smileynet": (model, "logits")}
     baseline_info = None

@@ -123,16 +123,16 @@ def load_twitter(root: Path) -> Benchmark:
         if split not in per_split:
             continue
         indices = np.array([index[n] for n, _ in per_split[split]], dtype=np.int64)
-        folds = None
+        split_folds: list[tuple[np.ndarray, np.ndarray]] | None = None
         if split in folds_by_split:
-            folds = [
+            split_folds = [
                 (
                     np.array([index[n] for n, _ in train if n in index], dtype=np.int64),
                     np.array([index[n] for n, _ in test if n in index], dtype=np.int64),
                 )
                 for train, test in folds_by_split[split]
             ]
-        splits.append(Split(split, indices, folds))
+        splits.append(Split(split, indices, split_folds))
     bench = Benchmark(
         "twitter",
         root,

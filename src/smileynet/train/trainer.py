@@ -134,7 +134,8 @@ def train_batches(
     position: tuple[int, int],
     skipped: Counter,
 ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
-    """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle."""
+    """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle.
+    `skipped` holds every sample skipped so far, up to the batch just given."""
     from smileynet.data import build_loader, train_transform
 
     crop = train_transform(config.image_size, tuple(config.crop_scale))
@@ -155,11 +156,13 @@ def train_batches(
             start_batch=batch,
             transform=crop,
         )
-        start = batch
+        start, counted = batch, Counter()
         for images, targets in loader:
             batch += 1
+            skipped.update(loader.skipped - counted)  # as it goes: a run may stop mid-epoch
+            counted = Counter(loader.skipped)
             yield epoch, batch, images, targets
-        skipped.update(loader.skipped)
+        skipped.update(loader.skipped - counted)
         if batch == start == 0:
             raise UserError(
                 f"{config.data}: no readable training images"

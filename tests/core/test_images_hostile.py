@@ -1,0 +1,83 @@
+"""The shared image reader on files that are not pictures: devices, FIFOs, oversized files and a JPEG
+with a scan but no frame header end in BadImage (a counted skip), never a hang or unbounded memory."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from smileynet.images import BadImage, decode_rgb_array, list_images, open_image, read_image_file
+from smileynet.model import create_model, save
+
+# SOI, then straight to a start-of-scan segment: no SOF frame header for a decoder to size the image by
+NO_FRAME_JPEG = b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + bytes(64) + b"\xff\xd9"
+
+
+def picture(path) -> None:
+    Image.fromarray(np.full((20, 24, 3), 90, np.uint8)).save(path, "JPEG")
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A folder with one picture, a *.jpg symlink to /dev/zero and a *.jpg FIFO."""
+    picture(tmp_path / "good.jpg")
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.jpg")
+    return tmp_path
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("name", ["zero.jpg", "fifo.jpg"])
+@pytest.mark.parametrize("reader", [read_image_file, open_image, decode_rgb_array])
+def test_devices_and_fifos_are_refused_before_a_byte_is_read(hostile, name, reader):
+    with pytest.raises(BadImage, match="not a regular file"):
+        reader(hostile / name)
+
+
+def test_the_folder_listing_holds_only_regular_files(hostile):
+    assert list_images(hostile) == [hostile / "good.jpg"]
+
+
+def test_a_file_over_the_byte_limit_is_refused_unread(tmp_path):
+    path = tmp_path / "big.jpg"
+    picture(path)
+    with pytest.raises(BadImage, match="file too large"):
+        read_image_file(path, max_bytes=100)
+    assert read_image_file(path) == path.read_bytes()
+
+
+@pytest.mark.parametrize("source", [NO_FRAME_JPEG, "file"])
+def test_a_jpeg_with_a_scan_but_no_frame_header_is_a_bad_image(tmp_path, source):
+    if source == "file":
+        source = tmp_path / "x.jpg"
+        source.write_bytes(NO_FRAME_JPEG)
+    with pytest.raises(BadImage):
+        decode_rgb_array(source)
+
+
+def test_a_good_jpeg_still_decodes(tmp_path):
+    out = io.BytesIO()
+    Image.fromarray(np.full((20, 24, 3), 90, np.uint8)).save(out, "JPEG")
+    assert decode_rgb_array(out.getvalue()).shape == (20, 24, 3)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["predict", "embed"])
+def test_predict_and_embed_skip_devices_and_fifos_given_by_name(run_cli, hostile, tmp_path_factory, command):
+    model = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    save(create_model("tiny", 2, vocab=["😀", "😭"], image_size=16), model)
+    if command == "predict":
+        args = ["predict", model, hostile / "good.jpg", hostile / "zero.jpg", hostile / "fifo.jpg", "--json"]
+    else:
+        args = ["embed", model, hostile, "--out", tmp_path_factory.mktemp("e") / "e.parquet"]
+    code, out, err = run_cli(*args, "--workers", "0", "--quiet")
+    assert code == 0, err
+    if command == "predict":
+        assert len(out.strip().splitlines()) == 1
+        assert err.count("not a regular file") == 2, err

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,8 +112,8 @@ def steps_per_epoch(data: Path, batch_size: int) -> int:
 
 def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
     """negatives / positives per emoji over the train split (1 where an emoji has no positive)."""
-    from smileynet.data import iter_samples
     from smileynet.data.layout import BadLabels, parse_labels
+    from smileynet.data.samples import iter_samples
 
     positives, total = torch.zeros(num_classes), 0
     for sample in iter_samples(data, "train"):
@@ -136,9 +137,11 @@ def train_batches(
 ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle.
     `skipped` holds every sample skipped so far, up to the batch just given."""
-    from smileynet.data import build_loader, train_transform
+    from smileynet.data.loader import build_loader
+    from smileynet.data.transforms import train_transform
 
-    crop = train_transform(config.image_size, tuple(config.crop_scale))
+    low, high = config.crop_scale
+    crop = train_transform(config.image_size, (low, high))
     epoch, batch = position
     while True:
         loader = build_loader(
@@ -156,7 +159,7 @@ def train_batches(
             start_batch=batch,
             transform=crop,
         )
-        start, counted = batch, Counter()
+        start, counted = batch, Counter[str]()
         for images, targets in loader:
             batch += 1
             skipped.update(loader.skipped - counted)  # as it goes: a run may stop mid-epoch
@@ -228,7 +231,7 @@ def validate(
     batch-norm statistics; the scores are gathered and the metrics computed once on all of them,
     so they are those of one process validating alone (up to float rounding). Called by every
     process; the numbers come back on process 0 only."""
-    from smileynet.data import build_loader
+    from smileynet.data.loader import build_loader
 
     distributed.broadcast_buffers(model)
     loader = build_loader(
@@ -380,7 +383,7 @@ def wrap(setup: Setup, config: TrainConfig, info: distributed.DistInfo) -> nn.Mo
 
     model: nn.Module = setup.model
     if config.compile:
-        model = torch.compile(model)
+        model = cast(nn.Module, torch.compile(model))
     if info.distributed:
         model = DistributedDataParallel(model, device_ids=[setup.device.index] if setup.device.type == "cuda" else None)
     return model
@@ -458,7 +461,7 @@ def save_checkpoint(
     elapsed: float,
 ) -> None:
     """`checkpoints/last/` and the resumable state, with every rank's data position."""
-    all_positions = [position]
+    all_positions: list[tuple[int, int] | None] = [position]
     if info.distributed:
         all_positions = [None] * info.world_size
         torch.distributed.all_gather_object(all_positions, position)
@@ -471,7 +474,7 @@ def save_checkpoint(
                 "optimizer": setup.optimizer.state_dict(),
                 "scaler": setup.scaler.state_dict(),
                 "step": done,
-                "positions": [list(p) for p in all_positions],
+                "positions": [list(p) for p in all_positions if p is not None],  # all filled by the gather
                 "rng": rng_state(),
                 "best": best,
                 "elapsed_s": elapsed,

@@ -24,6 +24,20 @@ def read_bounded_text(path: Path, max_bytes: int, what: str, encoding: str = "ut
         raise UserError(f"{path}: not UTF-8 text (byte {err.start})") from None
 
 
+def parse_json(text: str | bytes) -> Any:
+    """JSON from outside. An integer past int64 becomes a float (inf past float's range), so no
+    5000-digit number reaches code that formats or converts it; anything that is not JSON (bad
+    syntax, bad UTF-8, nesting too deep) is a ValueError."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text) <= 18 else float(text)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
     path = Path(path)

@@ -9,6 +9,8 @@ import os
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from smileynet.images import BadImage, decode_rgb_array, list_images, open_image, read_image_file
@@ -81,3 +83,31 @@ def test_predict_and_embed_skip_devices_and_fifos_given_by_name(run_cli, hostile
     if command == "predict":
         assert len(out.strip().splitlines()) == 1
         assert err.count("not a regular file") == 2, err
+
+
+def small_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.arange(16 * 12 * 3, dtype=np.uint8).reshape(12, 16, 3)).save(out, "JPEG")
+    return out.getvalue()
+
+
+SMALL_JPEG = small_jpeg()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cut=st.integers(0, len(SMALL_JPEG)),
+    flips=st.lists(st.tuples(st.integers(0, len(SMALL_JPEG) - 1), st.integers(0, 255)), max_size=6),
+    scan_first=st.booleans(),
+)
+def test_any_damaged_jpeg_decodes_or_is_a_bad_image(cut, flips, scan_first):
+    whole = b"\xff\xd8" + SMALL_JPEG[SMALL_JPEG.index(b"\xff\xda") :] if scan_first else SMALL_JPEG
+    data = bytearray(whole[:cut])  # scan_first: SOI, then the scan, no header segments
+    for at, byte in flips:
+        if data:
+            data[at % len(data)] = byte
+    try:
+        pixels = decode_rgb_array(bytes(data))
+    except BadImage:
+        return
+    assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import re
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,9 +115,10 @@ def parse_number(text: str, kind: type, flag: str, bounds: Bounds = POSITIVE) ->
 
 
 def _numeric_kind(param: Any) -> type | None:
-    descriptor = getattr(param, "type_descriptor", None)
-    annotation = getattr(descriptor, "annotation", None)
-    return annotation if annotation in (int, float) else None
+    """int or float for a parameter typed so (`int | None` too), else None."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    return kinds[0] if len(kinds) == 1 and kinds[0] in (int, float) else None
 
 
 def _checking(process: Any, kind: type, flag: str, bounds: Bounds) -> Any:

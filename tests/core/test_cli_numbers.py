@@ -150,3 +150,19 @@ def test_parse_number_reads_every_positive_int64_back(number):
 @given(st.floats(min_value=1e-300, allow_infinity=False, allow_nan=False))
 def test_parse_number_reads_every_positive_float_back(number):
     assert parse_number(repr(number), float, "--x") == number
+
+
+def test_an_optional_numeric_option_is_checked_too():
+    extra = typer.Typer(cls=Group)
+
+    @extra.command(cls=Command)
+    def wait(seconds: float | None = typer.Option(None, "--seconds")) -> None:
+        print(seconds)
+
+    @extra.command(cls=Command)
+    def other() -> None:
+        """A second command, so that `wait` is a subcommand."""
+
+    group = typer.main.get_command(extra)
+    with pytest.raises(UserError, match="--seconds must be a number > 0, got 'inf'"):
+        group.main(["wait", "--seconds", "inf"], standalone_mode=False)

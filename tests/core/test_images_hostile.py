@@ -111,3 +111,23 @@ def test_any_damaged_jpeg_decodes_or_is_a_bad_image(cut, flips, scan_first):
     except BadImage:
         return
     assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+
+
+@pytest.mark.parametrize("listed", ["csv", "class folders"])
+def test_transfer_counts_devices_and_fifos_as_missing_files(hostile, listed):
+    from smileynet.transfer.benchmarks.folder import load_folder
+
+    if listed == "csv":
+        picture(hostile / "other.jpg")
+        rows = ["good.jpg,cat", "zero.jpg,cat", "fifo.jpg,dog", "other.jpg,dog"]
+        (hostile / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+        bench = load_folder(hostile)
+        assert bench.skipped == {"missing file": 2}
+    else:
+        (hostile / "cat").mkdir()
+        (hostile / "dog").mkdir()
+        for item in ("good.jpg", "zero.jpg", "fifo.jpg"):
+            (hostile / item).rename(hostile / "cat" / item)
+        picture(hostile / "dog" / "other.jpg")
+        bench = load_folder(hostile)
+    assert sorted(p.name for p in bench.paths) == ["good.jpg", "other.jpg"]

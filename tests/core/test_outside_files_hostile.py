@@ -161,3 +161,21 @@ def test_parse_json_survives_deep_nesting_and_huge_numbers():
     assert parse_json(HUGE) == float("inf")
     assert parse_json("-" + HUGE) == float("-inf")
     assert parse_json("123") == 123
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"lr: caf\xe9\n", "not UTF-8"), (b"lr: [\n", "not YAML"), (b"- 1\n", "must be a YAML mapping")],
+)
+def test_a_hostile_train_config_file_is_one_line(run_cli, tmp_path, content, reason):
+    (tmp_path / "config.yaml").write_bytes(content)
+    code, _, err = run_cli("train", "--data", tmp_path, "--out", tmp_path / "run", "--config", tmp_path / "config.yaml")
+    assert code == 1 and reason in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("report", ["[" * 100_000, "[1]", f'{{"sampling": {HUGE}}}', '"x'])
+def test_a_hostile_sample_report_only_loses_the_sampling_name(tmp_path, report):
+    from smileynet.train.evaluation import dataset_sampling
+
+    (tmp_path / "sample_report.json").write_text(report)
+    assert dataset_sampling(tmp_path) is None

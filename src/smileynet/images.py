@@ -5,7 +5,8 @@ animated GIFs (first frame). Rejects, with a one-line reason, what must not be d
 files, non-images, truncated files, and images whose size `check_size` refuses (decompression
 bombs, and strips such as a 222-byte 49000 x 1 PNG, which every stage scales by its short side:
 to 256 px that is 12.5 million x 256 pixels). Sizes are checked from the header, before any
-pixel is decoded.
+pixel is decoded. A file is read only when it is a regular file of at most 64 MiB
+(`read_image_file`): a name that leads to /dev/zero or a FIFO is refused before a byte is read.
 
 `decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
 download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through

@@ -6,8 +6,10 @@ A URL in a release CSV or a post's media list is outside input: it may name a lo
 sending. The policy:
 
 - `http` and `https` only, checked on the first URL and again on every redirect;
-- every address a host name resolves to is checked before any connection is made, and the
-  connection goes to the checked address (a second DNS answer cannot swap it). Loopback and
+- every address a host name resolves to is checked before any connection is made (an IPv6
+  address that carries an IPv4 one, such as ::ffff:a.b.c.d or NAT64's 64:ff9b::a.b.c.d, is
+  checked as that IPv4 address), and the connection goes to the checked address (a second DNS
+  answer cannot swap it). Loopback and
   private addresses are refused unless `allow_private_network`; link-local (the metadata
   service), multicast, unspecified and reserved addresses are always refused: no image host
   lives there;
@@ -38,6 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 SCHEMES = ("http", "https")
@@ -45,6 +48,21 @@ MAX_BYTES = 20_000_000  # Mastodon, the largest of the sources, takes uploads up
 DEADLINE = 30.0
 CHUNK = 64 * 1024
 PRIVATE_KINDS = ("loopback address", "private address")  # what --allow-private-network allows
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: a NAT64 gateway forwards to the last 32 bits
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291's deprecated ::a.b.c.d
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address that an IPv6 address carries and leads to, if any: IPv4-mapped
+    (::ffff:a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:AABB:CCDD::) and IPv4-compatible
+    (::a.b.c.d, but not :: or ::1, which are IPv6's own unspecified and loopback addresses)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return ip.sixtofour
 
 
 class Refused(Exception):
@@ -61,8 +79,8 @@ class FetchPolicy:
     def refusal(self, address: str) -> str | None:
         """Why a connection to the IP `address` is refused, or None when it is allowed."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv6Address):
+            ip = embedded_ipv4(ip) or ip
         if ip.is_unspecified:
             return "unspecified address"
         if ip.is_link_local:
@@ -148,7 +166,7 @@ class _PolicyHandler(urllib.request.BaseHandler):
     def default_open(self, req: urllib.request.Request) -> None:
         check_scheme(req.full_url)
         if not hasattr(req, "deadline"):
-            req.deadline = time.monotonic() + self.policy.deadline
+            cast(Any, req).deadline = time.monotonic() + self.policy.deadline
         return None  # go on to the http/https handler
 
     def http_response(self, req, response):
@@ -180,7 +198,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         return new
 
 
-class _VettedConnection:
+class _VettedConnection(http.client.HTTPConnection):
     """An http.client connection whose socket goes only to an address the policy allows (the
     address it checked: the name is not resolved twice), watched for the fetch's deadline."""
 
@@ -193,14 +211,14 @@ class _VettedConnection:
         host, port = address
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         for *_, sockaddr in infos:  # one refused address refuses the name: no mixing a public and a private answer
-            reason = self.policy.refusal(sockaddr[0])
+            reason = self.policy.refusal(str(sockaddr[0]))
             if reason:
                 hint = " (--allow-private-network allows it)" if reason in PRIVATE_KINDS else ""
                 raise Refused(f"refused: {reason}{hint}")
         error: OSError = OSError(f"no address for {host}")
         for *_, sockaddr in infos:
             try:
-                return socket.create_connection(sockaddr[:2], timeout, source_address)
+                return socket.create_connection((str(sockaddr[0]), int(sockaddr[1])), timeout, source_address)
             except OSError as err:
                 error = err
         raise error

@@ -24,6 +24,20 @@ def read_bounded_text(path: Path, max_bytes: int, what: str, encoding: str = "ut
         raise UserError(f"{path}: not UTF-8 text (byte {err.start})") from None
 
 
+def parse_json(text: str | bytes) -> Any:
+    """JSON from outside. An integer past int64 becomes a float (inf past float's range), so no
+    5000-digit number reaches code that formats or converts it; anything that is not JSON (bad
+    syntax, bad UTF-8, nesting too deep) is a ValueError."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text) <= 18 else float(text)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
     path = Path(path)
@@ -60,9 +74,19 @@ def write_config(path: str | Path, config: dict[str, Any]) -> None:
     atomic_write_text(path, yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True))
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a run's config.yaml is about 1 KB
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    """A YAML settings file (train --config, a run's config.yaml): at most 1 MiB of UTF-8 holding
+    a mapping, else one line naming the file."""
+    text = read_bounded_text(Path(path), MAX_CONFIG_BYTES, "a config file")
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise UserError(f"{path}: not YAML{line}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: a config file must be a YAML mapping")
     return data

@@ -5,7 +5,8 @@ animated GIFs (first frame). Rejects, with a one-line reason, what must not be d
 files, non-images, truncated files, and images whose size `check_size` refuses (decompression
 bombs, and strips such as a 222-byte 49000 x 1 PNG, which every stage scales by its short side:
 to 256 px that is 12.5 million x 256 pixels). Sizes are checked from the header, before any
-pixel is decoded.
+pixel is decoded. A file is read only when it is a regular file of at most 64 MiB
+(`read_image_file`): a name that leads to /dev/zero or a FIFO is refused before a byte is read.
 
 `decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
 download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through
@@ -15,6 +16,8 @@ download` writes) go straight to libjpeg-turbo through simplejpeg, everything el
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 from typing import IO
@@ -27,6 +30,7 @@ from smileynet.errors import UserError
 
 MAX_PIXELS = 50_000_000
 MAX_ASPECT = 50  # panoramas and long screenshots stay well under 1:50
+MAX_FILE_BYTES = 64 << 20  # a 50-megapixel JPEG is ~25 MB; more is not a picture worth reading
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 ImageSource = str | Path | bytes | IO[bytes] | Image.Image | np.ndarray
 
@@ -43,6 +47,33 @@ def is_image_file(path: Path) -> bool:
 def list_images(folder: Path) -> list[Path]:
     """Every image file under `folder`, recursively, in sorted path order."""
     return sorted(p for p in Path(folder).rglob("*") if is_image_file(p))
+
+
+def read_image_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of an image file, or BadImage: only a regular file (a name that leads to a device
+    such as /dev/zero, a FIFO or a socket is refused before a byte is read; opening never waits on
+    a FIFO's writer) of 1 to `max_bytes` bytes, read once from the descriptor that was checked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise BadImage(f"cannot read: {err.strerror or err}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise BadImage("not a regular file")
+            if info.st_size == 0:
+                raise BadImage("empty file (0 bytes)")
+            if info.st_size > max_bytes:
+                raise BadImage(f"file too large: {info.st_size:,} bytes (limit {max_bytes:,})")
+            data = file.read(max_bytes + 1)
+        except OSError as err:
+            raise BadImage(f"cannot read: {err.strerror or err}") from None
+    if len(data) > max_bytes:  # grew between the check and the read
+        raise BadImage(f"file too large: over {max_bytes:,} bytes")
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    return data
 
 
 def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS, max_aspect: int = MAX_ASPECT) -> None:
@@ -71,13 +102,7 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             raise BadImage("empty file (0 bytes)")
         stream: IO[bytes] = io.BytesIO(source)
     elif isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            if path.stat().st_size == 0:
-                raise BadImage("empty file (0 bytes)")
-        except OSError as err:
-            raise BadImage(f"cannot read: {err.strerror or err}") from None
-        stream = open(path, "rb")
+        stream = io.BytesIO(read_image_file(source))
     else:
         stream = source
     try:
@@ -110,22 +135,19 @@ def decode_rgb_array(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.nd
     ~1.5x faster than Pillow here, straight into the array that the crop reads. Anything else,
     and any JPEG that simplejpeg refuses (truncated, CMYK, 12-bit...), goes through `open_image`,
     which gives the reason or the image."""
-    data = source
-    if isinstance(source, (str, Path)):
-        try:
-            data = Path(source).read_bytes()
-        except OSError:
-            data = None  # open_image words the reason
+    data = read_image_file(source) if isinstance(source, (str, Path)) else source
     if isinstance(data, bytes) and _plain_jpeg(data):
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        try:
+            height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        except ValueError:  # no frame header before the scan, and the like: open_image gives the reason
+            return np.asarray(open_image(data, max_pixels))
         check_size(width, height, max_pixels)
         if colorspace in ("YCbCr", "Gray"):
             try:
                 return simplejpeg.decode_jpeg(data, colorspace="RGB")
             except ValueError:
                 pass  # open_image decides: a reason, or a JPEG that libjpeg reads leniently through Pillow
-    image = open_image(data if isinstance(data, bytes) else source, max_pixels)
-    return np.asarray(image)
+    return np.asarray(open_image(data, max_pixels))
 
 
 def _plain_jpeg(data: bytes) -> bool:

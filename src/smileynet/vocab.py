@@ -22,10 +22,11 @@ from pathlib import Path
 import emoji as emoji_data
 
 from smileynet.errors import UserError
-from smileynet.files import atomic_write_text
+from smileynet.files import atomic_write_text, read_bounded_text
 
 VARIATION_SELECTORS = "\ufe0f\ufe0e"
 DEFAULT_VOCAB_FILE = "vocab_default.tsv"
+MAX_VOCAB_BYTES = 4 << 20  # every emoji Unicode has, with names, is under 400 KB
 _VS_TABLE = str.maketrans("", "", VARIATION_SELECTORS)
 
 
@@ -174,10 +175,9 @@ class Vocabulary:
         """Read a release-layout `categories.csv`: the emoji from `unicode` (glyph or code points)
         when the file has that column, else from `category` (glyph, code points or emoji name:
         the official scripts read only `category`)."""
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            columns = set(reader.fieldnames or [])
-            rows = list(reader)
+        reader = csv.DictReader(io.StringIO(read_vocab_text(path), newline=""))
+        columns = set(reader.fieldnames or [])
+        rows = list(reader)
         column = "unicode" if "unicode" in columns else "category" if "category" in columns else None
         if not rows or column is None:
             raise UserError(
@@ -214,10 +214,10 @@ def _parse_vocab_text(text: str, origin: str) -> Vocabulary:
     if lines and lines[0].split("\t")[0].strip().lower() == "emoji":
         header = lines[0].split("\t")
         rows = [dict(zip(header, ln.split("\t"))) for ln in lines[1:]]
-        keys = tuple(parse_unicode_field(r["emoji"]) for r in rows)
-        names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, keys))
-        return Vocabulary(keys, names, tuple(r.get("subgroup", "") for r in rows))
-    keys = []
+        emojis = tuple(parse_unicode_field(r["emoji"]) for r in rows)
+        names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, emojis))
+        return Vocabulary(emojis, names, tuple(r.get("subgroup", "") for r in rows))
+    keys: list[str] = []
     for number, line in enumerate(lines, 1):
         try:
             keys.append(parse_unicode_field(line.split("\t")[0]))
@@ -238,7 +238,12 @@ def load_vocabulary(spec: str | Path | None = None) -> Vocabulary:
         raise UserError(f"vocabulary file not found: {path}")
     if path.suffix == ".csv":
         return Vocabulary.from_categories_csv(path)
-    return _parse_vocab_text(path.read_text("utf-8-sig"), str(path))
+    return _parse_vocab_text(read_vocab_text(path), str(path))
+
+
+def read_vocab_text(path: Path) -> str:
+    """An emoji list file's text: at most MAX_VOCAB_BYTES, UTF-8 (a BOM is dropped), else one line."""
+    return read_bounded_text(path, MAX_VOCAB_BYTES, "an emoji list", encoding="utf-8-sig")
 
 
 def parse_top_spec(spec: str | None) -> int | None:

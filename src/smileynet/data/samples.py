@@ -71,10 +71,12 @@ def _shard_samples(data: Path, split: str) -> Iterator[Sample]:
 
 
 def _local_samples(data: Path, split: str) -> Iterator[Sample]:
+    from smileynet.images import BadImage, read_image_file
+
     for record in local_records(data, split, dataset_vocabulary(data)):
         try:
-            image = record.path.read_bytes()
-        except OSError as err:
-            log.warning("cannot read %s: %s; skipped", record.path, err.strerror or err)
+            image = read_image_file(record.path)  # a regular file of bounded size, never a device or FIFO
+        except BadImage as err:
+            log.warning("%s: %s; skipped", record.path, err)
             continue
         yield Sample(str(record.meta["url"]), image, {**record.meta, "split": split})

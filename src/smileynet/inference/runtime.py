@@ -11,7 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from torch import nn
 from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
 from smileynet.extras import require
+from smileynet.files import parse_json
 from smileynet.model.factory import ModelConfig, SmileyNet
 
 BACKENDS = ("torch", "onnx", "auto")
@@ -41,6 +42,9 @@ def load_model(model: SmileyNet | str | Path, device: str | None = None) -> Smil
 
 class PixelsToOutputs(nn.Module):
     """uint8 pixels -> (logits, features): normalisation inside the graph, both outputs at once."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, model: SmileyNet) -> None:
         super().__init__()
@@ -98,7 +102,7 @@ def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = O
         torch.onnx.export(
             wrapper,
             (example,),
-            buffer,
+            cast(Any, buffer),  # a file object, which torch's annotation leaves out
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
@@ -149,17 +153,43 @@ class OnnxRunner:
             if raw is None:
                 raise UserError("ONNX model lacks SmileyNet metadata (export it with `smileynet export`)")
             try:
-                data = json.loads(raw)
-            except (ValueError, RecursionError):
+                data = parse_json(raw)
+            except ValueError:
                 raise UserError("ONNX model: its SmileyNet metadata is not JSON") from None
             config = ModelConfig.from_dict(data, "ONNX model metadata")
         self.config = config
-        self.num_features = self.session.get_outputs()[1].shape[1]
+        self.num_features = check_graph(self.session, config)
 
     def __call__(self, batch: torch.Tensor, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         names = list(OUTPUT_NAMES) if want_pre_logits else ["logits"]
         outputs = self.session.run(names, {INPUT_NAME: batch.numpy()})
         return outputs[0], (outputs[1] if want_pre_logits else None)
+
+
+def check_graph(session: Any, config: ModelConfig) -> int:
+    """The graph's number of features, once its input and outputs are what `export_onnx` writes
+    and agree with `config` (crop size, emoji count); else one UserError saying what differs."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    sizes = {"crop": config.image_size, "emojis": config.num_classes}
+    if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != list(OUTPUT_NAMES):
+        raise UserError(
+            f"ONNX model: expected input {INPUT_NAME} and outputs {', '.join(OUTPUT_NAMES)}, got "
+            f"{', '.join(i.name for i in inputs)[:60]} and {', '.join(o.name for o in outputs)[:60]}"
+        )
+    pixels, logits, features = inputs[0], outputs[0], outputs[1]
+    if pixels.type != "tensor(uint8)" or len(pixels.shape) != 4 or len(logits.shape) != 2 or len(features.shape) != 2:
+        raise UserError("ONNX model: expected uint8 N x 3 x S x S pixels in, N x C logits and N x F features out")
+    for what, dim, wanted in (
+        ("channels", pixels.shape[1], 3),
+        ("crop", pixels.shape[2], sizes["crop"]),
+        ("crop", pixels.shape[3], sizes["crop"]),
+        ("emojis", logits.shape[1], sizes["emojis"]),
+    ):
+        if dim != wanted:
+            raise UserError(f"ONNX model: its graph has {str(dim)[:20]} {what} where its metadata says {wanted}")
+    if not isinstance(features.shape[1], int) or features.shape[1] < 1:
+        raise UserError("ONNX model: its features output has no fixed size")
+    return features.shape[1]
 
 
 def onnx_available() -> bool:

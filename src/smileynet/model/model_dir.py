@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from smileynet.errors import UserError
-from smileynet.files import atomic_write_bytes, atomic_write_text, read_bounded_text
+from smileynet.files import atomic_write_bytes, atomic_write_text, parse_json, read_bounded_text
 from smileynet.model.factory import ModelConfig, SmileyNet
 
 CONFIG_FILE = "config.json"
@@ -54,8 +54,8 @@ def read_config(config_file: Path) -> ModelConfig:
     """A model dir's config.json, checked (size, UTF-8, JSON, every field) before a model is built."""
     text = read_bounded_text(config_file, MAX_CONFIG_BYTES, "a model config")
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
+        data = parse_json(text)
+    except ValueError as err:
         raise UserError(f"{config_file}: invalid JSON ({str(err)[:80]})") from None
     return ModelConfig.from_dict(data, str(config_file))
 

@@ -7,9 +7,9 @@ counted without being held in memory.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from smileynet.errors import UserError
 from smileynet.files import read_config
 from smileynet.report import plots
+from smileynet.report.discover import read_json
 from smileynet.report.page import details, emoji, esc, figure, note, png_uri, table
 from smileynet.vocab import Vocabulary
 
@@ -51,7 +52,8 @@ def _number(value: object) -> int | None:
 def collect_counts(report: dict) -> tuple[dict[str, int], dict[str, int]]:
     """(totals, dropped per reason) of a collect report: counts at the top level or under
     "totals"; reasons under "dropped" or at the same level."""
-    level = report.get("totals") if isinstance(report.get("totals"), dict) else report
+    totals_field = report.get("totals")
+    level: dict = totals_field if isinstance(totals_field, dict) else report
     totals = {k: n for k, v in level.items() if (n := _number(v)) is not None and k not in DROP_REASONS}
     dropped_field = level.get("dropped")
     if isinstance(dropped_field, dict):
@@ -101,26 +103,28 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
         listed = report.get("malformed")
         malformed = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
         if malformed:
-            rows = [
+            malformed_rows = [
                 (m.get("file", ""), m.get("member", ""), m.get("line", ""), m.get("error", ""))
                 for m in malformed[:MAX_FILE_ROWS]
             ]
             parts.append(
                 details(
-                    f"Malformed records (first {len(rows)} of {len(malformed)} listed)",
-                    table(["file", "archive member", "line", "error"], rows, numeric=[2]),
+                    f"Malformed records (first {len(malformed_rows)} of {len(malformed)} listed)",
+                    table(["file", "archive member", "line", "error"], malformed_rows, numeric=[2]),
                 )
             )
         files = _per_file(report)
         if files:
-            rows = []
+            file_rows = []
             for name, counts in files[:MAX_FILE_ROWS]:
                 file_totals, file_dropped = collect_counts(counts)
                 kept = file_totals.get("kept", "-")
-                rows.append((name, file_totals.get("read", "-"), kept, sum(file_dropped.values())))
+                file_rows.append((name, file_totals.get("read", "-"), kept, sum(file_dropped.values())))
             more = f" (first {MAX_FILE_ROWS} of {len(files)})" if len(files) > MAX_FILE_ROWS else ""
             parts.append(
-                details(f"Per input file{more}", table(["file", "read", "kept", "dropped"], rows, numeric=[1, 2, 3]))
+                details(
+                    f"Per input file{more}", table(["file", "read", "kept", "dropped"], file_rows, numeric=[1, 2, 3])
+                )
             )
         if not totals and not dropped:
             parts.append(note("This collect report holds no counts the report recognises."))
@@ -271,10 +275,7 @@ def split_table(manifest: Path) -> str:
 
 def sample_report_facts(path: Path) -> str:
     """The counts of sample's own `sample_report.json` (posts in and kept, images, windows)."""
-    try:
-        report = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return ""
+    report = read_json(path)
     if not isinstance(report, dict):
         return ""
     facts = [(k.replace("_", " "), f"{n:,}") for k, v in report.items() if (n := _number(v)) is not None]
@@ -313,7 +314,7 @@ def sample_section(
     manifests: list[Path],
     vocab: Vocabulary | None,
     stats_dirs: list[Path],
-    releases: list[Path] = (),
+    releases: Sequence[Path] = (),
 ) -> str:
     """Label distribution before/after sampling, co-occurrence, posts per window, split sizes.
     Each part needs its own columns; files without them are left out of that part only."""
@@ -324,9 +325,9 @@ def sample_section(
             parts.append(note(f"{path}: not a readable parquet file; left out."))
 
     def with_columns(paths: list[Path], *need: str) -> list[Path]:
-        return [p for p in paths if columns[p] and set(need) <= columns[p]]
+        return [p for p in paths if set(need) <= (columns[p] or set())]
 
-    before = Counter()
+    before: Counter[str] = Counter()
     for path in with_columns(posts, "emojis"):
         before.update(emoji_counts(path))
     after: dict[str, Counter] = {}
@@ -360,8 +361,8 @@ def sample_section(
         header = ["emoji", *(["collected posts"] if before else []), *after.keys()]
         rows = []
         for k in keys:
-            counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
-            rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in counts)])
+            row_counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
+            rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in row_counts)])
         parts.append(details("Counts per emoji", table(header, rows, numeric=range(1, len(header)), raw=True)))
 
     window_days = _window_days(manifests[0]) if manifests else DEFAULT_WINDOW_DAYS
@@ -370,8 +371,8 @@ def sample_section(
         per_window_before.update(posts_per_window(path, window_days))
     per_window_after: dict[str, dict[int, int]] = {}
     for path in with_columns(manifests, "split", "window"):
-        for split, counts in images_per_window(path).items():
-            per_window_after.setdefault(split, Counter()).update(counts)
+        for split, window_counts in images_per_window(path).items():
+            per_window_after.setdefault(split, Counter()).update(window_counts)
     if per_window_before or per_window_after:
         parts.append(
             "<h3>Posts per window</h3>"
@@ -385,7 +386,7 @@ def sample_section(
         parts.append(f"<h3>Splits of {esc(path.parent.name)}</h3>" + split_table(path))
         parts.append(sample_report_facts(path.parent / "sample_report.json"))
         present = [k for k in keys if after_total.get(k)]
-        if len(present) >= 2 and "emojis" in columns[path]:
+        if len(present) >= 2 and "emojis" in (columns[path] or set()):
             corr = label_correlation(path, present)
             parts.append(
                 "<h3>Label co-occurrence (Fig. 9)</h3>"

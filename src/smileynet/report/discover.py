@@ -10,12 +10,12 @@ checkpoints and shards are not opened.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smileynet.errors import UserError
+from smileynet.files import parse_json
 
 MAX_DEPTH = 4
 SKIP_DIRS = {"cache", "checkpoints", "__pycache__", "node_modules"}
@@ -47,12 +47,14 @@ def is_model_dir(path: Path) -> bool:
     return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
 
 
-def _read_json(path: Path) -> object:
+def read_json(path: Path) -> object:
+    """The JSON value of an input file, or None when it cannot be one: unreadable, over
+    MAX_JSON_BYTES, not UTF-8, not JSON, nested too deep, or a number over Python's digit limit."""
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             return None
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return parse_json(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
         return None
 
 
@@ -85,7 +87,7 @@ def _add_file(found: Inputs, path: Path) -> None:
         if not (path.parent / "results.json").is_file():
             found.fingerprints.append(path)
     elif name.endswith(".json") and name != "config.json":
-        data = _read_json(path)
+        data = read_json(path)
         if _is_transfer(data):
             found.transfers.append(path)
         elif _is_evaluation(data):

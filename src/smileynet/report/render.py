@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config
 from smileynet.progress import progress
 from smileynet.report import dataset, training, transfer
-from smileynet.report.discover import Inputs, find_inputs, is_model_dir
+from smileynet.report.discover import Inputs, find_inputs, is_model_dir, read_json
 from smileynet.report.page import details, document, note, table
 from smileynet.vocab import Vocabulary
 
@@ -31,10 +30,7 @@ class ReportConfig:
 
 
 def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
+    data = read_json(path)
     return data if isinstance(data, dict) else None
 
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from smileynet.files import read_config
 from smileynet.images import list_images, open_image
 from smileynet.report import plots, published
+from smileynet.report.discover import read_json
 from smileynet.report.page import (
     details,
     emoji,
@@ -41,7 +41,7 @@ def read_metrics(path: Path):
 def _run_summary(metrics) -> list[tuple[str, str]]:
     import polars as pl
 
-    rows = []
+    rows: list[tuple[str, str]] = []
     if "step" not in metrics.columns or metrics["step"].null_count() == len(metrics):
         return rows
     rows.append(("steps", f"{int(metrics['step'].max()):,}"))
@@ -107,14 +107,12 @@ def run_section(run: Path) -> str:
             parts.append(details("Resolved config (config.yaml)", table(["key", "value"], scalars)))
     summary_file = run / "train_summary.json"
     if summary_file.is_file():
-        try:
-            summary = json.loads(summary_file.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
-            summary = {}
-        facts = [(k.replace("_", " "), v) for k, v in summary.items() if not isinstance(v, (dict, list))]
+        found = read_json(summary_file)
+        counts: dict = found if isinstance(found, dict) else {}
+        facts = [(k.replace("_", " "), v) for k, v in counts.items() if not isinstance(v, (dict, list))]
         facts += [
             (f"{k.replace('_', ' ')}: {reason}", n)
-            for k, v in summary.items()
+            for k, v in counts.items()
             if isinstance(v, dict)
             for reason, n in v.items()
         ]
@@ -122,16 +120,14 @@ def run_section(run: Path) -> str:
             parts.append(details("Training summary (train_summary.json)", table(["", "value"], facts)))
     model_config = run / "model" / "config.json"
     if model_config.is_file():
-        try:
-            config = json.loads(model_config.read_text("utf-8"))
+        model = read_json(model_config)
+        if isinstance(model, dict):
             parts.append(
                 note(
-                    f"Model: {config.get('arch')}, {config.get('num_classes')} emojis, "
-                    f"{config.get('image_size')} px ({run / 'model'})."
+                    f"Model: {str(model.get('arch'))[:40]}, {str(model.get('num_classes'))[:12]} emojis, "
+                    f"{str(model.get('image_size'))[:12]} px ({run / 'model'})."
                 )
             )
-        except (OSError, json.JSONDecodeError):
-            pass
     return "".join(parts)
 
 

@@ -6,6 +6,7 @@ Saved resolved as `RUN/config.yaml`, so `smileynet train --config RUN/config.yam
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,15 @@ class TrainConfig:
         self.crop_scale = parse_crop_scale(self.crop_scale)
         if self.epochs is not None and self.epochs < 1:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
-        if not self.lr > 0:
-            raise UserError(f"lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise UserError(f"weight-decay must be a finite number >= 0, got {self.weight_decay}")
+        from smileynet.model.factory import IMAGE_SIZES
+
+        low, high = IMAGE_SIZES  # what a model dir's config.json may hold: a larger crop could never be loaded
+        if not low <= self.image_size <= high:
+            raise UserError(f"image-size must be from {low} to {high}, got {self.image_size}")
         for name, allowed in (
             ("optimizer", OPTIMIZERS),
             ("schedule", SCHEDULES),

@@ -17,7 +17,7 @@ from smileynet import metrics
 from smileynet.data.transforms import normalize
 from smileynet.distributed import resolve_device
 from smileynet.errors import UserError
-from smileynet.files import write_json
+from smileynet.files import parse_json, write_json
 from smileynet.model import SmileyNet, load
 from smileynet.model.model_dir import model_dir_of
 from smileynet.progress import progress
@@ -85,7 +85,8 @@ def evaluate(
     """Every emoji-prediction metric of a model dir on one split of a data folder (the evaluation JSON keys
     of docs/architecture.md), with a random-scores baseline; written to `out` when given.
     `count_unlabelled`: mTop-k by the official scripts' convention (`smileynet.metrics`)."""
-    from smileynet.data import build_loader, dataset_vocabulary
+    from smileynet.data import dataset_vocabulary
+    from smileynet.data.loader import build_loader
 
     device_ = torch.device(resolve_device(device))
     model_path = model_dir_of(model_path)
@@ -162,7 +163,7 @@ def dataset_sampling(data: Path) -> str | None:
         folders.append(Path(source))
     for folder in folders:
         try:
-            value = json.loads((folder / "sample_report.json").read_text("utf-8")).get("sampling")
+            value = parse_json((folder / "sample_report.json").read_bytes()).get("sampling")
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(value, str):

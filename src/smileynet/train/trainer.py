@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,8 +112,8 @@ def steps_per_epoch(data: Path, batch_size: int) -> int:
 
 def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
     """negatives / positives per emoji over the train split (1 where an emoji has no positive)."""
-    from smileynet.data import iter_samples
     from smileynet.data.layout import BadLabels, parse_labels
+    from smileynet.data.samples import iter_samples
 
     positives, total = torch.zeros(num_classes), 0
     for sample in iter_samples(data, "train"):
@@ -134,10 +135,13 @@ def train_batches(
     position: tuple[int, int],
     skipped: Counter,
 ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
-    """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle."""
-    from smileynet.data import build_loader, train_transform
+    """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle.
+    `skipped` holds every sample skipped so far, up to the batch just given."""
+    from smileynet.data.loader import build_loader
+    from smileynet.data.transforms import train_transform
 
-    crop = train_transform(config.image_size, tuple(config.crop_scale))
+    low, high = config.crop_scale
+    crop = train_transform(config.image_size, (low, high))
     epoch, batch = position
     while True:
         loader = build_loader(
@@ -155,11 +159,13 @@ def train_batches(
             start_batch=batch,
             transform=crop,
         )
-        start = batch
+        start, counted = batch, Counter[str]()
         for images, targets in loader:
             batch += 1
+            skipped.update(loader.skipped - counted)  # as it goes: a run may stop mid-epoch
+            counted = Counter(loader.skipped)
             yield epoch, batch, images, targets
-        skipped.update(loader.skipped)
+        skipped.update(loader.skipped - counted)
         if batch == start == 0:
             raise UserError(
                 f"{config.data}: no readable training images"
@@ -225,7 +231,7 @@ def validate(
     batch-norm statistics; the scores are gathered and the metrics computed once on all of them,
     so they are those of one process validating alone (up to float rounding). Called by every
     process; the numbers come back on process 0 only."""
-    from smileynet.data import build_loader
+    from smileynet.data.loader import build_loader
 
     distributed.broadcast_buffers(model)
     loader = build_loader(
@@ -377,7 +383,7 @@ def wrap(setup: Setup, config: TrainConfig, info: distributed.DistInfo) -> nn.Mo
 
     model: nn.Module = setup.model
     if config.compile:
-        model = torch.compile(model)
+        model = cast(nn.Module, torch.compile(model))
     if info.distributed:
         model = DistributedDataParallel(model, device_ids=[setup.device.index] if setup.device.type == "cuda" else None)
     return model
@@ -455,7 +461,7 @@ def save_checkpoint(
     elapsed: float,
 ) -> None:
     """`checkpoints/last/` and the resumable state, with every rank's data position."""
-    all_positions = [position]
+    all_positions: list[tuple[int, int] | None] = [position]
     if info.distributed:
         all_positions = [None] * info.world_size
         torch.distributed.all_gather_object(all_positions, position)
@@ -468,7 +474,7 @@ def save_checkpoint(
                 "optimizer": setup.optimizer.state_dict(),
                 "scaler": setup.scaler.state_dict(),
                 "step": done,
-                "positions": [list(p) for p in all_positions],
+                "positions": [list(p) for p in all_positions if p is not None],  # all filled by the gather
                 "rng": rng_state(),
                 "best": best,
                 "elapsed_s": elapsed,

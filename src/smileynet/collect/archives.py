@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from smileynet.errors import UserError
 
@@ -217,7 +217,9 @@ def _tar_stream(path: str) -> Iterator[tuple[str, Iterator[bytes]]]:
         raw.close()
 
 
-def _pieces(raw: BinaryIO) -> Iterator[bytes]:
+def _pieces(raw: IO[bytes] | None) -> Iterator[bytes]:
+    if raw is None:  # a tar member that is not a regular file
+        return
     while piece := raw.read(RAW_CHUNK):
         yield piece
 
@@ -311,7 +313,8 @@ def split_lines(
     """Blocks of lines out of chunks of bytes (see `iter_blocks`). A line cut at a chunk's end is
     kept as a list of pieces, joined once when its newline comes (linear in its length); once
     the pieces pass `max_line` bytes they are dropped and the rest of the line is skipped."""
-    number, pending, held, skipping, first = 1, [], 0, False, True
+    pending: list[bytes] = []
+    number, held, skipping, first = 1, 0, False, True
     try:
         for chunk in chunks:
             if first:

@@ -142,7 +142,8 @@ def decode_batch(
     size = transform.size
     pixels = np.empty((len(items), size, size, 3), np.uint8)
     draws = np.random.default_rng(seed).random((len(items), transform.draws_per_image)).tolist()
-    targets, skipped = [], Counter()
+    targets: list = []
+    skipped: Counter[str] = Counter()
     with one_thread():
         for i, (source, labels) in enumerate(items):
             if source is None:
@@ -329,7 +330,7 @@ def build_loader(
         if start_batch:
             counts = [sum(count_tar_samples(s) for s in ws) for ws in worker_shards]
             skips, first_worker = round_robin_resume([math.ceil(n / batch_size) for n in counts], start_batch)
-        dataset = ShardBatches(
+        shard_batches = ShardBatches(
             worker_shards,
             skips,
             first_worker,
@@ -342,7 +343,9 @@ def build_loader(
             rank=rank,
             shuffle_buffer=shuffle_buffer,
         )
-        loader = DataLoader(dataset, batch_size=None, num_workers=procs if workers > 0 else 0, persistent_workers=False)
+        loader = DataLoader(
+            shard_batches, batch_size=None, num_workers=procs if workers > 0 else 0, persistent_workers=False
+        )
         return Loader(loader, None)
 
     vocab = dataset_vocabulary(data)

@@ -38,7 +38,9 @@ class SafeResizer:
             if size[0] * size[1] > self.max_pixels:  # a large --image-size on a long image
                 return None, None, None, None, None, "resized image over --max-pixels"
             image = image.resize(
-                size, Image.BICUBIC if scale > 1 else Image.LANCZOS, reducing_gap=3.0 if scale < 1 else None
+                size,
+                Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS,
+                reducing_gap=3.0 if scale < 1 else None,
             )
         out = io.BytesIO()
         image.save(out, "JPEG", quality=self.quality)

@@ -23,7 +23,8 @@ STATE_FILE = "state.pt"
 
 def rng_state() -> dict[str, Any]:
     version, mt, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    assert isinstance(keys, np.ndarray)  # the legacy tuple: (name, keys, pos, has_gauss, cached)
     state = {
         "torch": torch.get_rng_state(),
         "python": [version, list(mt), gauss],

@@ -31,8 +31,8 @@ def model_dir(tmp_path_factory):
 def test_concurrent_claimed_giants_stay_within_the_decode_budget(model_dir):
     """Rounds of 6 JPEGs of ~630 bytes each claiming about 3000 x 3000, all at once, to
     `smileynet serve` on loopback: the process's peak RSS grows by at most budget x
-    BYTES_PER_DECODED_PIXEL (120 MB) + 50 MB over its resident size before them (measured: 100
-    to 136 MB); without a budget one round grew it by 790 MB."""
+    BYTES_PER_DECODED_PIXEL (120 MB) + 50 MB over its resident size before them (four rounds of 8:
+    99 to 136 MB); without an effective budget one round of 8 grew it by 790 MB."""
     giants = [claiming_jpeg(CLAIMED - 50 * i, CLAIMED - 50 * i) for i in range(CONCURRENT)]
     assert max(map(len, giants)) < 1000
     statuses = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import torch
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -311,7 +312,7 @@ async def answers(
     decoded = []
     for number, (image, filename) in enumerate(zip(upload.images, upload.filenames), 1):
         which = "" if single else f" {number} ({filename[:60]!r})"
-        pixels = predictor.declared_pixels(image)
+        pixels = await run_in_threadpool(predictor.declared_pixels, image)  # a header parse: off the event loop
         async with budget.hold(pixels):
             try:
                 decoded.append(await run_in_threadpool(decode, predictor, image, pixels))
@@ -327,7 +328,7 @@ async def answers(
     ]
 
 
-def decode(predictor: Predictor, image: bytes, pixels: int) -> tuple[Any, tuple[int, int]]:
+def decode(predictor: Predictor, image: bytes, pixels: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """The eval crop and size of `image`; what decoding it freed goes back to the system."""
     try:
         return predictor.preprocess(image)
@@ -440,9 +441,9 @@ async def invalid_parameter(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": validation_message(err.errors())}, status_code=400)
 
 
-def validation_message(errors: Any) -> str:
+def validation_message(errors: Sequence[Any]) -> str:
     """pydantic's first error as one line naming the parameter."""
-    error = list(errors)[0]
+    error = errors[0]
     name = str(error["loc"][-1]) if error.get("loc") else "request"
     shown = repr(str(error.get("input", "")))[:24]
     limits = error.get("ctx") or {}

@@ -1,8 +1,10 @@
-"""A bounded load test against a running server, and a server on 127.0.0.1 in a thread to run it on.
+"""A bounded load test against a running server, and a server on 127.0.0.1 to run it on (in a
+thread, or `smileynet serve` in its own process, whose memory can then be read).
 
 Used by `benchmarks/bench_serve.py` and the tests: N requests, C at a time, a share of them
 malformed (random bytes, truncated JPEGs, empty files, invalid JSON, bad base64), counting
 status codes and timing the good ones. A healthy server answers every request, none with a 5xx.
+`claiming_jpeg` makes the hostile kind: a few hundred bytes whose header claims a huge image.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import asyncio
 import base64
 import io
 import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -58,6 +64,62 @@ def background_server(app, port: int | None = None, timeout: float = 30.0) -> It
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+@contextmanager
+def serve_process(model: Path, *flags: str, timeout: float = 90.0) -> Iterator[tuple[str, int]]:
+    """`smileynet serve MODEL FLAGS` on a free loopback port in its own process: yields (base URL,
+    pid) once /healthz answers 200; terminated on exit."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "smileynet", "serve", str(model), "--port", str(port), "--quiet", *flags]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"server exited: {server.stdout.read().decode()[-2000:] if server.stdout else ''}")
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not come up")
+            time.sleep(0.2)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def memory_of(pid: int) -> dict[str, int]:
+    """A Linux process's resident memory now (VmRSS) and at its peak (VmHWM), in bytes."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024  # kB
+    return fields
+
+
+def claiming_jpeg(width: int, height: int) -> bytes:
+    """A valid 16 x 16 JPEG of a few hundred bytes whose frame header claims `width` x `height`:
+    decoders allocate the claimed size, then fill what the data lacks."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (120, 30, 200)).save(out, "JPEG", quality=50)
+    data = bytearray(out.getvalue())
+    pos = 2
+    while data[pos + 1] not in (0xC0, 0xC1, 0xC2):  # walk the segments to the start of frame
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    data[pos + 5 : pos + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
 
 
 def make_requests(n: int, malformed: float = 0.1, seed: int = 0, size: int = 96) -> list[LoadRequest]:

@@ -1,7 +1,7 @@
 """SmileyNet: emoji embedding for visual sentiment analysis (Al-Halah et al., ICCV-W 2019).
 
     model = smileynet.load("run/model")          # a model dir (config.json + model.safetensors)
-    smileynet.predict(model, images, top_k=5)    # per image: [{emoji, name, prob}, ...]
+    smileynet.predict(model, images, top_k=5)    # per image: [{emoji, name, probability}, ...]
     smileynet.embed(model, images)               # Embedding(logits, probs): the emoji embedding
     smileynet.create_model(arch, num_classes=92) # a new model; smileynet.list_archs() names them
     smileynet.build_loader(data, split, ...)     # training batches from shards or a release folder

@@ -152,7 +152,7 @@ def test_predict_and_embed_methods(model, tmp_path):
     logits, probs = model.embed(images)
     for row, entries in zip(probs, top):
         assert [e["emoji"] for e in entries] == [VOCAB[j] for j in np.argsort(-row)[:3]]
-        assert [e["prob"] for e in entries] == pytest.approx(sorted(row, reverse=True)[:3], abs=1e-6)
+        assert [e["probability"] for e in entries] == pytest.approx(sorted(row, reverse=True)[:3], abs=1e-6)
     assert (
         top[0][0]["name"]
         == {

@@ -44,8 +44,8 @@ def test_json_lines_match_the_api(model_dir, images, run_cli):
     expected = model.predict([images / "a.jpg", images / "b.png", images / "nested" / "c.webp"], top_k=3)
     for line, top in zip(lines, expected):
         assert [e["emoji"] for e in line["top"]] == [e["emoji"] for e in top]
-        assert [e["prob"] for e in line["top"]] == pytest.approx([e["prob"] for e in top], abs=1e-6)
-        assert set(line["top"][0]) == {"emoji", "name", "prob"}
+        assert [e["probability"] for e in line["top"]] == pytest.approx([e["probability"] for e in top], abs=1e-6)
+        assert set(line["top"][0]) == {"emoji", "name", "probability"}
 
 
 def test_table_shows_glyphs_names_and_probabilities(model_dir, images, run_cli):
@@ -54,7 +54,7 @@ def test_table_shows_glyphs_names_and_probabilities(model_dir, images, run_cli):
     assert "a.jpg" in out and "b.png" in out
     assert "☹\ufe0f" in out and "frowning face" in out and "ghost" in out  # display form of the glyph
     top = smileynet.load(model_dir).predict(images / "a.jpg", top_k=1)[0][0]
-    assert f"{top['prob']:.3f}" in out
+    assert f"{top['probability']:.3f}" in out
 
 
 def test_bad_input_is_a_one_line_error(model_dir, images, tmp_path, run_cli):

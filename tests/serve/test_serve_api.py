@@ -307,3 +307,42 @@ def test_batcher_groups_concurrent_requests_and_survives_failures():
     assert calls[0] == 8  # eight requests, one forward pass
     assert [row.tolist() for row in rows] == [[2.0 * i, 2.0 * i] for i in range(8)]
     assert after.tolist() == [10.0, 10.0]
+
+
+def test_openapi_describes_the_requests_and_answers(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def answer(path: str, method: str = "post", status: str = "200") -> str:
+        return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+
+    predict = spec["paths"]["/v1/predict"]["post"]
+    assert answer("/v1/predict").endswith("/Prediction")
+    assert set(schemas["Prediction"]["properties"]) == {
+        "top",
+        "sentiment",
+        "fingerprint",
+        "embedding",
+        "probabilities",
+        "image",
+    }
+    assert set(schemas["TopEmoji"]["properties"]) == {"index", "emoji", "name", "probability"}
+    assert set(schemas["ZeroShotSentiment"]["properties"]) == {"binary", "continuous"}
+    assert set(schemas["ImageSize"]["properties"]) == {"width", "height"}
+    assert answer("/v1/predict/batch").endswith("/BatchPrediction")
+    assert "filename" in schemas["FilePrediction"]["properties"]
+    assert answer("/v1/model", "get").endswith("/ModelInfo")
+    assert {"vocabulary", "max_upload_bytes", "demo", "note"} <= set(schemas["ModelInfo"]["properties"])
+    assert answer("/healthz", "get").endswith("/Health")
+    for status in ("400", "408", "413", "415"):
+        assert answer("/v1/predict", status=status).endswith("/ErrorDetail")
+    assert "422" not in predict["responses"]  # invalid parameters are 400s here
+    # the bodies the upload parser reads, and the typed, bounded query parameters
+    form = predict["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["file"] == form["properties"]["file"] | {"type": "string", "format": "binary"}
+    assert form["required"] == ["file"]
+    assert "image_base64" in predict["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    batch_file = spec["paths"]["/v1/predict/batch"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert batch_file["schema"]["properties"]["file"]["maxItems"] == 8
+    top_k = next(p for p in predict["parameters"] if p["name"] == "top_k")
+    assert (top_k["in"], top_k["schema"]["type"], top_k["schema"]["minimum"]) == ("query", "integer", 1)

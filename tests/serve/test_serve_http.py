@@ -15,8 +15,9 @@ from loadtest import background_server, free_port, make_requests, run_load
 from PIL import Image
 
 from smileynet.model import create_model, save
+from smileynet.model.model_dir import mark_demo
 from smileynet.serve.app import create_app
-from smileynet.serve.predictor import Predictor
+from smileynet.serve.predictor import DEMO_NOTE, Predictor
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,12 @@ def test_page_uploads_an_image_and_shows_emojis(chromium_page, model, tmp_path):
         page.wait_for_selector("#status.error")
         assert "not an image" in page.inner_text("#status")
 
-    with background_server(create_app(Predictor(model, fingerprints=fingerprints))) as url:
+    demo_dir = save(model, tmp_path / "demo")
+    mark_demo(demo_dir)  # as `smileynet demo` marks its models
+    with background_server(create_app(Predictor.from_dir(demo_dir, fingerprints=fingerprints))) as url:
         page.goto(url + "/")
         page.wait_for_selector("#model-info:has-text('tiny')")
+        assert DEMO_NOTE in page.inner_text("#model-info")
         page.set_input_files("#file", str(picture))
         page.wait_for_selector("#fingerprint li", timeout=20_000)
         assert page.locator("#fingerprint .name").all_inner_texts() == ["amusement", "fear"]

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from smileynet.errors import UserError
@@ -99,6 +100,7 @@ class Stage:
     needs_image_server: bool = False
     needs_jetstream: bool = False  # the demo's loopback Jetstream (`listen bluesky` records from it)
     summary: Callable[[], str] | None = None
+    finish: Callable[[], None] | None = None  # run after the command succeeds, before the stage counts as done
 
     def complete(self) -> bool:
         return all(p.exists() for p in self.outputs)
@@ -195,7 +197,7 @@ def plan(
                 ],
                 [folder / "results.json"],
                 [folder],
-                summary=lambda folder=folder: _transfer_summary(folder / "results.json"),
+                summary=partial(_transfer_summary, folder / "results.json"),
             )
         )
     stages.append(
@@ -322,6 +324,7 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
             [run],
             resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
             summary=lambda: _train_summary(run),
+            finish=lambda: _mark_demo(run / "model"),
         ),
         Stage(
             f"evaluate{name}",
@@ -398,6 +401,8 @@ class Runner:
         missing = [str(p) for p in stage.outputs if not p.exists()]
         if missing:
             raise UserError(f"stage '{stage.name}' finished but did not write {', '.join(missing)} (log: {log_path})")
+        if stage.finish is not None:
+            stage.finish()
         self.record(stage.name, seconds)
         self.say(f"[{number}/{total}] {stage.name}: done in {seconds:.1f} s")
 
@@ -431,6 +436,13 @@ def _run_logged(command: list[str], log_path: Path, echo: bool) -> tuple[int, st
                 raise
             rc = child.wait()
     return rc, "".join(tail)
+
+
+def _mark_demo(model_dir: Path) -> None:
+    """`"demo": true` in the model's config.json: `serve` then says what the model has seen."""
+    from smileynet.model.model_dir import mark_demo
+
+    mark_demo(model_dir)
 
 
 def _quote(arg: str) -> str:

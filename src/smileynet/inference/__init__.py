@@ -3,9 +3,9 @@
     extract(model, inputs, batch_size=32, features="logits"|"pre_logits"|"both",
             backend="torch"|"onnx"|"auto", workers=0) -> Extraction(ids, logits, pre_logits, failures)
     iter_extract(model, (id, source) pairs, ...) -> one Extraction per batch (streaming)
-    smileynet.predict(model, images, top_k=5) -> per image [{emoji, name, prob}, ...]
+    smileynet.predict(model, images, top_k=5) -> per image [{emoji, name, probability}, ...]
     smileynet.embed(model, images) -> Embedding(logits, probs)
-    top_emojis(probs, vocab, top_k) -> per row [{emoji, name, prob}, ...]
+    top_emojis(probs, vocab, top_k) -> per row [{emoji, name, probability}, ...]
     export_onnx(model, path) -> ONNX bytes (uint8 pixels in; logits and features out)
     make_runner(model, backend) -> a reusable runner (pass it as `model` to skip re-exporting)
 

@@ -17,7 +17,7 @@ def predict(
     images: list[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
     top_k: int = typer.Option(5, "--top-k", help="Emojis to show per image."),
     json_lines: bool = typer.Option(
-        False, "--json", help="JSON lines ({path, top: [{emoji, name, prob}]}) instead of a table."
+        False, "--json", help="JSON lines ({path, top: [{emoji, name, probability}]}) instead of a table."
     ),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
     backend: str = BACKEND,

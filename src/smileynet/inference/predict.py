@@ -34,14 +34,14 @@ def vocab_of(runner_or_model: Any) -> list[str]:
 
 
 def top_emojis(probs: np.ndarray, vocab: list[str], top_k: int = 5) -> list[list[dict]]:
-    """Each row's `top_k` emojis by probability, highest first: {emoji, name, prob}."""
+    """Each row's `top_k` emojis by probability, highest first: {emoji, name, probability}."""
     order = top_k_indices(probs, max(1, min(top_k, probs.shape[1])))
     return [
         [
             {
                 "emoji": vocab[j],
                 "name": emoji_name(vocab[j]) if not vocab[j].startswith("#") else f"class {j}",
-                "prob": float(row[j]),
+                "probability": float(row[j]),
             }
             for j in idx
         ]
@@ -63,13 +63,14 @@ def embed(model: Any, images: Any, *, batch_size: int = 32, backend: str = "torc
     inputs = as_inputs(images)
     result = extract(model, inputs, batch_size=batch_size, backend=backend)
     _all_or_raise(result)
-    return Embedding(result.logits, expit(result.logits))
+    logits = result.logits if result.logits is not None else np.zeros((0, 0), np.float32)
+    return Embedding(logits, expit(logits))
 
 
 def predict(
     model: Any, images: Any, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch"
 ) -> list[list[dict]]:
-    """Per image, its `top_k` emojis {emoji, name, prob}; raises BadImage when an image cannot be used."""
+    """Per image, its `top_k` emojis {emoji, name, probability}; raises BadImage when an image cannot be used."""
     from smileynet.inference.runtime import make_runner
 
     runner = make_runner(model, backend, batch_size=batch_size)
@@ -129,11 +130,11 @@ def render_table(rows: list[tuple[str, list[dict]]]) -> Table:
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("emoji", no_wrap=True)
     table.add_column("name", no_wrap=True)
-    table.add_column("prob", justify="right", no_wrap=True)
+    table.add_column("probability", justify="right", no_wrap=True)
     for n, (path, top) in enumerate(rows):
         if n:
             table.add_section()
         for rank, entry in enumerate(top, 1):
             glyph = entry["emoji"] if entry["emoji"].startswith("#") else display_emoji(entry["emoji"])
-            table.add_row(path if rank == 1 else "", str(rank), glyph, entry["name"], f"{entry['prob']:.3f}")
+            table.add_row(path if rank == 1 else "", str(rank), glyph, entry["name"], f"{entry['probability']:.3f}")
     return table

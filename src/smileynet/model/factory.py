@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
@@ -38,11 +39,14 @@ class ModelConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     version: int = FORMAT_VERSION
+    demo: bool = False  # trained by `smileynet demo` on generated glyph pictures only
 
     def to_dict(self) -> dict:
         """config.json's content: the fields, and the eval recipe derived from them (for readers
-        without this code; `from_dict` rebuilds it from the fields)."""
+        without this code; `from_dict` rebuilds it from the fields). `demo` is written only when true."""
         data = asdict(self)
+        if not self.demo:
+            del data["demo"]
         data["mean"], data["std"] = list(self.mean), list(self.std)
         data["preprocess"] = self.preprocess_recipe()
         return data
@@ -101,6 +105,9 @@ class ModelConfig:
             raise UserError(f"{where}: vocab lists {len(vocab)} emojis for {num_classes} outputs")
         if len(set(vocab)) != len(vocab):
             raise UserError(f"{where}: vocab lists an emoji twice")
+        demo = data.get("demo", False)
+        if not isinstance(demo, bool):
+            raise UserError(f"{where}: demo must be true or false, got {repr(demo)[:20]}")
         return cls(
             arch=check_arch(data["arch"], where),
             num_classes=num_classes,
@@ -108,6 +115,7 @@ class ModelConfig:
             image_size=_int_field(data, "image_size", *IMAGE_SIZES, where, default=224),
             mean=_triple(data, "mean", IMAGENET_MEAN, 0.0, 1.0, where),
             std=_triple(data, "std", IMAGENET_STD, 1e-3, 10.0, where),
+            demo=demo,
         )
 
 
@@ -115,7 +123,7 @@ MAX_CLASSES = 10_000  # every emoji Unicode has is under 4,000: a bigger head is
 IMAGE_SIZES = (8, 1024)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -135,7 +143,7 @@ def _triple(data: dict, key: str, default: tuple, low: float, high: float, where
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)
     ):
         raise UserError(f"{where}: {key} must be 3 numbers from {low:g} to {high:g}, got {str(value)[:60]}")
-    return tuple(float(v) for v in value)
+    return float(value[0]), float(value[1]), float(value[2])
 
 
 def check_arch(arch: object, where: str = "") -> str:
@@ -223,14 +231,14 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
     if arch == "tiny":
         if imagenet:
             raise UserError("arch 'tiny' has no ImageNet weights")
-        backbone = TinyBackbone()
-        return backbone, backbone.num_features
+        tiny = TinyBackbone()
+        return tiny, tiny.num_features
     check_arch(arch)
     if arch.startswith("timm/"):
         import timm
 
         try:
-            backbone = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
+            backbone: Any = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)  # timm's `num_features`
         except RuntimeError as err:
             raise UserError(f"timm model {arch[5:]!r}: {err}") from None
         return backbone, backbone.num_features
@@ -289,16 +297,16 @@ class SmileyNet(nn.Module):
 
     def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
         """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
-        {emoji, name, prob}, highest first. A bad image raises BadImage naming it."""
-        import smileynet  # the inference stage, on first call: the model itself imports no stage
+        {emoji, name, probability}, highest first. A bad image raises BadImage naming it."""
+        from smileynet.inference.predict import predict  # on first call: the model itself imports no stage
 
-        return smileynet.predict(self, images, top_k, batch_size=batch_size, backend=backend)
+        return predict(self, images, top_k, batch_size=batch_size, backend=backend)
 
     def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
         """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
-        import smileynet
+        from smileynet.inference.predict import embed
 
-        return smileynet.embed(self, images, batch_size=batch_size, backend=backend)
+        return embed(self, images, batch_size=batch_size, backend=backend)
 
 
 def create_model(
@@ -350,10 +358,11 @@ def imagenet_classifier(arch: str = "resnet50", weights: str | Path = "imagenet"
             first = str(err).strip().splitlines()[0]
             raise UserError(f"{weights}: not the state dict of a whole {arch} classifier ({first})") from None
     if arch.startswith("timm/"):
-        head = model.get_classifier()
+        timm_model: Any = model  # timm's own methods, which nn.Module's typing does not know
+        head = timm_model.get_classifier()
         if not isinstance(head, nn.Linear):
             raise UserError(f"{arch}: its classifier is not one linear layer")
-        model.reset_classifier(0)
+        timm_model.reset_classifier(0)
         backbone = model
     else:
         backbone, head = _split_last_linear(model)

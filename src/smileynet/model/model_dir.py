@@ -50,8 +50,19 @@ def load(path: str | Path, device: str = "cpu") -> SmileyNet:
     return model.to(device).eval()
 
 
+def mark_demo(path: str | Path) -> None:
+    """Mark a model dir as a demo model (`"demo": true` in config.json), so that whoever serves it
+    says that it has only seen generated pictures."""
+    config_file = model_dir_of(path) / CONFIG_FILE
+    data = json.loads(read_bounded_text(config_file, MAX_CONFIG_BYTES, "a model config"))
+    read_config(config_file)  # the same checks as loading
+    data["demo"] = True
+    atomic_write_text(config_file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
 def read_config(config_file: Path) -> ModelConfig:
-    """A model dir's config.json, checked (size, UTF-8, JSON, every field) before a model is built."""
+    """A model dir's config.json, checked (size, UTF-8, JSON, every field, the optional `demo`
+    flag) before a model is built."""
     text = read_bounded_text(config_file, MAX_CONFIG_BYTES, "a model config")
     try:
         data = parse_json(text)

@@ -81,9 +81,9 @@ def run_section(run: Path) -> str:
     if metrics is None or not len(metrics):
         parts.append(note("metrics.csv is empty or unreadable."))
     else:
-        summary = _run_summary(metrics)
-        if summary:
-            parts.append(table(["", "value"], summary, numeric=[1]))
+        run_rows = _run_summary(metrics)
+        if run_rows:
+            parts.append(table(["", "value"], run_rows, numeric=[1]))
         uri = plots.training_curves(metrics)
         if uri:
             parts.append(
@@ -260,7 +260,7 @@ def examples_section(model_dir: Path, images: list[Path]) -> str:
     for name, top in predictions:
         path, picture = Path(name), open_image(name)
         glyphs = " ".join(f"{emoji(entry['emoji'])}" for entry in top)
-        scores = " ".join(f"{entry['prob']:.2f}" for entry in top)
+        scores = " ".join(f"{entry['probability']:.2f}" for entry in top)
         cards.append(
             f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
             f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"

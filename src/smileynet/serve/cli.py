@@ -1,14 +1,17 @@
 """CLI commands of this stage (thin: parse flags, call one function of the stage)."""
 
+import math
 from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import BACKEND, DEVICE, MODEL, QUIET, VERBOSE, start
+from smileynet.cli_common import BACKEND, DEVICE, MODEL_HELP, QUIET, VERBOSE, start
+from smileynet.errors import UserError
+from smileynet.extras import require
 
 
 def serve(
-    model: Path = MODEL,
+    model: Path = typer.Argument(..., help=MODEL_HELP + " Or an .onnx file from `smileynet export`."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     processes: int = typer.Option(1, "--processes", help="Server processes, each with its own copy of the model."),
@@ -28,6 +31,12 @@ def serve(
     body_timeout: float = typer.Option(
         30.0, "--body-timeout", help="Seconds a client has to send an upload's body (else 408)."
     ),
+    decode_mpx: float = typer.Option(
+        100.0,
+        "--decode-megapixels",
+        help="Megapixels being decoded at once, all requests together (about 10 bytes each while decoding); "
+        "requests beyond wait their turn.",
+    ),
     allowed_hosts: str = typer.Option(
         None,
         "--allowed-hosts",
@@ -39,7 +48,24 @@ def serve(
     verbose: bool = VERBOSE,
 ) -> None:
     """Web page and REST API for a trained model (/v1/predict, /v1/predict/batch, /v1/model, /healthz, /docs, /redoc)."""
-    start("serve", quiet, verbose, extra="onnx" if backend == "onnx" else "serve")
+    start("serve", quiet, verbose, extra="serve")
+    if backend == "onnx" or model.suffix.lower() == ".onnx":
+        require("onnx", "serving an ONNX model")
+    for flag, value in (
+        ("--max-upload-mb", max_upload_mb),
+        ("--header-timeout", header_timeout),
+        ("--body-timeout", body_timeout),
+        ("--decode-megapixels", decode_mpx),
+    ):
+        _check_positive(flag, value)
+    if not (math.isfinite(max_wait_ms) and max_wait_ms >= 0):
+        raise UserError(f"--max-wait-ms must be a number of milliseconds, 0 or more, not {max_wait_ms}")
+    if processes < 1:
+        raise UserError("--processes must be at least 1")
+    if max_batch < 1:
+        raise UserError("--max-batch must be at least 1")
+    if not 0 <= port < 65536:
+        raise UserError(f"--port {port}: not a port number")
     from smileynet.serve.server import ServeConfig
     from smileynet.serve.server import serve as run
 
@@ -53,6 +79,7 @@ def serve(
             fingerprints=fingerprints,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
+            decode_budget=max(1, int(decode_mpx * 1_000_000)),
             backend=backend,
             header_timeout=header_timeout,
             body_timeout=body_timeout,
@@ -62,3 +89,9 @@ def serve(
             verbose=verbose,
         )
     )
+
+
+def _check_positive(flag: str, value: float) -> None:
+    """A finite number above 0 (nan, inf, 0 and negatives would disable or break the limit)."""
+    if not (math.isfinite(value) and value > 0):
+        raise UserError(f"{flag} must be a positive number, not {value}")

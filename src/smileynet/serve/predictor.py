@@ -12,11 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy.special import expit
 
 from smileynet.errors import UserError
@@ -60,17 +63,21 @@ def read_fingerprints(path: Path, vocab: Vocabulary) -> Fingerprints:
     return Fingerprints(classes, values, known)
 
 
+DEMO_NOTE = "a demo model that has only seen generated glyph pictures"
+
+
 class Predictor:
     """A loaded model and everything derived from its vocabulary, ready to answer requests."""
 
     def __init__(
-        self, model, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS, backend: str = "torch"
+        self, model: Any, fingerprints: Path | None = None, max_pixels: int = MAX_PIXELS, backend: str = "torch"
     ) -> None:
+        """`model`: a SmileyNet, a runner, a model dir or an exported .onnx file (as `predict` takes)."""
         from smileynet.data.transforms import eval_transform
         from smileynet.inference.runtime import make_runner
 
-        self.config = model.config
-        self.runner = make_runner(model.eval(), backend)
+        self.runner = make_runner(model, backend)
+        self.config = self.runner.config
         self.vocab = self.config.vocabulary()
         self.max_pixels = max_pixels
         self.transform = eval_transform(self.config.image_size)
@@ -94,9 +101,22 @@ class Predictor:
         backend: str = "torch",
         device: str = "cpu",
     ) -> Predictor:
-        from smileynet.model import load
+        """`model_dir`: a model dir, a run folder or an exported .onnx file."""
+        from smileynet.inference.runtime import make_runner
 
-        return cls(load(model_dir, device=device), fingerprints, max_pixels, backend)
+        return cls(make_runner(model_dir, backend, device=device), fingerprints, max_pixels, backend)
+
+    def declared_pixels(self, data: bytes) -> int:
+        """The pixels `data`'s header promises (what decoding it will allocate), read without
+        decoding; `max_pixels` when the header cannot be read, the most a decode may take."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(io.BytesIO(data)) as image:
+                    width, height = image.size
+        except Exception:  # not an image, or one whose header only the decoder words a reason for
+            return self.max_pixels
+        return min(width * height, self.max_pixels)
 
     def preprocess(self, data: bytes) -> tuple[torch.Tensor, tuple[int, int]]:
         """Upload bytes -> (uint8 C x S x S eval crop, original (width, height)); BadImage says why not."""
@@ -169,4 +189,6 @@ class Predictor:
             "lexicon_fallback": self.lexicon_fallback,
             "fingerprint_classes": list(self.fingerprints.classes) if self.fingerprints else None,
             "glyphs": emoji_font_path() is not None,
+            "demo": self.config.demo,
+            "note": DEMO_NOTE if self.config.demo else None,
         }

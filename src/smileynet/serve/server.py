@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from smileynet.errors import UserError
 from smileynet.images import MAX_PIXELS
+from smileynet.serve.budget import DECODE_BUDGET_PIXELS
 
 
 @dataclass
 class ServeConfig:
-    """The `smileynet serve` flags; travels to `--processes` processes as JSON in the environment."""
+    """The `smileynet serve` flags (checked by the CLI); travels to `--processes` processes as
+    JSON in the environment. `model`: a model dir, a run folder or an exported .onnx file."""
 
     model: Path
     host: str = "127.0.0.1"
@@ -24,6 +28,7 @@ class ServeConfig:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     max_pixels: int = MAX_PIXELS
+    decode_budget: int = DECODE_BUDGET_PIXELS
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     allowed_hosts: tuple[str, ...] | None = None
@@ -34,7 +39,8 @@ class ServeConfig:
 
 
 def serve(config: ServeConfig) -> None:
-    """Load the model (bad paths fail here, in one line, before a port is bound), then serve."""
+    """Load the model (bad paths fail here, in one line), claim the port (one line when it is
+    taken), then serve."""
     import torch
     import uvicorn
 
@@ -43,18 +49,9 @@ def serve(config: ServeConfig) -> None:
     from smileynet.serve.predictor import Predictor
     from smileynet.serve.timeouts import http_protocol
 
-    if config.max_upload_mb <= 0:
-        raise UserError("--max-upload-mb must be positive")
-    if config.workers < 1:
-        raise UserError("--processes must be at least 1")
-    if config.max_batch < 1:
-        raise UserError("--max-batch must be at least 1")
-    if config.header_timeout <= 0 or config.body_timeout <= 0:
-        raise UserError("--header-timeout and --body-timeout must be positive")
-    if not 0 <= config.port < 65536:
-        raise UserError(f"--port {config.port}: not a port number")
     config = replace(config, device=resolve_device(config.device))
     predictor = Predictor.from_dir(config.model, config.fingerprints, config.max_pixels, config.backend, config.device)
+    listener = listen_socket(config.host, config.port)
     log_level = _log_level(config)
     if not config.quiet:
         print(
@@ -70,10 +67,13 @@ def serve(config: ServeConfig) -> None:
             config.max_wait_ms,
             config.body_timeout,
             config.allowed_hosts,
+            config.decode_budget,
         )
-        uvicorn.Server(uvicorn_config(app, config)).run()
+        uvicorn.Server(uvicorn_config(app, config)).run(sockets=[listener])
         return
-    # Each worker process loads its own copy; the cores are shared out between them.
+    # Each worker process loads its own copy; the cores are shared out between them. uvicorn
+    # binds the port itself for them: it was free a moment ago.
+    listener.close()
     del predictor
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     os.environ[ENV_CONFIG] = json.dumps(settings)
@@ -99,6 +99,29 @@ def uvicorn_config(app, config: ServeConfig):
     return uvicorn.Config(
         app, host=config.host, port=config.port, log_level=_log_level(config), http=http_protocol(config.header_timeout)
     )
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The listening socket uvicorn would bind (its address family and options), or one UserError
+    line saying why not, instead of uvicorn's log and exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        where = f"port {port} on {host}"
+        if err.errno == errno.EADDRINUSE:
+            raise UserError(
+                f"{where} is in use (another server is listening there): pick another with --port"
+            ) from None
+        if err.errno == errno.EACCES:
+            raise UserError(f"{where}: permission denied (ports below 1024 need privileges)") from None
+        reason = err.strerror or str(err)
+        raise UserError(f"cannot listen on {where}: {reason} (is {host} an address of this machine?)") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _log_level(config: ServeConfig) -> str:

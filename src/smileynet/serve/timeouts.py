@@ -25,7 +25,7 @@ class HeaderTimeoutProtocol(H11Protocol):
         self.header_timeout = header_timeout
         self.header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._start_header_timer()
 

@@ -18,10 +18,14 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 FORM_OVERHEAD = 64 * 1024  # headers of the parts and the small option fields
 MAX_FIELD = 1024  # bytes of an option field (top_k, embedding)
@@ -206,7 +210,7 @@ async def _parse_multipart(body: Body, boundary: bytes, body_limit: int, limit: 
         if part["name"] != "file" and len(part["data"]) > MAX_FIELD:
             raise UploadError(400, f"form field {part['name']!r} is too long")
 
-    callbacks = {
+    callbacks: MultipartCallbacks = {
         "on_part_begin": on_part_begin,
         "on_header_field": on_header_field,
         "on_header_value": on_header_value,

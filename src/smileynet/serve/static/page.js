@@ -154,7 +154,8 @@ function start() {
 async function loadModel() {
   try {
     model = await (await fetch("/v1/model")).json();
-    $("model-info").textContent = `Model: ${model.arch}, ${model.num_classes} emojis, ${model.image_size} px input.`;
+    const what = model.note ? ` (${model.note})` : "";
+    $("model-info").textContent = `Model: ${model.arch}${what}, ${model.num_classes} emojis, ${model.image_size} px input.`;
   } catch (err) {
     setStatus(`Could not reach the model (${err}).`, true);
   }

@@ -38,7 +38,7 @@ def photo() -> bytes:
 def test_limits_that_are_not_positive_numbers_are_one_line(run_cli, tmp_path, flag, value):
     code, out, err = run_cli("serve", tmp_path, flag, value)
     assert code == 1 and out == ""
-    assert err.count("\n") == 1 and err.startswith(f"smileynet: error: {flag} must be a positive number")
+    assert err.count("\n") == 1 and err.startswith(f"smileynet: error: {flag} must be a number > 0")
 
 
 def test_a_busy_port_is_one_line(run_cli, model_dir):

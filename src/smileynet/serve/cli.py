@@ -1,12 +1,11 @@
-"""CLI commands of this stage (thin: parse flags, call one function of the stage)."""
+"""CLI commands of this stage (thin: parse flags, call one function of the stage). Numeric flags
+are checked where they are parsed, by `cli_common.Command`."""
 
-import math
 from pathlib import Path
 
 import typer
 
 from smileynet.cli_common import BACKEND, DEVICE, MODEL_HELP, QUIET, VERBOSE, start
-from smileynet.errors import UserError
 from smileynet.extras import require
 
 
@@ -51,21 +50,6 @@ def serve(
     start("serve", quiet, verbose, extra="serve")
     if backend == "onnx" or model.suffix.lower() == ".onnx":
         require("onnx", "serving an ONNX model")
-    for flag, value in (
-        ("--max-upload-mb", max_upload_mb),
-        ("--header-timeout", header_timeout),
-        ("--body-timeout", body_timeout),
-        ("--decode-megapixels", decode_mpx),
-    ):
-        _check_positive(flag, value)
-    if not (math.isfinite(max_wait_ms) and max_wait_ms >= 0):
-        raise UserError(f"--max-wait-ms must be a number of milliseconds, 0 or more, not {max_wait_ms}")
-    if processes < 1:
-        raise UserError("--processes must be at least 1")
-    if max_batch < 1:
-        raise UserError("--max-batch must be at least 1")
-    if not 0 <= port < 65536:
-        raise UserError(f"--port {port}: not a port number")
     from smileynet.serve.server import ServeConfig
     from smileynet.serve.server import serve as run
 
@@ -89,9 +73,3 @@ def serve(
             verbose=verbose,
         )
     )
-
-
-def _check_positive(flag: str, value: float) -> None:
-    """A finite number above 0 (nan, inf, 0 and negatives would disable or break the limit)."""
-    if not (math.isfinite(value) and value > 0):
-        raise UserError(f"{flag} must be a positive number, not {value}")

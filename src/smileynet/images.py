@@ -8,8 +8,8 @@ to 256 px that is 12.5 million x 256 pixels). Sizes are checked from the header,
 pixel is decoded.
 
 `decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
-download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through
-`open_image`, with the same reasons for what is rejected.
+download` writes) go straight to libjpeg-turbo through simplejpeg where it is installed ([torch]),
+everything else through `open_image`, with the same reasons for what is rejected.
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-import simplejpeg
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from smileynet.errors import UserError
+
+try:
+    import simplejpeg
+except ImportError:  # the light install ([lite], no [torch]): Pillow decodes every JPEG
+    simplejpeg = None
 
 MAX_PIXELS = 50_000_000
 MAX_ASPECT = 50  # panoramas and long screenshots stay well under 1:50
@@ -110,13 +114,13 @@ def decode_rgb_array(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.nd
     ~1.5x faster than Pillow here, straight into the array that the crop reads. Anything else,
     and any JPEG that simplejpeg refuses (truncated, CMYK, 12-bit...), goes through `open_image`,
     which gives the reason or the image."""
-    data = source
+    data: ImageSource | None = source
     if isinstance(source, (str, Path)):
         try:
             data = Path(source).read_bytes()
         except OSError:
             data = None  # open_image words the reason
-    if isinstance(data, bytes) and _plain_jpeg(data):
+    if simplejpeg is not None and isinstance(data, bytes) and _plain_jpeg(data):
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         check_size(width, height, max_pixels)
         if colorspace in ("YCbCr", "Gray"):

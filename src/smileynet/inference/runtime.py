@@ -53,7 +53,11 @@ class OnnxRunner:
         if config is None:
             meta = self.session.get_modelmeta().custom_metadata_map
             config = ModelConfig.from_dict(_metadata_json(meta, "smileynet_config"), "ONNX model metadata", build=False)
-            recipe = Recipe.from_dict(_metadata_json(meta, "smileynet_preprocess"), "ONNX model metadata")
+            recipe = (  # files exported before the recipe was in the metadata: the one the config derives
+                Recipe.from_dict(_metadata_json(meta, "smileynet_preprocess"), "ONNX model metadata")
+                if "smileynet_preprocess" in meta
+                else Recipe.from_dict(config.preprocess_recipe(), "ONNX model metadata")
+            )
             if recipe.input_size != config.image_size:
                 raise UserError("ONNX model metadata: the preprocess input_size is not the model's image_size")
         else:

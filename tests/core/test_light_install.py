@@ -1,8 +1,9 @@
 """The light install for real: a fresh virtualenv with `pip install 'smileynet[lite]'` (no torch,
 OpenCV or scipy) predicts with an exported model, and its top emojis are the torch path's.
 
-Slow: the install takes about 1.5 minutes on a 2-core machine (wheels from pip's cache or the
-configured index; the project is built from a copy of its sources, so the checkout stays clean)."""
+Slow: 200-255 s on a 2-core machine with a load average of 14 (35 s of CPU), nearly all of it the
+install (wheels from pip's cache or the configured index; the project is built from a copy of
+its sources, so the checkout stays clean)."""
 
 from __future__ import annotations
 

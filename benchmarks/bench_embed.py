@@ -101,7 +101,7 @@ def prepare(args, work: Path) -> None:
 
     from smileynet.data.transforms import normalize
     from smileynet.inference.quantize import quantize_int8
-    from smileynet.inference.runtime import export_onnx
+    from smileynet.inference.torch_runtime import export_onnx
     from smileynet.model import create_model, save
 
     torch.manual_seed(args.seed)
@@ -129,7 +129,8 @@ def make_forward(variant: str, work: Path, threads: int):
     import torch
 
     from smileynet.data.transforms import normalize
-    from smileynet.inference.runtime import OnnxRunner, TorchRunner
+    from smileynet.inference.runtime import OnnxRunner
+    from smileynet.inference.torch_runtime import TorchRunner
     from smileynet.model import load
 
     model = load(work / "model")
@@ -262,7 +263,8 @@ def trained_agreement(args, seed: int) -> dict:
     from smileynet import metrics
     from smileynet.data.transforms import normalize
     from smileynet.inference.quantize import quantize_int8
-    from smileynet.inference.runtime import OnnxRunner, TorchRunner, export_onnx
+    from smileynet.inference.runtime import OnnxRunner
+    from smileynet.inference.torch_runtime import TorchRunner, export_onnx
     from smileynet.model import create_model
 
     size, batch = args.agreement_size, 32

@@ -45,6 +45,7 @@ def _register() -> None:
     from smileynet.demo import cli as demo
     from smileynet.download import cli as download
     from smileynet.inference import cli as inference
+    from smileynet.publish import cli as publish
     from smileynet.report import cli as report
     from smileynet.sample import cli as sample
     from smileynet.serve import cli as serve
@@ -63,6 +64,8 @@ def _register() -> None:
         transfer.transfer,
         report.report,
         serve.serve,
+        publish.card,
+        publish.push,
         demo.demo,
     ):
         app.command(cls=Command)(function)

@@ -13,9 +13,12 @@ from typing import Any
 import typer
 
 from smileynet.errors import UserError
-from smileynet.extras import require
+from smileynet.extras import installed, require
 
-MODEL_HELP = "A model dir (config.json + model.safetensors) or a run folder (its model/)."
+MODEL_HELP = (
+    "A model dir (config.json + model.safetensors), a run folder (its model/), "
+    "or a model shared on the Hugging Face Hub: hf-hub:USER/NAME."
+)
 MODEL = typer.Argument(..., help=MODEL_HELP)
 SEED = typer.Option(0, "--seed", help="Random seed.")
 WORKERS = typer.Option(
@@ -34,6 +37,15 @@ BACKEND = typer.Option(
 def default_workers(workers: int | None) -> int:
     """What `--workers` means when not given: one per core, at most 8."""
     return workers if workers is not None else min(os.cpu_count() or 1, 8)
+
+
+def model_extra(model: object, backend: str = "torch") -> str:
+    """The extra that running MODEL on BACKEND needs: [lite] for an .onnx file (and a hub model
+    where torch is not installed: its model.onnx runs), else [torch], or [onnx] for --backend onnx."""
+    name = str(model)
+    if name.endswith(".onnx") or (name.startswith("hf-hub:") and backend != "torch" and not installed("torch")):
+        return "lite"
+    return "onnx" if backend == "onnx" else "torch"
 
 
 def start(command: str, quiet: bool, verbose: bool, extra: str | None = None) -> None:

@@ -1,8 +1,9 @@
 """Optional extras: which `pip install 'smileynet[...]'` a stage needs, said in one line.
 
-The base install loads, predicts, embeds and exports; every other stage names its extra here,
-and its CLI entry point calls `require` first, so a missing package is one clear line rather
-than an ImportError from deep inside the stage.
+The base install with [lite] predicts with an exported ONNX model; [torch] loads, predicts, embeds
+and exports model dirs; every other stage names its extra here, and its CLI entry point calls
+`require` first, so a missing package is one clear line rather than an ImportError from deep
+inside the stage.
 """
 
 from __future__ import annotations
@@ -12,14 +13,39 @@ import importlib.util
 from smileynet.errors import UserError
 
 # The modules each extra of pyproject.toml brings (import names, not distribution names).
+TORCH = (
+    "torch",
+    "torchvision",
+    "safetensors",
+    "cv2",
+    "simplejpeg",
+    "scipy",
+    "pyarrow",
+    "webdataset",
+    "onnx",
+    "emosent",
+)
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "data": ("orjson", "zstandard", "distributed", "polars", "matplotlib", "img2dataset", "websockets", "httpx_sse"),
-    "train": ("tensorboard", "sklearn", "matplotlib"),
-    "serve": ("fastapi", "uvicorn", "python_multipart", "fastapi_offline"),
-    "report": ("matplotlib", "polars", "sklearn"),
-    "onnx": ("onnxruntime",),
+    "lite": ("onnxruntime",),
+    "hub": ("huggingface_hub",),
+    "torch": TORCH,
+    "data": (
+        "orjson",
+        "zstandard",
+        "distributed",
+        "polars",
+        "matplotlib",
+        "img2dataset",
+        "websockets",
+        "httpx_sse",
+        *TORCH,
+    ),
+    "train": ("tensorboard", "sklearn", "matplotlib", *TORCH),
+    "serve": ("fastapi", "uvicorn", "python_multipart", "fastapi_offline", *TORCH),
+    "report": ("matplotlib", "polars", "sklearn", *TORCH),
+    "onnx": ("onnxruntime", "onnxscript", *TORCH),
     "spark": ("pyspark",),
-    "timm": ("timm",),
+    "timm": ("timm", *TORCH),
 }
 EXTRAS["all"] = tuple(dict.fromkeys(m for modules in EXTRAS.values() for m in modules))
 
@@ -27,6 +53,11 @@ EXTRAS["all"] = tuple(dict.fromkeys(m for modules in EXTRAS.values() for m in mo
 def missing_modules(extra: str) -> list[str]:
     """The modules of `extra` that cannot be imported here."""
     return [name for name in EXTRAS[extra] if _find(name) is None]
+
+
+def installed(extra: str) -> bool:
+    """Whether every module of `extra` can be imported here."""
+    return not missing_modules(extra)
 
 
 def require(extra: str, what: str) -> None:

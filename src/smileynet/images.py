@@ -9,8 +9,8 @@ pixel is decoded. A file is read only when it is a regular file of at most 64 Mi
 (`read_image_file`): a name that leads to /dev/zero or a FIFO is refused before a byte is read.
 
 `decode_rgb_array` is the hot path of training and embedding: plain JPEGs (what `smileynet
-download` writes) go straight to libjpeg-turbo through simplejpeg, everything else through
-`open_image`, with the same reasons for what is rejected.
+download` writes) go straight to libjpeg-turbo through simplejpeg where it is installed ([torch]),
+everything else through `open_image`, with the same reasons for what is rejected.
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-import simplejpeg
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from smileynet.errors import UserError
+
+try:
+    import simplejpeg
+except ImportError:  # the light install ([lite], no [torch]): Pillow decodes every JPEG
+    simplejpeg = None
 
 MAX_PIXELS = 50_000_000
 MAX_ASPECT = 50  # panoramas and long screenshots stay well under 1:50
@@ -136,7 +140,7 @@ def decode_rgb_array(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.nd
     and any JPEG that simplejpeg refuses (truncated, CMYK, 12-bit...), goes through `open_image`,
     which gives the reason or the image."""
     data = read_image_file(source) if isinstance(source, (str, Path)) else source
-    if isinstance(data, bytes) and _plain_jpeg(data):
+    if simplejpeg is not None and isinstance(data, bytes) and _plain_jpeg(data):
         try:
             height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         except ValueError:  # no frame header before the scan, and the like: open_image gives the reason

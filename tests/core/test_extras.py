@@ -3,6 +3,9 @@ missing (simulated by hiding one of its modules) says in one line what to instal
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -32,10 +35,16 @@ def test_pyproject_extras_are_the_known_ones():
     assert set(extras) - {"dev"} == set(EXTRAS)
     assert extras["all"] == [f"smileynet[{','.join(sorted(set(EXTRAS) - {'all'}))}]"]
     base = " ".join(project["dependencies"])
-    for heavy in ("img2dataset", "dask", "fastapi", "tensorboard", "onnxruntime", "pyspark", "polars"):
+    for heavy in ("torch", "opencv", "scipy", "pyarrow", "onnx", "safetensors", "simplejpeg", "fastapi", "polars"):
         assert heavy not in base
-    for needed in ("torch", "torchvision", "safetensors", "pillow", "numpy", "emoji"):
+    for needed in ("pillow", "numpy", "emoji", "typer", "rich", "tqdm", "pyyaml"):
         assert needed in base
+    assert [d.split(">")[0] for d in extras["lite"]] == ["onnxruntime"]
+    torch_extra = " ".join(extras["torch"])
+    for needed in ("torch", "torchvision", "safetensors", "opencv", "simplejpeg", "scipy", "pyarrow", "webdataset"):
+        assert needed in torch_extra
+    for stage in ("data", "train", "serve", "report", "onnx", "timm"):
+        assert "smileynet[torch]" in extras[stage], stage
 
 
 def test_makefile_installs_all_and_the_test_tools():
@@ -62,6 +71,12 @@ COMMANDS = [
     (["listen", "bluesky", "--out", "o"], "data"),
     (["predict", "m", "i", "--backend", "onnx"], "onnx"),
     (["embed", "m", "i", "--out", "e.parquet", "--backend", "onnx"], "onnx"),
+    (["predict", "m", "i"], "torch"),
+    (["predict", "m.onnx", "i"], "lite"),
+    (["embed", "m", "i", "--out", "e.parquet"], "torch"),
+    (["export", "m", "--onnx", "m.onnx", "--no-check"], "torch"),
+    (["push", "r", "--repo", "u/n"], "onnx"),
+    (["push", "r", "--repo", "u/n", "--private"], "hub"),
 ]
 
 
@@ -74,16 +89,46 @@ def test_a_missing_extra_is_one_line_naming_the_install(run_cli, monkeypatch, ar
     assert err.count("\n") == 1 and f"pip install 'smileynet[{extra}]'" in err and hidden in err, err
 
 
-def test_the_base_install_predicts_embeds_and_exports(run_cli, monkeypatch, tmp_path):
-    """Every module of every extra hidden, as in a base install: the base commands still work."""
+@pytest.fixture
+def tiny(tmp_path):
     torch.manual_seed(0)
     save(create_model("tiny", 3, vocab=["😀", "😂", "😍"], image_size=32), tmp_path / "model")
     (tmp_path / "images").mkdir()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(
-        tmp_path / "images" / "a.png"
+    rng = np.random.default_rng(0)
+    for n, (h, w) in enumerate([(40, 40), (70, 50), (20, 90)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / "images" / f"{n}.png")
+    return tmp_path
+
+
+def test_the_torch_install_predicts_embeds_and_exports(run_cli, monkeypatch, tiny):
+    """Every module of every extra but [torch] hidden: the model-dir commands still work."""
+    hide(monkeypatch, *(m for m in EXTRAS["all"] if m not in EXTRAS["torch"]))
+    assert run_cli("predict", tiny / "model", tiny / "images", "--json")[0] == 0
+    assert run_cli("embed", tiny / "model", tiny / "images", "--out", tiny / "e.parquet", "--quiet")[0] == 0
+    code, out, err = run_cli("export", tiny / "model", "--onnx", tiny / "m.onnx")
+    assert code == 0 and (tiny / "m.onnx").stat().st_size > 0 and "smileynet[onnx]" in out
+
+
+def test_the_light_install_predicts_with_an_onnx_file_as_torch_does(run_cli, monkeypatch, tiny):
+    """Only [lite] importable (torch, OpenCV, scipy... hidden): an exported model gives the torch top-k."""
+    code, torch_out, err = run_cli("predict", tiny / "model", tiny / "images", "--json", "--backend", "torch")
+    assert code == 0 and run_cli("export", tiny / "model", "--onnx", tiny / "m.onnx")[0] == 0
+    hide(monkeypatch, *(m for m in EXTRAS["all"] if m not in EXTRAS["lite"]))
+    code, out, err = run_cli("predict", tiny / "m.onnx", tiny / "images", "--json")
+    assert code == 0, err
+
+    def tops(lines: str) -> list[list[str]]:
+        return [[e["emoji"] for e in json.loads(line)["top"]] for line in lines.splitlines()]
+
+    assert tops(out) == tops(torch_out) and len(tops(out)) == 3
+    code, out, err = run_cli("predict", tiny / "model", tiny / "images")
+    assert code == 1 and "pip install 'smileynet[torch]'" in err and err.count("\n") == 1
+
+
+def test_the_cli_starts_without_importing_torch_opencv_or_scipy():
+    code = (
+        "import sys, smileynet.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'cv2', 'scipy'}))"
     )
-    hide(monkeypatch, *EXTRAS["all"])
-    assert run_cli("predict", tmp_path / "model", tmp_path / "images", "--json")[0] == 0
-    assert run_cli("embed", tmp_path / "model", tmp_path / "images", "--out", tmp_path / "e.parquet", "--quiet")[0] == 0
-    code, out, err = run_cli("export", tmp_path / "model", "--onnx", tmp_path / "m.onnx")
-    assert code == 0 and (tmp_path / "m.onnx").stat().st_size > 0 and "smileynet[onnx]" in out
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[]"

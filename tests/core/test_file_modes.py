@@ -32,7 +32,7 @@ def write_model(folder):
 
 
 def write_onnx(folder):
-    from smileynet.inference.runtime import export_onnx
+    from smileynet.inference.torch_runtime import export_onnx
 
     export_onnx(create_model("tiny", 3, image_size=32).eval(), folder / "m.onnx")
     return [folder / "m.onnx"]

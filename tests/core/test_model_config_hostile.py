@@ -163,7 +163,7 @@ KEYS = st.sampled_from(["arch", "num_classes", "vocab", "image_size", "mean", "s
 @settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.dictionaries(KEYS, JSON, max_size=4))
 def test_any_config_gives_a_model_config_or_user_error(changes):
-    from smileynet.model.factory import ModelConfig
+    from smileynet.model.config import ModelConfig
 
     base = {
         "arch": "tiny",

@@ -96,7 +96,7 @@ def test_report_json_of_the_wrong_type_or_with_huge_numbers_is_left_out(tmp_path
 def onnx_with(tmp_path, edit) -> object:
     import onnx
 
-    from smileynet.inference.runtime import export_onnx
+    from smileynet.inference.torch_runtime import export_onnx
 
     graph = onnx.load_from_string(export_onnx(create_model("tiny", 2, vocab=["😀", "😭"], image_size=16)))
     edit(graph)

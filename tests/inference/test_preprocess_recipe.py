@@ -142,7 +142,7 @@ def test_model_preprocess_matches_the_recipe_to_one_grey_level(model_dir, images
 
 def test_onnx_metadata_carries_the_same_recipe(model_dir, tmp_path):
     onnx = pytest.importorskip("onnx")
-    from smileynet.inference.runtime import export_onnx
+    from smileynet.inference.torch_runtime import export_onnx
 
     path = tmp_path / "m.onnx"
     export_onnx(smileynet.load(model_dir), path)

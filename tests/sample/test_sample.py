@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -302,3 +303,31 @@ def test_categories_csv_without_a_unicode_column(tmp_path, column):
     (folder / "categories.csv").write_text("name\njoy\n", encoding="utf-8")
     with pytest.raises(UserError, match="'unicode' or 'category' column"):
         read_release(folder)
+
+
+def test_the_datasheet_gives_sources_dates_filters_deletions_and_the_sensitive_policy(tmp_path):
+    posts = write_posts(tmp_path / "c" / "posts.parquet", [(d, [EMOJIS[0]], 1) for d in (0.5, 10.0, 40.0)])
+    totals = {"read": 50, "kept": 3, "dropped": {"no_image": 30, "deleted": 9, "sensitive": 8}}
+    (tmp_path / "c" / "collect_report.json").write_text(json.dumps({"totals": totals}))
+    (tmp_path / "c" / "config.yaml").write_text("inputs: [/archives/bluesky-2020-01.jsonl.zst]\nsource: bluesky\n")
+    report = sample(posts, tmp_path / "out", cap=20, val_per_class=0, test_per_class=0)
+    first, last = (START + timedelta(days=d) for d in (0.5, 40.0))
+    assert report["dates"] == {"first": str(first.date()), "last": str(last.date())}
+    sheet = (tmp_path / "out" / "DATASHEET.md").read_text("utf-8")
+    for fact in (
+        f"{first.date()} to {last.date()}",
+        "bluesky-2020-01.jsonl.zst",
+        "50 posts read, 3 kept",
+        "dropped as no_image: 30",
+        "deletions honoured: 9",
+        "were dropped, as `smileynet collect` does by default: 8",
+        "Removal requests",
+        "images: 3 (train 3, valid 0, test 0)",
+    ):
+        assert fact in sheet, fact
+    assert "/archives/" not in sheet
+
+    (tmp_path / "c" / "collect_report.json").unlink()
+    sample(posts, tmp_path / "bare", cap=20, val_per_class=0, test_per_class=0)
+    sheet = (tmp_path / "bare" / "DATASHEET.md").read_text("utf-8")
+    assert "collect report: not found" in sheet and "may hold sensitive images" in sheet

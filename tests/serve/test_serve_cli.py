@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from smileynet.errors import UserError
-from smileynet.inference.runtime import export_onnx, onnx_available
+from smileynet.inference.runtime import onnx_available
+from smileynet.inference.torch_runtime import export_onnx
 from smileynet.model import create_model, load, save
 from smileynet.model.model_dir import mark_demo
 from smileynet.serve.app import create_app

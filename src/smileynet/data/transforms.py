@@ -13,8 +13,10 @@ import cv2
 import numpy as np
 import torch
 
+from smileynet.model.config import eval_resize_size
+
 if TYPE_CHECKING:
-    from smileynet.model.factory import ModelConfig
+    from smileynet.model.config import ModelConfig
 
 # The official training code's RandomResizedCrop area range (its `--input_aug`); torchvision's
 # own default is (0.08, 1). The paper only says "random crop with flip and scaling".
@@ -95,14 +97,6 @@ def train_transform(image_size: int, scale: tuple[float, float] = TRAIN_CROP_SCA
     """Random resized crop (scaling, crop area a fraction `scale` of the image) + horizontal flip,
     as the paper trains; uint8 CHW out."""
     return RandomResizedCropFlip(image_size, scale)
-
-
-EVAL_CROP_FRACTION = 0.875  # the eval crop keeps the centre 87.5% of the resized short side (224 of 256)
-
-
-def eval_resize_size(image_size: int) -> int:
-    """The short side the eval recipe resizes to before its centre crop of `image_size`."""
-    return int(round(image_size / EVAL_CROP_FRACTION))
 
 
 class ResizeCenterCrop(CropTransform):

@@ -23,10 +23,11 @@ _EXPORTS = {
     "as_inputs": "extraction",
     "Embedding": "predict",
     "top_emojis": "predict",
-    "export_onnx": "runtime",
+    "export_onnx": "torch_runtime",
     "make_runner": "runtime",
-    "TorchRunner": "runtime",
+    "TorchRunner": "torch_runtime",
     "OnnxRunner": "runtime",
+    "OnnxModel": "runtime",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import typer
 
-from smileynet.cli_common import BACKEND, DEVICE, MODEL, QUIET, SEED, VERBOSE, WORKERS, default_workers, start
+from smileynet.cli_common import (
+    BACKEND,
+    DEVICE,
+    MODEL,
+    QUIET,
+    SEED,
+    VERBOSE,
+    WORKERS,
+    default_workers,
+    model_extra,
+    start,
+)
 from smileynet.errors import UserError
 
 
@@ -26,11 +37,17 @@ def predict(
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
 ) -> None:
-    """Top emojis of each image; unreadable images are listed on stderr with the reason and skipped."""
-    start("predict", quiet, verbose, extra="onnx" if backend == "onnx" else None)
-    from smileynet.distributed import resolve_device
+    """Top emojis of each image; unreadable images are listed on stderr with the reason and skipped.
+
+    An exported MODEL.onnx needs only `pip install 'smileynet[lite]'` (no torch)."""
+    extra = model_extra(model, backend)
+    start("predict", quiet, verbose, extra=extra)
     from smileynet.inference.predict import predict_files, render_table
 
+    if extra != "lite":  # an .onnx file runs on ONNX Runtime's CPU provider; torch resolves the rest
+        from smileynet.distributed import resolve_device
+
+        device = resolve_device(device)
     if top_k < 1:
         raise UserError("--top-k must be at least 1")
     rows, failures = predict_files(
@@ -40,7 +57,7 @@ def predict(
         batch_size=batch_size,
         backend=backend,
         workers=default_workers(workers),
-        device=resolve_device(device),
+        device=device,
         quiet=quiet,
     )
     for path, reason in failures:
@@ -74,7 +91,7 @@ def embed(
     """Emoji embeddings to parquet: streaming, resumable (rerun skips ids already written), torchrun-aware.
 
     Under torchrun, --device cuda means one GPU per rank."""
-    start("embed", quiet, verbose, extra="onnx" if backend == "onnx" else None)
+    start("embed", quiet, verbose, extra="onnx" if backend == "onnx" else "torch")
     from smileynet.inference.embed import EmbedConfig
     from smileynet.inference.embed import embed as run_embed
 
@@ -117,7 +134,7 @@ def export(
     verbose: bool = VERBOSE,
 ) -> None:
     """Export the model to ONNX, checked against PyTorch (optionally quantised to int8)."""
-    start("export", quiet, verbose, extra="onnx" if check or int8 is not None else None)
+    start("export", quiet, verbose, extra="onnx" if check or int8 is not None else "torch")
     from smileynet.inference.export import export as run_export
 
     summary = run_export(

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +75,7 @@ def list_items(list_file: Path) -> Iterator[Item]:
 
 
 def dataset_items(data: Path, split: str | None) -> Iterator[Item]:
-    from smileynet.data import iter_samples
+    from smileynet.data.samples import iter_samples
 
     for sample in iter_samples(data, split):
         yield Item(sample.id, str(sample.meta.get("url", "")), sample.image)
@@ -107,7 +108,8 @@ def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | 
 
         splits = [split] if split else available_splits(source)
         sizes = [split_sizes(source, s) for s in splits]
-        return dataset_items(source, split), None if None in sizes else sum(sizes)
+        known = [size for size in sizes if size is not None]
+        return dataset_items(source, split), sum(known) if len(known) == len(sizes) else None
     if split:
         raise UserError(f"--split applies to a dataset (shards or release CSVs), and {source} is an image folder")
     items = list(folder_items(source))
@@ -198,7 +200,8 @@ def embed(config: EmbedConfig) -> dict:
     """Write the embeddings parquet for `config.input`; returns counts (written, skipped as done, failed)."""
     from smileynet.distributed import launcher_env, resolve_device
     from smileynet.inference.extraction import iter_extract
-    from smileynet.inference.runtime import load_model, make_runner
+    from smileynet.inference.runtime import make_runner
+    from smileynet.inference.torch_runtime import load_model
 
     out = Path(config.out)
     if out.suffix != ".parquet":
@@ -227,7 +230,7 @@ def embed(config: EmbedConfig) -> dict:
 
     pulled: deque[tuple[str, str]] = deque()  # (id, path) of items handed to the extractor, in order
 
-    def pairs() -> Iterator[tuple[str, object]]:
+    def pairs() -> Iterator[tuple[str, Any]]:
         for item in progress(mine, total=total, desc="embed", unit="img", quiet=config.quiet or rank != 0):
             pulled.append((item.id, item.path))
             yield item.id, item.source
@@ -252,7 +255,8 @@ def embed(config: EmbedConfig) -> dict:
         # one Extraction covers the next len(ids) + len(failures) items pulled, in order
         chunk = dict(pulled.popleft() for _ in range(len(extraction.ids) + len(extraction.failures)))
         failures += [{"id": key, "path": chunk[key], "reason": reason} for key, reason in extraction.failures]
-        pending.append((extraction.ids, [chunk[i] for i in extraction.ids], extraction.logits))
+        logits = extraction.logits if extraction.logits is not None else np.zeros((0, runner.config.num_classes))
+        pending.append((extraction.ids, [chunk[i] for i in extraction.ids], logits))
         if sum(len(part[0]) for part in pending) >= config.part_rows:
             flush()
     flush()
@@ -264,7 +268,7 @@ def embed(config: EmbedConfig) -> dict:
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         dist.barrier()
-    summary = {
+    summary: dict[str, Any] = {
         "out": str(out),
         "rows": None,
         "written": written,

@@ -21,7 +21,8 @@ def parity(model, onnx_bytes: bytes, images: torch.Tensor, top_k: int = 5) -> di
     """How far ONNX Runtime is from PyTorch on `images` (uint8): max abs prob diff, same top-k."""
     from scipy.special import expit
 
-    from smileynet.inference.runtime import OnnxRunner, TorchRunner
+    from smileynet.inference.runtime import OnnxRunner
+    from smileynet.inference.torch_runtime import TorchRunner
 
     torch_logits, _ = TorchRunner(model)(images)
     onnx_logits, _ = OnnxRunner(onnx_bytes, config=model.config)(images)
@@ -48,7 +49,8 @@ def export(
     With `int8_calibration` (an image folder), the file is the int8 quantisation instead, its
     ranges taken from up to `calibration_images` of those images; its top-1 agreement with the
     float model on them is reported (int8 is lossy, so no parity is required)."""
-    from smileynet.inference.runtime import export_onnx, load_model, onnx_available
+    from smileynet.inference.runtime import onnx_available
+    from smileynet.inference.torch_runtime import export_onnx, load_model
 
     if onnx_path.suffix != ".onnx":
         raise UserError(f"--onnx must name a .onnx file: {onnx_path}")
@@ -107,6 +109,7 @@ def quantized(model, data: bytes, folder: Path, limit: int) -> tuple[bytes, dict
     int8 = quantize_int8(data, batch.split(32))
     reference = extract(model, list(batch)).logits
     logits, _ = OnnxRunner(int8, config=model.config)(batch)
+    assert reference is not None  # extract's default features are the logits
     return int8, {
         "calibration_images": len(tensors),
         "top1_agreement": float((logits.argmax(1) == reference.argmax(1)).mean()),

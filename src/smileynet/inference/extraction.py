@@ -3,7 +3,8 @@
 Every stage that needs a model's outputs for a set of images goes through `extract` (or its
 streaming form `iter_extract`): decoding with `smileynet.images.decode_rgb_array`, the model's
 eval crop, batching, and one of the runtimes in `smileynet.inference.runtime`. A bad image never
-stops the run: it becomes a `(id, reason)` failure and the batch goes on without it.
+stops the run: it becomes a `(id, reason)` failure and the batch goes on without it. Nothing here
+needs torch: an .onnx model runs in the light install (batches are then numpy arrays).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from smileynet.errors import UserError
 from smileynet.images import BadImage, ImageSource, decode_rgb_array
@@ -38,7 +38,7 @@ class Extraction:
 
 def as_inputs(images: Any) -> list[Any]:
     """One image or many -> a list of image sources; a 4-d array or tensor is a batch of images."""
-    if isinstance(images, (torch.Tensor, np.ndarray)):
+    if isinstance(images, np.ndarray) or _is_tensor(images):
         return list(images) if images.ndim == 4 else [images]
     if isinstance(images, (str, Path, bytes)) or hasattr(images, "read") or hasattr(images, "getpixel"):
         return [images]
@@ -50,9 +50,15 @@ def input_id(source: Any, index: int) -> str:
     return str(source) if isinstance(source, (str, Path)) else str(index)
 
 
-def decode(source: Any, transform: Callable) -> torch.Tensor:
-    """One source -> uint8 C x S x S tensor (the model's eval crop), or BadImage with the reason."""
-    if isinstance(source, torch.Tensor):
+def _is_tensor(value: Any) -> bool:
+    """A torch tensor, recognised without importing torch (the light install has none)."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def decode(source: Any, transform: Callable) -> Any:
+    """One source -> uint8 C x S x S (the model's eval crop: a tensor, or an array in the light
+    install), or BadImage with the reason."""
+    if _is_tensor(source):
         source = source.detach().cpu().numpy()
     try:
         pixels = decode_rgb_array(source)
@@ -64,7 +70,7 @@ def decode(source: Any, transform: Callable) -> torch.Tensor:
 
 
 def _decode_chunk(chunk: list[tuple[str, Any]], transform: Callable, pool: Executor | None):
-    def one(item: tuple[str, Any]) -> tuple[str, torch.Tensor | None, str | None]:
+    def one(item: tuple[str, Any]) -> tuple[str, Any, str | None]:
         key, source = item
         try:
             return key, decode(source, transform), None
@@ -75,8 +81,16 @@ def _decode_chunk(chunk: list[tuple[str, Any]], transform: Callable, pool: Execu
     ids = [key for key, tensor, _ in results if tensor is not None]
     tensors = [tensor for _, tensor, _ in results if tensor is not None]
     failures = [(key, reason) for key, tensor, reason in results if tensor is None]
-    batch = torch.stack(tensors) if tensors else None
-    return ids, batch, failures
+    return ids, _stack(tensors) if tensors else None, failures
+
+
+def _stack(crops: list[Any]) -> Any:
+    """The crops as one N x C x S x S batch, of their own kind (torch tensors or numpy arrays)."""
+    if isinstance(crops[0], np.ndarray):
+        return np.stack(crops)
+    import torch
+
+    return torch.stack(crops)
 
 
 def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
@@ -103,7 +117,7 @@ def iter_extract(
 
     With `workers` > 0, images are decoded by that many threads (Pillow and torch release the GIL)
     while the model runs on the previous batch."""
-    from smileynet.data.transforms import eval_transform
+    from smileynet.inference.preprocess import eval_crop
     from smileynet.inference.runtime import make_runner
 
     if features not in FEATURES:
@@ -111,7 +125,7 @@ def iter_extract(
     if batch_size < 1:
         raise UserError("batch size must be at least 1")
     runner = make_runner(model, backend, batch_size=batch_size)
-    transform = eval_transform(runner.config.image_size)
+    transform = eval_crop(_recipe(runner))
     pool = ThreadPoolExecutor(workers) if workers > 0 else None
     empty = True
     try:
@@ -141,6 +155,14 @@ def iter_extract(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _recipe(runner: Any) -> Any:
+    """An ONNX runner's recipe (from its file's metadata), else the one its model's config derives."""
+    from smileynet.inference.preprocess import Recipe
+
+    recipe = getattr(runner, "recipe", None)
+    return recipe if recipe is not None else Recipe.from_dict(runner.config.preprocess_recipe(), "model config")
 
 
 def _prefetch(pool: Executor, chunks: Iterator[list], transform: Callable):

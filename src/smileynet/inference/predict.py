@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from scipy.special import expit
 
 from smileynet.errors import UserError
 from smileynet.images import BadImage, list_images
@@ -23,6 +22,11 @@ class Embedding(NamedTuple):
 
     logits: np.ndarray
     probs: np.ndarray
+
+
+def expit(logits: np.ndarray) -> np.ndarray:
+    """The logistic sigmoid, without overflow for any logit (scipy's expit, which the light install lacks)."""
+    return np.exp(-np.logaddexp(0, -logits)).astype(logits.dtype, copy=False)
 
 
 def vocab_of(runner_or_model: Any) -> list[str]:
@@ -58,12 +62,18 @@ def _all_or_raise(result: Extraction) -> None:
         raise BadImage(f"{where}: {reason}{more}")
 
 
+def _logits(result: Extraction) -> np.ndarray:
+    if result.logits is None:  # extract's default features always include the logits
+        raise ValueError("an extraction without logits")
+    return result.logits
+
+
 def embed(model: Any, images: Any, *, batch_size: int = 32, backend: str = "torch") -> Embedding:
     """Logits and probabilities, one row per image; raises BadImage when an image cannot be used."""
     inputs = as_inputs(images)
     result = extract(model, inputs, batch_size=batch_size, backend=backend)
     _all_or_raise(result)
-    logits = result.logits if result.logits is not None else np.zeros((0, 0), np.float32)
+    logits = _logits(result)
     return Embedding(logits, expit(logits))
 
 
@@ -115,7 +125,7 @@ def predict_files(
         (str(path), path) for path in progress(paths, total=len(paths), desc="predict", unit="images", quiet=quiet)
     )
     result = concat(list(iter_extract(runner, items, batch_size=batch_size, workers=workers)))
-    tops = top_emojis(expit(result.logits), vocab_of(runner), top_k) if result.ids else []
+    tops = top_emojis(expit(_logits(result)), vocab_of(runner), top_k) if result.ids else []
     return list(zip(result.ids, tops)), result.failures
 
 

@@ -2,126 +2,28 @@
 
 Both take the same input (uint8 N x 3 x S x S, the eval crop) and normalise inside, so an
 exported ONNX file is self-contained: its graph starts from raw pixels and carries the model's
-vocabulary and image size in its metadata.
+vocabulary, image size and preprocess recipe in its metadata. This module needs neither torch nor
+OpenCV: the light install (`smileynet[lite]`) runs an .onnx file with it; the PyTorch runtime and
+the export are in `smileynet.inference.torch_runtime`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from smileynet.data.transforms import normalize
 from smileynet.errors import UserError
-from smileynet.extras import require
+from smileynet.extras import installed, require
 from smileynet.files import parse_json
-from smileynet.model.factory import ModelConfig, SmileyNet
+from smileynet.inference.preprocess import Recipe, normalized
+from smileynet.model.config import ModelConfig
 
 BACKENDS = ("torch", "onnx", "auto")
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("logits", "features")
-OPSET = 17
-
-
-def load_model(model: SmileyNet | str | Path, device: str | None = None) -> SmileyNet:
-    """A SmileyNet as given, or loaded from a model dir path."""
-    if isinstance(model, (str, Path)):
-        from smileynet.model import load
-
-        return load(model, device=device or "cpu")
-    if not isinstance(model, SmileyNet):
-        raise UserError(f"expected a SmileyNet or a model dir, not {type(model).__name__}")
-    return model
-
-
-class PixelsToOutputs(nn.Module):
-    """uint8 pixels -> (logits, features): normalisation inside the graph, both outputs at once."""
-
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, model: SmileyNet) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.tensor(model.config.mean).view(1, 3, 1, 1) * 255.0, persistent=False)
-        self.register_buffer("std", torch.tensor(model.config.std).view(1, 3, 1, 1) * 255.0, persistent=False)
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (images.float() - self.mean) / self.std
-        features = self.model.forward_features(x)
-        return self.model.forward_head(features), features
-
-
-class TorchRunner:
-    """Eager PyTorch on the model's device, under inference_mode; optional bf16 autocast.
-
-    The model is put in eval mode and, on CPU, in channels_last memory format (oneDNN's fast
-    path: x1.4 for ResNet50 here; the outputs are the same)."""
-
-    def __init__(self, model: SmileyNet, precision: str = "fp32") -> None:
-        if precision not in ("fp32", "bf16"):
-            raise UserError(f"precision must be fp32 or bf16, not {precision!r}")
-        self.model = model.eval()
-        self.config: ModelConfig = model.config
-        self.num_features = model.num_features
-        self.device = next(model.parameters()).device
-        self.precision = precision
-        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
-        self.model.to(memory_format=self.memory_format)
-
-    def __call__(self, batch: torch.Tensor, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        with torch.inference_mode():
-            x = normalize(batch.to(self.device, non_blocking=True), self.config)
-            x = x.contiguous(memory_format=self.memory_format)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                features = self.model.forward_features(x)
-                logits = self.model.forward_head(features)
-            pre = features.float().cpu().numpy() if want_pre_logits else None
-            return logits.float().cpu().numpy(), pre
-
-
-def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = OPSET) -> bytes:
-    """The model as an ONNX graph from uint8 pixels (dynamic batch) to `logits` and `features`.
-
-    Written atomically to `path` when given; the bytes are returned either way."""
-    import onnx
-
-    from smileynet.files import atomic_write_bytes
-
-    size = model.config.image_size
-    wrapper = PixelsToOutputs(model).eval().cpu()
-    example = torch.zeros(1, 3, size, size, dtype=torch.uint8)
-    buffer = io.BytesIO()
-    with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(
-            wrapper,
-            (example,),
-            cast(Any, buffer),  # a file object, which torch's annotation leaves out
-            dynamo=False,
-            opset_version=opset,
-            input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
-        )
-    graph = onnx.load_from_string(buffer.getvalue())
-    meta = {
-        "smileynet_config": json.dumps(model.config.to_dict(), ensure_ascii=False),
-        "smileynet_preprocess": json.dumps(model.config.preprocess_recipe()),
-        "smileynet_input": "uint8 N x 3 x S x S RGB: the recipe's centre crop before scaling; the graph normalises",
-    }
-    for key, value in meta.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    data = graph.SerializeToString()
-    if path is not None:
-        atomic_write_bytes(path, data)
-    return data
 
 
 def session_options(threads: int | None = None):
@@ -130,7 +32,7 @@ def session_options(threads: int | None = None):
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or torch.get_num_threads() or os.cpu_count() or 1
+    options.intra_op_num_threads = threads or _torch_threads() or os.cpu_count() or 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return options
 
@@ -149,20 +51,25 @@ class OnnxRunner:
         except Exception as err:
             raise UserError(f"cannot load the ONNX model ({type(err).__name__}: {err})") from None
         if config is None:
-            raw = self.session.get_modelmeta().custom_metadata_map.get("smileynet_config")
-            if raw is None:
-                raise UserError("ONNX model lacks SmileyNet metadata (export it with `smileynet export`)")
-            try:
-                data = parse_json(raw)
-            except ValueError:
-                raise UserError("ONNX model: its SmileyNet metadata is not JSON") from None
-            config = ModelConfig.from_dict(data, "ONNX model metadata")
+            meta = self.session.get_modelmeta().custom_metadata_map
+            config = ModelConfig.from_dict(_metadata_json(meta, "smileynet_config"), "ONNX model metadata", build=False)
+            recipe = (  # files exported before the recipe was in the metadata: the one the config derives
+                Recipe.from_dict(_metadata_json(meta, "smileynet_preprocess"), "ONNX model metadata")
+                if "smileynet_preprocess" in meta
+                else Recipe.from_dict(config.preprocess_recipe(), "ONNX model metadata")
+            )
+            if recipe.input_size != config.image_size:
+                raise UserError("ONNX model metadata: the preprocess input_size is not the model's image_size")
+        else:
+            recipe = Recipe.from_dict(config.preprocess_recipe(), "model config")
         self.config = config
+        self.recipe = recipe
         self.num_features = check_graph(self.session, config)
 
-    def __call__(self, batch: torch.Tensor, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(self, batch: Any, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """uint8 N x 3 x S x S (numpy, or a CPU tensor) -> logits (and features)."""
         names = list(OUTPUT_NAMES) if want_pre_logits else ["logits"]
-        outputs = self.session.run(names, {INPUT_NAME: batch.numpy()})
+        outputs = self.session.run(names, {INPUT_NAME: np.asarray(batch)})
         return outputs[0], (outputs[1] if want_pre_logits else None)
 
 
@@ -192,28 +99,84 @@ def check_graph(session: Any, config: ModelConfig) -> int:
     return features.shape[1]
 
 
+class OnnxModel(OnnxRunner):
+    """What `smileynet.load("model.onnx")` returns: an exported model with the methods of a
+    SmileyNet that need no torch (`predict`, `embed`, `preprocess`, `vocab`)."""
+
+    @property
+    def vocab(self) -> list[str]:
+        return list(self.config.vocab)
+
+    def preprocess(self, images: Any) -> np.ndarray:
+        """One image (PIL, array, path, bytes) or a list -> float32 N x 3 x S x S by the file's
+        recipe (decoded upright RGB, resized, centre-cropped, normalised). A bad image raises BadImage."""
+        from smileynet.images import decode_rgb_array
+        from smileynet.inference.preprocess import RecipeCrop
+
+        crop = RecipeCrop(self.recipe)
+        many = images if isinstance(images, (list, tuple)) else [images]
+        return normalized(np.stack([crop(decode_rgb_array(image)) for image in many]), self.recipe)
+
+    def predict(self, images: Any, top_k: int = 5, *, batch_size: int = 32) -> list[list[dict]]:
+        """Per image, its `top_k` emojis {emoji, name, probability}, highest first; a bad image raises BadImage."""
+        from smileynet.inference.predict import predict
+
+        return predict(self, images, top_k, batch_size=batch_size, backend="onnx")
+
+    def embed(self, images: Any, *, batch_size: int = 32) -> Any:
+        """`Embedding(logits, probs)` of each image, float32 N x num_classes."""
+        from smileynet.inference.predict import embed
+
+        return embed(self, images, batch_size=batch_size, backend="onnx")
+
+
 def onnx_available() -> bool:
+    return installed("lite")
+
+
+def _torch_threads() -> int:
+    """torch's intra-op thread count where torch is already imported (the two runtimes then agree)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else 0
+
+
+def _metadata_json(meta: dict[str, str], key: str) -> Any:
+    raw = meta.get(key)
+    if raw is None:
+        raise UserError(f"ONNX model lacks SmileyNet metadata {key} (export it with `smileynet export`)")
     try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        return parse_json(raw)
+    except ValueError:
+        raise UserError(f"ONNX model: its metadata {key} is not JSON") from None
 
 
 def make_runner(model: Any, backend: str = "torch", batch_size: int = 32, precision: str = "fp32", device: str = "cpu"):
-    """A runner for `model` (SmileyNet, model dir, or .onnx file) on `backend`; a model dir is
-    loaded on `device`.
+    """A runner for `model` (SmileyNet, model dir, .onnx file, or `hf-hub:USER/NAME`) on `backend`;
+    a model dir is loaded on `device`.
 
     "auto" picks ONNX Runtime for a CPU model when it is installed (faster than eager PyTorch on
-    CPU, see benchmarks/README.md) and PyTorch on a GPU."""
+    CPU, see benchmarks/README.md) and PyTorch on a GPU. Without torch (the light install) only an
+    .onnx file runs, and a hub model is fetched as its model.onnx."""
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if isinstance(model, (TorchRunner, OnnxRunner)):
+    if isinstance(model, OnnxRunner):
         return model
-    if isinstance(model, (str, Path)) and str(model).endswith(".onnx"):
-        if backend == "torch":
-            raise UserError("an .onnx file runs on the onnx backend only")
-        return OnnxRunner(Path(model))
+    if isinstance(model, (str, Path)):
+        from smileynet.model.hub import resolve
+
+        model = resolve(model, onnx=backend != "torch" and not installed("torch"))
+        if str(model).endswith(".onnx"):
+            if backend == "torch":
+                raise UserError("an .onnx file runs on the onnx backend only")
+            require("lite", "an .onnx model")
+            return OnnxRunner(Path(model))
+        require("torch", "a model dir")
+    from smileynet.inference.torch_runtime import TorchRunner, export_onnx, load_model
+
+    if isinstance(model, TorchRunner):
+        return model
     model = load_model(model, device)
     on_cpu = next(model.parameters()).device.type == "cpu"
     if backend == "auto":

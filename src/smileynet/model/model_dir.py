@@ -1,16 +1,21 @@
-"""The model dir: `config.json` + `model.safetensors`, loadable without the code that trained it."""
+"""The model dir: `config.json` + `model.safetensors`, loadable without the code that trained it.
+
+Reading a config needs no torch (the hub download checks one before anything is built); saving
+and loading weights import torch and safetensors when called.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from safetensors.torch import load_file
-from safetensors.torch import save as safetensors_bytes
+from typing import TYPE_CHECKING
 
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, parse_json, read_bounded_text
-from smileynet.model.factory import ModelConfig, SmileyNet
+from smileynet.model.config import ModelConfig
+
+if TYPE_CHECKING:
+    from smileynet.model.factory import SmileyNet
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -20,6 +25,8 @@ MAX_CONFIG_BYTES = 1 << 20  # a config with 10,000 emojis is ~100 KB
 def save(model: SmileyNet, path: str | Path) -> Path:
     """Write the model dir atomically (weights first, config last: a config means a complete dir),
     readable as the umask allows (safetensors' own `save_file` makes 0600 files, unfit to share)."""
+    from safetensors.torch import save as safetensors_bytes
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
@@ -32,7 +39,11 @@ def save(model: SmileyNet, path: str | Path) -> Path:
 
 def load(path: str | Path, device: str = "cpu") -> SmileyNet:
     """A ready model (eval mode) with its vocabulary and preprocessing, from a model dir, one of
-    its two files, or a run folder (its final model, `RUN/model/`)."""
+    its two files, a run folder (its final model, `RUN/model/`) or a hub repo (`hf-hub:USER/NAME`)."""
+    from safetensors.torch import load_file
+
+    from smileynet.model.factory import SmileyNet
+
     path = model_dir_of(path)
     config_file, weights_file = path / CONFIG_FILE, path / WEIGHTS_FILE
     if not config_file.is_file() or not weights_file.is_file():
@@ -73,8 +84,10 @@ def read_config(config_file: Path) -> ModelConfig:
 
 def model_dir_of(path: str | Path) -> Path:
     """The model dir that `path` names: itself, the folder of its config.json / model.safetensors,
-    or a run folder's `model/`."""
-    path = Path(path)
+    a run folder's `model/`, or the download of a hub repo (`hf-hub:USER/NAME`)."""
+    from smileynet.model.hub import resolve
+
+    path = resolve(path)
     if path.is_file() and path.name in (CONFIG_FILE, WEIGHTS_FILE):
         return path.parent
     if not (path / CONFIG_FILE).is_file() and (path / "model" / CONFIG_FILE).is_file():

@@ -11,6 +11,7 @@ import polars as pl
 
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
+from smileynet.sample.datasheet import post_dates, write_datasheet
 from smileynet.sample.release import read_release, write_release
 from smileynet.sample.stats import write_stats
 from smileynet.sample.temporal import (
@@ -38,7 +39,7 @@ def read_posts(posts: Path) -> pl.DataFrame:
         table = ds.dataset(posts, format="parquet", exclude_invalid_files=True).to_table(columns=COLUMNS)
     except Exception as err:  # pyarrow raises several types for a missing column or a broken file
         raise UserError(f"{posts}: not a posts parquet with columns {', '.join(COLUMNS)} ({err})") from None
-    frame = pl.from_arrow(table)
+    frame = pl.DataFrame(pl.from_arrow(table))
     return frame.with_columns(pl.col("created_at").cast(pl.Datetime("us", "UTC")))
 
 
@@ -126,9 +127,11 @@ def sample(
         "categories": len(vocabulary),
         "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
         "figures": [p.name for p in figures],
+        "dates": post_dates(manifest["created_at"]) if "created_at" in manifest.columns else None,
     }
     write_json(out / "sample_report.json", report)
     write_config(out / "config.yaml", config)
+    write_datasheet(out, report, config, Path(posts) if posts is not None and from_release is None else None)
     return report
 
 

@@ -34,7 +34,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from smileynet.images import BadImage
-from smileynet.model.factory import MAX_CLASSES
+from smileynet.model.config import MAX_CLASSES
 from smileynet.serve.batcher import MicroBatcher
 from smileynet.serve.budget import DECODE_BUDGET_PIXELS, PixelBudget, return_freed_memory
 from smileynet.serve.predictor import Predictor

@@ -72,7 +72,7 @@ class TrainConfig:
             raise UserError(f"lr must be a finite number > 0, got {self.lr}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise UserError(f"weight-decay must be a finite number >= 0, got {self.weight_decay}")
-        from smileynet.model.factory import IMAGE_SIZES
+        from smileynet.model.config import IMAGE_SIZES
 
         low, high = IMAGE_SIZES  # what a model dir's config.json may hold: a larger crop could never be loaded
         if not low <= self.image_size <= high:

@@ -16,6 +16,8 @@ COMMANDS = [
     "report",
     "serve",
     "demo",
+    "push",
+    "card",
 ]
 
 

@@ -53,6 +53,7 @@ class OnnxRunner:
         if config is None:
             meta = self.session.get_modelmeta().custom_metadata_map
             config = ModelConfig.from_dict(_metadata_json(meta, "smileynet_config"), "ONNX model metadata", build=False)
+            self.num_features = check_graph(self.session, config)  # the graph first: what the file really computes
             recipe = (  # files exported before the recipe was in the metadata: the one the config derives
                 Recipe.from_dict(_metadata_json(meta, "smileynet_preprocess"), "ONNX model metadata")
                 if "smileynet_preprocess" in meta
@@ -61,10 +62,10 @@ class OnnxRunner:
             if recipe.input_size != config.image_size:
                 raise UserError("ONNX model metadata: the preprocess input_size is not the model's image_size")
         else:
+            self.num_features = check_graph(self.session, config)
             recipe = Recipe.from_dict(config.preprocess_recipe(), "model config")
         self.config = config
         self.recipe = recipe
-        self.num_features = check_graph(self.session, config)
 
     def __call__(self, batch: Any, want_pre_logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """uint8 N x 3 x S x S (numpy, or a CPU tensor) -> logits (and features)."""

@@ -213,6 +213,11 @@ def mastodon_statuses(n: int, first_id: int = 110_000_000_000_000_000) -> list[d
     return statuses
 
 
+def newer(status: object, min_id: int) -> bool:
+    """What `min_id` lets through; a status without a numeric id never is (it came on the first page)."""
+    return isinstance(status, dict) and str(status.get("id")).isdigit() and int(status["id"]) > min_id
+
+
 class MastodonServer:
     """A Mastodon instance on loopback, answering as the real API does: `/api/v2/instance`, the
     public timeline (`min_id`, `limit`) and the public stream (server-sent events).
@@ -376,7 +381,7 @@ class MastodonServer:
             visible = self.statuses[: self.published]
             limit = int(query.get("limit", ["20"])[0])
             if "min_id" in query:
-                after = [s for s in visible if int(s["id"]) > int(query["min_id"][0])][:limit]
+                after = [s for s in visible if newer(s, int(query["min_id"][0]))][:limit]
             else:
                 after = visible[-limit:]
         handler._send(

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
+import tracemalloc
 
 import pyarrow.parquet as pq
 import pytest
@@ -126,3 +129,125 @@ def test_rate_limit_headers():
 def test_bad_instance_is_one_line_error(tmp_path):
     with pytest.raises(UserError, match="http"):
         listen_mastodon("ftp://example.org", tmp_path)
+
+
+def test_the_stream_is_read_from_the_streaming_host_the_instance_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMILEYNET_TEST_MASTODON_TOKEN", "secret")
+    statuses = mastodon_statuses(20)
+    with MastodonServer(statuses, token="secret", streaming_host=True) as server:
+        result = listen_mastodon(server.url, tmp_path, max_events=20 + 1 + 6, allow_private_network=True, **FAST)
+    assert server.stream_hosts == ["127.0.0.2"]  # the token went there: the instance named that host
+    assert status_ids(lines_on_disk(tmp_path)) == [s["id"] for s in statuses]
+    assert result["mode"] == "stream" and result["edits"] == 6
+
+
+def test_a_301_to_the_streaming_host_is_followed(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    statuses = mastodon_statuses(12)
+    with MastodonServer(statuses, streaming_host=True, instance_info=False) as server:
+        result = listen_mastodon(server.url, tmp_path, max_events=12 + 1 + 4, allow_private_network=True, **FAST)
+    assert server.stream_hosts == ["127.0.0.2"] and result["mode"] == "stream"
+    assert status_ids(lines_on_disk(tmp_path)) == [s["id"] for s in statuses]
+
+
+def test_a_redirect_outside_the_fetch_policy_is_not_followed_and_the_timeline_polled(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    statuses = mastodon_statuses(15)
+    with MastodonServer(statuses, streaming_host=True, instance_info=False, published=5, per_request=5) as server:
+        result = listen_mastodon(server.url, tmp_path, max_events=15, **FAST)
+    assert server.stream_hosts == [] and result["mode"] == "poll"
+    assert status_ids(lines_on_disk(tmp_path)) == [s["id"] for s in statuses]
+    assert "refused (loopback address (--allow-private-network allows it)): polling" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("feeds", "token", "message"),
+    [
+        ({"local": "authenticated", "remote": "authenticated"}, None, "logged-in accounts only.*SMILEYNET_TEST"),
+        ({"local": "public", "remote": "authenticated"}, None, "--token-env"),
+        ({"local": "disabled", "remote": "disabled"}, "secret", "switched its live feeds off"),
+    ],
+)
+def test_live_feeds_closed_to_us_are_one_line_errors(tmp_path, monkeypatch, feeds, token, message):
+    if token:
+        monkeypatch.setenv("SMILEYNET_TEST_MASTODON_TOKEN", token)
+    else:
+        monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    with MastodonServer(mastodon_statuses(5), live_feeds=feeds) as server:
+        with pytest.raises(UserError, match=message) as raised:
+            listen_mastodon(server.url, tmp_path, duration=10, **FAST)
+    assert "\n" not in str(raised.value)
+    assert server.timeline_requests == [] and server.stream_connections == 0  # asked nothing more
+
+
+def test_a_timeline_that_wants_a_token_is_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    with MastodonServer(mastodon_statuses(5), token="t", timeline_token="t") as server:
+        with pytest.raises(UserError, match="answered 401: set \\$SMILEYNET_TEST_MASTODON_TOKEN"):
+            listen_mastodon(server.url, tmp_path, duration=10, **FAST)
+    monkeypatch.setenv("SMILEYNET_TEST_MASTODON_TOKEN", "wrong")
+    with MastodonServer(mastodon_statuses(5), token="t", timeline_token="t") as server:
+        with pytest.raises(UserError, match="token in \\$SMILEYNET_TEST_MASTODON_TOKEN was refused"):
+            listen_mastodon(server.url, tmp_path, duration=10, **FAST)
+
+
+def test_an_instance_that_never_answers_is_an_error_that_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    with closed, pytest.raises(UserError, match="never connected.*ConnectError"):
+        listen_mastodon(f"http://127.0.0.1:{closed.getsockname()[1]}", tmp_path, duration=1, **FAST)
+    assert "listen: ConnectError" in capsys.readouterr().err  # printed as it happened, not only kept
+
+
+def test_ids_and_fields_that_are_not_mastodon_s_are_skipped_never_the_cursor(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMILEYNET_TEST_MASTODON_TOKEN", raising=False)
+    good = mastodon_statuses(6)
+    good[3]["media_attachments"] = 5  # a wrong type (good[3] had a picture): written, with no image
+    future = str(((int(time.time()) + 86_400 * 365) * 1000) << 16)
+    bad = [
+        {**good[0], "id": "9" * 40},
+        {**good[0], "id": str(2**63)},
+        {**good[0], "id": "abc"},
+        {**good[0], "id": 12},
+        {**good[0], "id": future},
+        ["not", "a", "status"],
+    ]
+    with MastodonServer(good + bad, token="secret", published=len(good) + len(bad)) as server:
+        server.statuses = sorted(good, key=lambda s: int(s["id"])) + bad  # the page holds all of them at once
+        result = listen_mastodon(server.url, tmp_path, duration=1.5, **FAST)
+    assert status_ids(lines_on_disk(tmp_path)) == [s["id"] for s in good]
+    assert result["bad_frames"] >= len(bad) and result["cursor"] == {"id": good[-1]["id"]}
+    assert result["posts_with_images"] == 1  # good[0]; good[3]'s media is not a list
+
+
+def test_a_poisoned_state_is_one_line_error(tmp_path):
+    from smileynet.listen.archive import STATE
+
+    for text, message in [
+        ("{not json", "is not JSON"),
+        ('{"kind": "mastodon", "cursor": {"id": "1"}, "file": null, "offset": -1}', "not a listen state"),
+        ('{"kind": "mastodon", "cursor": {"id": "zz"}, "file": null, "offset": 0}', "not a Mastodon status id"),
+        ('{"kind": "mastodon", "cursor": {"id": "%d"}, "file": null, "offset": 0}' % (2**63 - 1), "not a Mastodon"),
+    ]:
+        (tmp_path / STATE).write_text(text)
+        with pytest.raises(UserError, match=message):
+            listen_mastodon("http://127.0.0.1:9", tmp_path, duration=1, **FAST)
+
+
+@pytest.mark.parametrize("hostile", ["endless line", "ping flood", "endless page"])
+def test_memory_stays_flat_whatever_the_instance_sends(tmp_path, monkeypatch, hostile):
+    monkeypatch.setenv("SMILEYNET_TEST_MASTODON_TOKEN", "" if hostile == "endless page" else "secret")
+    with MastodonServer(mastodon_statuses(3), token="secret", hostile=hostile) as server:
+        tracemalloc.start()
+        try:
+            result = listen_mastodon(server.url, tmp_path, duration=3, **FAST)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    # the peer sent far more than the listener may hold (heartbeats are parsed slowest: 7 bytes a line)
+    assert server.sent > (6 << 20 if hostile == "ping flood" else 24 << 20), server.sent
+    assert peak < 16 << 20, f"{peak / 2**20:.1f} MiB held after {server.sent / 2**20:.0f} MiB sent"
+    assert result["events"] == 0
+    if hostile == "endless page":
+        assert "over 4,194,304 bytes" in result["last_errors"][-1]

@@ -9,11 +9,8 @@ Comments (`:` lines, the heartbeats) are skipped; `id` and `retry` are not neede
 
 from __future__ import annotations
 
-import re
-
 MAX_LINE = 1 << 20  # bytes; a Mastodon status is a few KiB of JSON
 MAX_EVENT = 1 << 20
-_END = re.compile(rb"\r\n|\r|\n")
 
 
 class EventStream:
@@ -32,33 +29,38 @@ class EventStream:
 
     def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
         events: list[tuple[str, bytes]] = []
-        start = 1 if self._skip_lf and chunk[:1] == b"\n" else 0
+        if not chunk:
+            return events
+        if self._skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
         self._skip_lf = chunk.endswith(b"\r")
-        for end in _END.finditer(chunk, start):
-            self._end_line(chunk, start, end.start(), events)
-            start = end.end()
-        rest = len(chunk) - start
-        if rest:
-            if self._overlong or len(self._line) + rest > self.max_line:
-                self._overlong = True
-                self._line.clear()
-            else:
-                self._line += chunk[start:]
-        return events
-
-    def _end_line(self, chunk: bytes, start: int, end: int, events: list[tuple[str, bytes]]) -> None:
-        if self._overlong or len(self._line) + end - start > self.max_line:
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = chunk.split(b"\n")  # C speed; the last piece is the start of an unfinished line
+        rest = lines.pop()
+        if lines:
+            first = lines[0]
+            if self._overlong or len(self._line) + len(first) > self.max_line:
+                lines[0] = b":"  # dropped: the event it belongs to is broken
+                self._broken = True
+            elif self._line:
+                self._line += first
+                lines[0] = bytes(self._line)
             self._overlong = False
             self._line.clear()
-            self._broken = True
-            return
-        if self._line:
-            self._line += chunk[start:end]
-            line = bytes(self._line)
+        for line in lines:
+            if line[:1] == b":":  # a comment: the heartbeats, which may come by the thousand
+                continue
+            if len(line) > self.max_line:
+                self._broken = True
+            else:
+                self._field(line, events)
+        if self._overlong or len(self._line) + len(rest) > self.max_line:
+            self._overlong = True
             self._line.clear()
         else:
-            line = chunk[start:end]
-        self._field(line, events)
+            self._line += rest
+        return events
 
     def _field(self, line: bytes, events: list[tuple[str, bytes]]) -> None:
         if not line:  # a blank line ends the event
@@ -67,8 +69,6 @@ class EventStream:
             elif self._data:
                 events.append((self._kind.decode("utf-8", "replace") or "message", b"\n".join(self._data)))
             self._kind, self._data, self._size, self._broken = b"", [], 0, False
-            return
-        if line[:1] == b":":
             return
         name, _, value = line.partition(b":")
         if value[:1] == b" ":

@@ -228,7 +228,10 @@ def test_a_poisoned_state_is_one_line_error(tmp_path):
         ("{not json", "is not JSON"),
         ('{"kind": "mastodon", "cursor": {"id": "1"}, "file": null, "offset": -1}', "not a listen state"),
         ('{"kind": "mastodon", "cursor": {"id": "zz"}, "file": null, "offset": 0}', "not a Mastodon status id"),
-        ('{"kind": "mastodon", "cursor": {"id": "%d"}, "file": null, "offset": 0}' % (2**63 - 1), "not a Mastodon"),
+        (
+            json.dumps({"kind": "mastodon", "cursor": {"id": str(2**63 - 1)}, "file": None, "offset": 0}),
+            "not a Mastodon",
+        ),
     ]:
         (tmp_path / STATE).write_text(text)
         with pytest.raises(UserError, match=message):

@@ -162,7 +162,8 @@ class JetstreamServer:
         collections = query.get("wantedCollections", [])
         sent = 0
         for time_us, event, text in self.frames:
-            if cursor is not None and time_us < cursor or not wanted(event, collections):
+            behind = isinstance(time_us, int | float) and cursor is not None and time_us < cursor
+            if behind or not wanted(event, collections):
                 continue
             action = self.script(number, sent)
             if action == "cut":
@@ -493,15 +494,19 @@ class HostileJetstream:
 
     def __exit__(self, *exc) -> None:
         self.stopped.set()
-        self.listener.close()
         self.thread.join(10)
+        self.listener.close()
 
     def _accept(self) -> None:
+        self.listener.settimeout(0.1)  # a closed listening socket does not wake accept(): look now and then
         while not self.stopped.is_set():
             try:
                 conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 

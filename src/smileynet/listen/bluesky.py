@@ -105,11 +105,13 @@ def checked_cursor(saved: Any, where: Path) -> tuple[int | None, int]:
 def _connection_class() -> type:
     """websockets' client connection, cut when the peer stops reading what it answers (pongs)."""
     from websockets.asyncio.client import ClientConnection
+    from websockets.frames import CloseCode
 
     class BoundedConnection(ClientConnection):
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.transport.get_write_buffer_size() > MAX_UNSENT:
+            if self.transport.get_write_buffer_size() > MAX_UNSENT and not self.transport.is_closing():
+                self.protocol.fail(CloseCode.POLICY_VIOLATION, "the peer does not read our replies")
                 self.transport.abort()
 
     return BoundedConnection
@@ -170,6 +172,7 @@ class JetstreamListener:
                     compression=None,
                     ping_interval=20,
                     ping_timeout=20,
+                    close_timeout=1,  # a peer that does not answer our close does not hold up a stop
                 ) as ws:
                     self.counters.connections += 1
                     await self._receive(ws)

@@ -236,9 +236,9 @@ def test_one_junk_frame_does_not_reset_the_backoff(tmp_path):
             )
         runs[behaviour] = (server.connections, backoff.failures, result)
     (junk_connections, junk_failures, junk), (closed_connections, _, _) = runs["one junk frame"], runs["close"]
-    assert junk["bad_frames"] == junk_connections and junk["events"] == 0
-    assert junk_failures >= junk_connections - 1  # never reset: every failure made the next wait longer
-    assert junk_connections <= 2 * closed_connections + 5  # (a reset after each frame gives ~10x more)
+    assert junk_connections - 1 <= junk["bad_frames"] <= junk_connections and junk["events"] == 0, runs
+    assert junk_failures >= junk_connections - 1, runs  # never reset: every failure made the next wait longer
+    assert junk_connections <= 2 * closed_connections + 5, runs  # (a reset after each frame gives ~10x more)
 
 
 def test_memory_stays_flat_under_a_half_frame(tmp_path):

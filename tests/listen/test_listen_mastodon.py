@@ -10,11 +10,13 @@ import tracemalloc
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from listen_servers import MastodonServer, lines_on_disk, mastodon_statuses
 
 from smileynet.errors import UserError
 from smileynet.listen.common import Backoff
-from smileynet.listen.mastodon import listen_mastodon, rate_limit_wait
+from smileynet.listen.mastodon import listen_mastodon, rate_limit_wait, status_id
 
 FAST = {
     "backoff": Backoff(base=0.01, cap=0.05),
@@ -254,3 +256,36 @@ def test_memory_stays_flat_whatever_the_instance_sends(tmp_path, monkeypatch, ho
     assert result["events"] == 0
     if hostile == "endless page":
         assert "over 4,194,304 bytes" in result["last_errors"][-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=25),
+        st.integers(0, 2**64).map(str),
+        st.integers(),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+    )
+)
+def test_status_id_takes_anything_and_answers_a_past_63_bit_id_or_none(value):
+    number = status_id(value, now=1_733_000_000)
+    if number is not None:
+        assert isinstance(value, str) and value.isascii() and int(value) == number
+        assert 0 <= number <= 2**63 - 1 and (number >> 16) / 1000 <= 1_733_000_000 + 300
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(100, 599),
+    st.dictionaries(
+        st.sampled_from(["retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"]), st.text(max_size=40)
+    ),
+)
+def test_rate_limit_wait_takes_any_header_and_answers_a_bounded_wait_or_none(code, headers):
+    class Response:
+        status_code = code
+
+    Response.headers = headers  # type: ignore[attr-defined]
+    wait = rate_limit_wait(Response(), now=1_733_000_000)
+    assert wait is None or 0 <= wait <= 900

@@ -7,8 +7,9 @@ import itertools
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import zstandard
@@ -26,7 +27,7 @@ def jetstream_events(n: int, seed: int = 0, start_us: int = T0, step_us: int = 4
         did = f"did:plc:user{rng.randrange(50):04d}"
         kind = rng.random()
         if kind < 0.6:
-            record = {
+            record: dict[str, Any] = {
                 "$type": "app.bsky.feed.post",
                 "createdAt": "2024-11-30T21:00:00.000Z",
                 "langs": ["en"],
@@ -185,7 +186,7 @@ class JetstreamServer:
         await ws.wait_closed()  # a live stream never ends: the listener stops on its own rules
 
 
-def replayed(events: list[dict], collections: list[str] = ("app.bsky.feed.post",)) -> list[str]:
+def replayed(events: list[dict], collections: Sequence[str] = ("app.bsky.feed.post",)) -> list[str]:
     """The JSON lines a perfect recording of `events` holds."""
     return [json.dumps(e, separators=(",", ":")) for e in events if wanted(e, list(collections))]
 

@@ -286,6 +286,6 @@ def test_rate_limit_wait_takes_any_header_and_answers_a_bounded_wait_or_none(cod
     class Response:
         status_code = code
 
-    Response.headers = headers  # type: ignore[attr-defined]
+    Response.headers = headers
     wait = rate_limit_wait(Response(), now=1_733_000_000)
     assert wait is None or 0 <= wait <= 900

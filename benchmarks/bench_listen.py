@@ -66,7 +66,7 @@ def serve(port_out, events: int) -> None:
     asyncio.run(main())
 
 
-def start_server(events: int) -> tuple[multiprocessing.Process, str]:
+def start_server(events: int) -> tuple[multiprocessing.process.BaseProcess, str]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=serve, args=(queue, events), daemon=True)

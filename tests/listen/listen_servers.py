@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import zstandard
@@ -25,7 +27,7 @@ def jetstream_events(n: int, seed: int = 0, start_us: int = T0, step_us: int = 4
         did = f"did:plc:user{rng.randrange(50):04d}"
         kind = rng.random()
         if kind < 0.6:
-            record = {
+            record: dict[str, Any] = {
                 "$type": "app.bsky.feed.post",
                 "createdAt": "2024-11-30T21:00:00.000Z",
                 "langs": ["en"],
@@ -161,7 +163,8 @@ class JetstreamServer:
         collections = query.get("wantedCollections", [])
         sent = 0
         for time_us, event, text in self.frames:
-            if cursor is not None and time_us < cursor or not wanted(event, collections):
+            behind = isinstance(time_us, int | float) and cursor is not None and time_us < cursor
+            if behind or not wanted(event, collections):
                 continue
             action = self.script(number, sent)
             if action == "cut":
@@ -183,7 +186,7 @@ class JetstreamServer:
         await ws.wait_closed()  # a live stream never ends: the listener stops on its own rules
 
 
-def replayed(events: list[dict], collections: list[str] = ("app.bsky.feed.post",)) -> list[str]:
+def replayed(events: list[dict], collections: Sequence[str] = ("app.bsky.feed.post",)) -> list[str]:
     """The JSON lines a perfect recording of `events` holds."""
     return [json.dumps(e, separators=(",", ":")) for e in events if wanted(e, list(collections))]
 
@@ -212,35 +215,67 @@ def mastodon_statuses(n: int, first_id: int = 110_000_000_000_000_000) -> list[d
     return statuses
 
 
+def newer(status: object, min_id: int) -> bool:
+    """What `min_id` lets through; a status without a numeric id never is (it came on the first page)."""
+    return isinstance(status, dict) and str(status.get("id")).isdigit() and int(status["id"]) > min_id
+
+
 class MastodonServer:
-    """A Mastodon instance on loopback: the public timeline (`min_id`, `limit`) and, for a client with
-    the right token, the public stream (server-sent events).
+    """A Mastodon instance on loopback, answering as the real API does: `/api/v2/instance`, the
+    public timeline (`min_id`, `limit`) and the public stream (server-sent events).
 
     Statuses are published as time goes: `published` of them exist. Each timeline request publishes
     `per_request` more; stream connection k sends `stream_plan[k]` statuses live (publishing each),
-    with a delete event after the first and heartbeats between, then drops the connection and
-    publishes `gap` statuses nobody streams (only a catch-up poll finds them). Requests listed in
-    `limited` (by number, counted over timeline requests) answer 429 with Retry-After: 1."""
+    with a delete event after the first, an edit (`status.update`) of every third one and heartbeats
+    between, then drops the connection and publishes `gap` statuses nobody streams (only a catch-up
+    poll finds them). Timeline requests listed in `limited` (by number) answer 429 as Mastodon does:
+    no Retry-After, `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` one second ahead (ISO 8601).
+
+    `token`: the stream needs it; `timeline_token`: the timeline needs it too. `live_feeds`: what
+    `configuration.timelines_access.live_feeds` says. `streaming_host`: a second server, on
+    127.0.0.2, serves the stream; the instance advertises it (`advertise`) and answers its own stream
+    URL with a 301 there (as large instances do). `hostile`: "endless line" (a stream line that
+    never ends), "ping flood" (heartbeats only, as fast as the socket takes them), "endless page"
+    (a timeline body that never ends); `sent` counts the bytes those wrote."""
 
     def __init__(
         self,
         statuses: list[dict],
         *,
         token: str | None = None,
+        timeline_token: str | None = None,
         published: int = 0,
         per_request: int = 0,
         stream_plan: tuple[int, ...] = (),
         gap: int = 0,
         limited: tuple[int, ...] = (),
+        live_feeds: dict | None = None,
+        streaming_host: bool = False,
+        advertise: bool = True,
+        instance_info: bool = True,
+        hostile: str | None = None,
     ) -> None:
-        import http.server
-
-        self.statuses, self.token, self.published = statuses, token, published
+        self.statuses, self.token, self.timeline_token, self.published = statuses, token, timeline_token, published
         self.per_request, self.stream_plan, self.gap, self.limited = per_request, stream_plan, gap, limited
+        self.live_feeds, self.advertise, self.instance_info, self.hostile = (
+            live_feeds,
+            advertise,
+            instance_info,
+            hostile,
+        )
         self.timeline_requests: list[tuple[float, dict, int]] = []  # (time, query, status code)
         self.stream_connections = 0
+        self.stream_hosts: list[str] = []  # the host each stream connection came to
         self.deleted: list[str] = []
+        self.edited: list[dict] = []  # every status.update sent, in order
+        self.sent = 0
         self.lock = threading.Lock()
+        self.httpd = self._server("127.0.0.1", streams=not streaming_host)
+        self.streaming = self._server("127.0.0.2", streams=True) if streaming_host else None
+
+    def _server(self, host: str, streams: bool):
+        import http.server
+
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -251,71 +286,143 @@ class MastodonServer:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path)
-                if path.path == "/api/v1/timelines/public":
-                    server._timeline(self, parse_qs(path.query))
+                if path.path == "/api/v1/streaming/public" and streams:
+                    server._stream(self, host)
                 elif path.path == "/api/v1/streaming/public":
-                    server._stream(self)
+                    self._send(301, b"", {"Location": f"{server.streaming_url}/api/v1/streaming/public"})
+                elif host == "127.0.0.1" and path.path == "/api/v1/timelines/public":
+                    server._timeline(self, parse_qs(path.query))
+                elif host == "127.0.0.1" and path.path == "/api/v2/instance" and server.instance_info:
+                    self._send(200, json.dumps(server.instance()).encode())
                 else:
-                    self._send(404, b"{}")
+                    self._send(404, b'{"error":"Record not found"}')
 
             def _send(self, code: int, body: bytes, headers: dict | None = None) -> None:
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        httpd.daemon_threads = True
+        return httpd
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
+    @property
+    def streaming_url(self) -> str:
+        assert self.streaming is not None
+        return f"http://127.0.0.2:{self.streaming.server_address[1]}"
+
     def __enter__(self) -> MastodonServer:
-        self.thread.start()
+        for httpd in (self.httpd, self.streaming):
+            if httpd is not None:
+                threading.Thread(target=httpd.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in (self.httpd, self.streaming):
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
+
+    def instance(self) -> dict:
+        """The /api/v2/instance fields the listener reads, among a few others, as Mastodon 4.5 shapes them."""
+        streaming = self.streaming_url if self.streaming and self.advertise else self.url
+        configuration: dict = {
+            "urls": {"streaming": streaming.replace("http://", "ws://"), "status": None, "about": f"{self.url}/about"},
+            "statuses": {"max_characters": 500, "max_media_attachments": 4},
+            "media_attachments": {"image_size_limit": 16777216},
+        }
+        if self.live_feeds is not None:
+            configuration["timelines_access"] = {
+                "live_feeds": self.live_feeds,
+                "hashtag_feeds": {"local": "public", "remote": "public"},
+                "trending_link_feeds": {"local": "public", "remote": "public"},
+            }
+        return {
+            "domain": "social.example",
+            "title": "Social Example",
+            "version": "4.5.0",
+            "source_url": "https://github.com/mastodon/mastodon",
+            "configuration": configuration,
+            "registrations": {"enabled": False, "approval_required": False, "message": None},
+        }
+
+    def _authorised(self, handler, token: str | None) -> bool:
+        return token is None or handler.headers.get("Authorization") == f"Bearer {token}"
 
     def _timeline(self, handler, query: dict) -> None:
         import time
+        from datetime import UTC, datetime, timedelta
 
+        if not self._authorised(handler, self.timeline_token):
+            handler._send(401, b'{"error":"This method requires an authenticated user"}')
+            return
+        if self.hostile == "endless page":
+            self._endless(handler, "application/json", b"[" + b'{"id":"1","content":"' + b"x" * 65536, b"x" * 65536)
+            return
         with self.lock:
             number = len(self.timeline_requests)
+            reset = (datetime.now(UTC) + timedelta(seconds=1)).isoformat(timespec="microseconds").replace("+00:00", "Z")
             if number in self.limited:
                 self.timeline_requests.append((time.monotonic(), query, 429))
-                handler._send(429, b'{"error":"Too many requests"}', {"Retry-After": "1"})
+                handler._send(
+                    429,
+                    b'{"error":"Too many requests"}',
+                    {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+                )
                 return
             self.timeline_requests.append((time.monotonic(), query, 200))
             self.published = min(self.published + self.per_request, len(self.statuses))
             visible = self.statuses[: self.published]
             limit = int(query.get("limit", ["20"])[0])
             if "min_id" in query:
-                after = [s for s in visible if int(s["id"]) > int(query["min_id"][0])][:limit]
+                after = [s for s in visible if newer(s, int(query["min_id"][0]))][:limit]
             else:
                 after = visible[-limit:]
-        remaining = "0" if number + 1 in self.limited else "299"
         handler._send(
             200,
             json.dumps(after[::-1]).encode(),
-            {"X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "2000-01-01T00:00:00Z"},
+            {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299", "X-RateLimit-Reset": reset},
         )
 
-    def _stream(self, handler) -> None:
+    def _endless(self, handler, content_type: str, first: bytes, then: bytes) -> None:
+        """A chunked body that never ends (until the client goes)."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            for data in itertools.chain([first], itertools.repeat(then)):
+                handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.sent += len(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            handler.close_connection = True
+
+    def _stream(self, handler, host: str) -> None:
         import time
 
-        if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":
+        if not self._authorised(handler, self.token):
             handler._send(401, b'{"error":"This method requires an authenticated user"}')
             return
         with self.lock:
             number = self.stream_connections
             self.stream_connections += 1
+            self.stream_hosts.append(host)
+        if self.hostile == "endless line":
+            self._endless(handler, "text/event-stream", b"event: update\ndata: {", b"9" * 65536)
+            return
+        if self.hostile == "ping flood":
+            self._endless(handler, "text/event-stream", b":)\n", b":thump\n" * 8192)
+            return
         count = self.stream_plan[number] if number < len(self.stream_plan) else len(self.statuses)
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
@@ -340,6 +447,14 @@ class MastodonServer:
                 if sent == 0:
                     self.deleted.append(status["id"])
                     chunk(f"event: delete\ndata: {status['id']}\n\n")
+                if sent % 3 == 2:
+                    edit = {
+                        **status,
+                        "content": status["content"] + "<p>(edited)</p>",
+                        "edited_at": "2024-11-30T22:00:00.000Z",
+                    }
+                    self.edited.append(edit)
+                    chunk(f"event: status.update\ndata: {json.dumps(edit)}\n\n")
                 time.sleep(0.005)
             with self.lock:
                 self.published = min(self.published + self.gap, len(self.statuses))
@@ -352,3 +467,86 @@ class MastodonServer:
             pass
         finally:
             handler.close_connection = True
+
+
+class HostileJetstream:
+    """A WebSocket peer that misbehaves on every connection: "ping flood" (pings as fast as the
+    socket takes them, never reading the pongs, no data), "half frame" (a 1 MiB text frame
+    announced and never finished), "one junk frame" (a non-JSON frame, then a close), "close" (a
+    close at once). Raw sockets: a WebSocket library would not send what these send."""
+
+    def __init__(self, behaviour: str) -> None:
+        import socket
+
+        self.behaviour = behaviour
+        self.connections = 0
+        self.sent = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.listener.getsockname()[1]}/subscribe"
+
+    def __enter__(self) -> HostileJetstream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join(10)
+        self.listener.close()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.1)  # a closed listening socket does not wake accept(): look now and then
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        import base64
+        import hashlib
+
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                request += data
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in request.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            if self.behaviour == "ping flood":
+                pings = b"\x89\x7d" + b"p" * 125  # unmasked ping frames, the largest payload allowed
+                burst = pings * 512
+                while not self.stopped.is_set():
+                    conn.sendall(burst)
+                    self.sent += len(burst)
+            elif self.behaviour == "half frame":
+                conn.sendall(b"\x81\x7f" + (1 << 20).to_bytes(8, "big") + b"{" * (1 << 19))
+                self.sent += 1 << 19
+                self.stopped.wait(30)
+            elif self.behaviour == "one junk frame":
+                conn.sendall(b"\x81\x04junk" + b"\x88\x02\x03\xe8")
+            else:
+                conn.sendall(b"\x88\x02\x03\xe8")
+        except OSError:
+            pass
+        finally:
+            conn.close()

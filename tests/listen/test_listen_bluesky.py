@@ -9,14 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from listen_servers import JetstreamServer, jetstream_events, lines_on_disk, replayed
+from listen_servers import HostileJetstream, JetstreamServer, jetstream_events, lines_on_disk, replayed
 
+from smileynet.errors import UserError
 from smileynet.listen.archive import STATE
-from smileynet.listen.bluesky import listen_bluesky, subscribe_url
+from smileynet.listen.bluesky import listen_bluesky, now_us, subscribe_url
 from smileynet.listen.common import Backoff
 
 HOUR_END_US = 1_733_004_000_000_000  # 2024-11-30T21:00:00Z: the recordings below cross it
@@ -181,3 +183,109 @@ def test_collect_reads_the_recording_as_it_reads_the_replayed_file(tmp_path):
     assert from_folder["totals"] == from_file["totals"] and from_folder["totals"]["kept"] > 0
     assert from_folder["totals"]["read"] == len(expected)  # the state file and no .partial were read
     assert pq.read_table(tmp_path / "a" / "posts.parquet").equals(pq.read_table(tmp_path / "b" / "posts.parquet"))
+
+
+def test_events_stamped_in_the_future_or_of_the_wrong_shape_are_skipped_never_the_cursor(tmp_path):
+    stream = events(60, seed=7)
+    expected = replayed(stream)
+    poison = [
+        {**stream[10], "time_us": 2**63 - 1},
+        {**stream[10], "time_us": now_us() + 3_600_000_000},  # an hour ahead of our clock
+        {**stream[10], "time_us": -5},
+        {**stream[10], "time_us": "1733000000000000"},
+        {**stream[10], "time_us": 1.5e15},
+    ]
+    wrong_types = {**stream[11], "commit": {**stream[11]["commit"], "record": ["not", "a", "record"]}}
+    hostile = stream[:11] + poison + [wrong_types] + stream[12:]
+    with JetstreamServer(hostile, lambda connection, sent: "cut" if (connection, sent) == (0, 30) else None) as server:
+        result = listen_bluesky(tmp_path, endpoints=[server.url], max_events=len(expected), **FAST)
+    on_disk = lines_on_disk(tmp_path)
+    assert [json.loads(line) for line in on_disk] == [
+        json.loads(line) for line in replayed(stream[:11] + [wrong_types] + stream[12:])
+    ]
+    # all five on the first connection; the second (from the cursor, rewound) gets the three not below it
+    assert result["bad_frames"] == len(poison) + 3
+    assert result["cursor"]["time_us"] == stream[-1]["time_us"]
+
+
+def test_a_poisoned_state_is_one_line_error(tmp_path):
+    for cursor in [{"time_us": 2**63 - 1, "same": 1}, {"time_us": "soon", "same": 1}, {"time_us": 5, "same": -1}, 7]:
+        (tmp_path / STATE).write_text(json.dumps({"kind": "bluesky", "cursor": cursor, "file": None, "offset": 0}))
+        with pytest.raises(UserError, match="not a Jetstream time in the past"):
+            listen_bluesky(tmp_path, endpoints=["ws://127.0.0.1:9/subscribe"], duration=1, **FAST)
+    (tmp_path / STATE).write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(UserError, match="is not JSON"):
+        listen_bluesky(tmp_path, endpoints=["ws://127.0.0.1:9/subscribe"], duration=1, **FAST)
+
+
+def test_no_endpoint_ever_connecting_is_an_error_that_says_why(tmp_path, capsys):
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    with refused, pytest.raises(UserError, match="never connected.*ConnectionRefusedError"):
+        listen_bluesky(tmp_path, endpoints=[f"ws://127.0.0.1:{refused.getsockname()[1]}/subscribe"], duration=1, **FAST)
+    assert "ConnectionRefusedError" in capsys.readouterr().err
+
+
+def test_one_junk_frame_does_not_reset_the_backoff(tmp_path):
+    runs = {}
+    for behaviour in ("one junk frame", "close"):
+        backoff = Backoff(base=0.02, cap=0.2)
+        with HostileJetstream(behaviour) as server:
+            result = listen_bluesky(
+                tmp_path / behaviour, endpoints=[server.url], duration=2, **{**FAST, "backoff": backoff}
+            )
+        runs[behaviour] = (server.connections, backoff.failures, result)
+    (junk_connections, junk_failures, junk), (closed_connections, _, _) = runs["one junk frame"], runs["close"]
+    assert junk_connections - 1 <= junk["bad_frames"] <= junk_connections and junk["events"] == 0, runs
+    assert junk_failures >= junk_connections - 1, runs  # never reset: every failure made the next wait longer
+    assert junk_connections <= 2 * closed_connections + 5, runs  # (a reset after each frame gives ~10x more)
+
+
+def test_memory_stays_flat_under_a_half_frame(tmp_path):
+    with HostileJetstream("half frame") as server:
+        tracemalloc.start()
+        try:
+            result = listen_bluesky(tmp_path, endpoints=[server.url], duration=3, idle_timeout=0.5, **FAST)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert server.connections >= 2 and result["events"] == 0  # cut, and tried again
+    assert any("no data for 0.5 s" in error for error in result["last_errors"]), result["last_errors"]
+    assert peak < 16 << 20, f"{peak / 2**20:.1f} MiB held after {server.sent / 2**20:.0f} MiB sent"
+
+
+GROWTH = """
+import json, sys
+from smileynet.listen.bluesky import listen_bluesky
+from smileynet.listen.common import Backoff
+
+def kib(key):
+    return int(next(line for line in open("/proc/self/status") if line.startswith(key)).split()[1])
+
+before = kib("VmRSS:")
+result = listen_bluesky(sys.argv[1], endpoints=[sys.argv[2]], duration=3, idle_timeout=30, quiet=True,
+                        backoff=Backoff(base=0.02, cap=0.2))
+print(json.dumps({"growth_mib": (kib("VmHWM:") - before) / 1024, "errors": result["last_errors"]}))
+"""
+
+
+def test_memory_stays_flat_under_a_ping_flood(tmp_path):
+    """In a fresh process (tracemalloc would slow the flood down to a trickle): peak RSS over the RSS
+    after imports, while the peer sends pings as fast as it can and never reads the pongs."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    with HostileJetstream("ping flood") as server:
+        child = subprocess.run(
+            [sys.executable, "-c", GROWTH, str(tmp_path), server.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert child.returncode == 0, child.stderr[-2000:]
+    measured = json.loads(child.stdout)
+    assert server.sent > 12 << 20 and server.connections >= 2, (server.sent, server.connections)
+    assert any("the peer does not read our replies" in error for error in measured["errors"]), measured
+    assert measured["growth_mib"] < 16, f"{measured['growth_mib']:.1f} MiB after {server.sent / 2**20:.0f} MiB of pings"

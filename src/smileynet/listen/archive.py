@@ -15,13 +15,36 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from smileynet.errors import UserError
 from smileynet.files import write_json
 
 STATE = ".listen-state.json"
 PARTIAL = ".partial"
 BUFFER_BYTES = 1 << 16  # lines are handed to the compressor in chunks this big
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The saved state, checked: a file that is not what `commit` writes is a one-line error (a
+    corrupt state cannot be trusted to cut the open hour back, nor to resume from)."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} is not JSON ({err}): move it away to record afresh") from None
+    file, offset = (state.get("file"), state.get("offset")) if isinstance(state, dict) else (None, None)
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("kind"), str)
+        or not (file is None or isinstance(file, str))
+        or not isinstance(offset, int)
+        or isinstance(offset, bool)
+        or offset < 0
+    ):
+        raise UserError(f"{path} is not a listen state (kind, cursor, file, offset): move it away to record afresh")
+    return state
 
 
 def hour_path(seconds: float) -> str:
@@ -40,8 +63,8 @@ class HourlyArchive:
         self.kind = kind
         self.compressor = zstandard.ZstdCompressor(level=level)
         self.current: str | None = None  # relative name of the open hour (final name, without .partial)
-        self.file = None
-        self.writer = None
+        self.file: IO[bytes] | None = None
+        self.writer: Any = None  # zstandard's stream writer over `file`
         self.buffer = bytearray()
         self.state = self._recover()
 
@@ -53,16 +76,17 @@ class HourlyArchive:
     def _recover(self) -> dict:
         """Load the state, cut the hour left open back to its acknowledged length and close it (a
         write to that hour reopens it); drop files opened after the last commit."""
-        path = self.out / STATE
-        state = json.loads(path.read_text()) if path.exists() else {}
-        if state and state.get("kind") != self.kind:
-            from smileynet.errors import UserError
-
-            raise UserError(f"{self.out} holds a {state.get('kind')} recording, not {self.kind}")
+        state = read_state(self.out / STATE)
+        if state and state["kind"] != self.kind:
+            raise UserError(f"{self.out} holds a {state['kind']} recording, not {self.kind}")
         acknowledged = state.get("file")
         for partial in self.out.rglob("*" + PARTIAL):
             name = partial.relative_to(self.out).as_posix()[: -len(PARTIAL)]
             if name == acknowledged:
+                if partial.stat().st_size < state["offset"]:
+                    raise UserError(
+                        f"{partial} is shorter than {STATE} says it was committed: restore it or move both away"
+                    )
                 with open(partial, "r+b") as f:
                     f.truncate(state["offset"])
                 os.replace(partial, self.out / name)  # the next event may belong to a later hour
@@ -96,7 +120,7 @@ class HourlyArchive:
         """Make every line written so far durable, then save `cursor` as the point to resume after."""
         import zstandard
 
-        if self.current is None:
+        if self.current is None or self.file is None:
             if cursor != self.cursor:
                 self._save(cursor, None, 0)
             return
@@ -114,6 +138,7 @@ class HourlyArchive:
 
     def _finish(self) -> None:
         """Close the open hour (committed by the caller before) and give it its final name."""
+        assert self.current is not None and self.file is not None, "no hour is open"
         assert self.state.get("file") == self.current, "commit before switching hours"
         self.writer.close()
         self.file.close()

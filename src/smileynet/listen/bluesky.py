@@ -7,7 +7,15 @@ disconnect, a kill or a restart loses nothing and writes nothing twice. Nothing 
 length of a run: the cursor is two numbers and the client's receive queue is bounded.
 
 Jetstream instances stamp `time_us` on their own clocks: after a fail-over to another instance
-the rewind (`rewind_us`, default 5 s) covers the difference between them.
+the rewind (`rewind_us`, default 5 s) covers the difference between them. An event stamped more
+than `FUTURE_SLACK_SECONDS` ahead of our clock is a counted bad frame, never the cursor: a cursor
+in the future would make every later event look already written.
+
+Memory is bounded whatever the peer sends: frames over `MAX_FRAME` end the connection, at most
+`QUEUE_FRAMES` wait to be read (the socket is not read meanwhile), a half frame is cut by the idle
+watchdog, and a peer that floods pings without reading the pongs is cut once `MAX_UNSENT` bytes
+wait to be sent. Backoff is reset only by a connection that wrote new events: a peer that sends
+one frame and closes is retried as slowly as one that only closes.
 """
 
 from __future__ import annotations
@@ -15,14 +23,18 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from smileynet.errors import UserError
-from smileynet.listen.archive import HourlyArchive, hour_path
+from smileynet.listen.archive import STATE, HourlyArchive, hour_path
 from smileynet.listen.common import (
+    FUTURE_SLACK_SECONDS,
     Backoff,
     Counters,
     Stopper,
+    check_connected,
+    positive,
     require,
     run_until_stopped,
 )
@@ -35,8 +47,9 @@ DEFAULT_ENDPOINTS = (
 )
 DEFAULT_COLLECTIONS = ("app.bsky.feed.post",)
 REWIND_US = 5_000_000
-MAX_FRAME = 1 << 21  # bytes; Jetstream events are a few KiB
-QUEUE_FRAMES = 256  # frames the client buffers before it stops reading the socket
+MAX_FRAME = 1 << 20  # bytes; Jetstream events are a few KiB
+QUEUE_FRAMES = 32  # frames the client buffers before it stops reading the socket: <= 32 MiB held
+MAX_UNSENT = 1 << 20  # bytes of replies (pongs) the peer has not read before the connection is cut
 
 
 def subscribe_url(endpoint: str, collections: tuple[str, ...], cursor: int | None) -> str:
@@ -52,14 +65,56 @@ def subscribe_url(endpoint: str, collections: tuple[str, ...], cursor: int | Non
 
 
 def has_images(event: dict) -> bool:
-    """A post created with pictures (alone, or beside a quoted record)."""
+    """A post created with pictures (alone, or beside a quoted record); any other shape is not one."""
     commit = event.get("commit")
     if not isinstance(commit, dict) or commit.get("operation") != "create":
         return False
-    embed = (commit.get("record") or {}).get("embed") or {}
-    if embed.get("$type") == "app.bsky.embed.recordWithMedia":
-        embed = embed.get("media") or {}
-    return embed.get("$type") == "app.bsky.embed.images"
+    record = commit.get("record")
+    embed = record.get("embed") if isinstance(record, dict) else None
+    if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.recordWithMedia":
+        embed = embed.get("media")
+    return isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.images"
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+def checked_cursor(saved: Any, where: Path) -> tuple[int | None, int]:
+    """(time_us, same) of a saved cursor; one that is not two sane integers is a one-line error."""
+    if saved is None:
+        return None, 0
+    time_us = saved.get("time_us") if isinstance(saved, dict) else None
+    same = saved.get("same", 0) if isinstance(saved, dict) else None
+    limit = now_us() + int(FUTURE_SLACK_SECONDS * 1e6)
+    if not (
+        isinstance(time_us, int)
+        and isinstance(same, int)
+        and not isinstance(time_us, bool)
+        and not isinstance(same, bool)
+        and 0 <= time_us <= limit
+        and same >= 0
+    ):
+        raise UserError(
+            f"{where / STATE}: the saved cursor {saved!r} is not a Jetstream time in the past: "
+            "move the file away to record afresh"
+        )
+    return time_us, same
+
+
+def _connection_class() -> type:
+    """websockets' client connection, cut when the peer stops reading what it answers (pongs)."""
+    from websockets.asyncio.client import ClientConnection
+    from websockets.frames import CloseCode
+
+    class BoundedConnection(ClientConnection):
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.transport.get_write_buffer_size() > MAX_UNSENT and not self.transport.is_closing():
+                self.protocol.fail(CloseCode.POLICY_VIOLATION, "the peer does not read our replies")
+                self.transport.abort()
+
+    return BoundedConnection
 
 
 class JetstreamListener:
@@ -84,12 +139,10 @@ class JetstreamListener:
         self.stopper, self.counters, self.backoff = stopper, counters, backoff
         self.idle_timeout, self.commit_seconds = idle_timeout, commit_seconds
         self.rewind_us, self.open_timeout = rewind_us, open_timeout
-        saved = self.archive.cursor or {}
-        self.last_us: int | None = saved.get("time_us")
-        self.same: int = saved.get("same", 0)  # written events stamped `last_us`
+        self.last_us, self.same = checked_cursor(self.archive.cursor, out)  # same: written events stamped last_us
         self.dirty = False
         self.last_frame = time.monotonic()
-        self.received = 0  # frames of the current connection
+        self.fresh = 0  # events the current connection wrote
         self.hour: int | None = None
         self.hour_name = ""
 
@@ -101,22 +154,25 @@ class JetstreamListener:
         """Connect, receive, and on any failure wait (backoff) and connect to the next endpoint."""
         from websockets.asyncio.client import connect
 
+        connection_class = _connection_class()
         turn = 0
         while True:
             endpoint = self.endpoints[turn % len(self.endpoints)]
             turn += 1
             rewound = None if self.last_us is None else self.last_us - self.rewind_us
             url = subscribe_url(endpoint, self.collections, rewound)
-            self.received = 0
+            self.fresh = 0
             try:
                 async with connect(
                     url,
+                    create_connection=connection_class,
                     open_timeout=self.open_timeout,
                     max_size=MAX_FRAME,
                     max_queue=QUEUE_FRAMES,
                     compression=None,
                     ping_interval=20,
                     ping_timeout=20,
+                    close_timeout=1,  # a peer that does not answer our close does not hold up a stop
                 ) as ws:
                     self.counters.connections += 1
                     await self._receive(ws)
@@ -128,7 +184,7 @@ class JetstreamListener:
             except Exception as err:  # refused, reset, handshake, close frame, idle: all mean reconnect
                 self.counters.failed(f"{endpoint}: {type(err).__name__}: {err}")
             self._commit()
-            if self.received:
+            if self.fresh:
                 self.backoff.reset()
             await asyncio.sleep(self.backoff.delay())
 
@@ -139,25 +195,30 @@ class JetstreamListener:
         skip_us, skip = self.last_us, self.same  # the replay starts with these, already written
         self.last_frame = time.monotonic()
         watchdog = asyncio.create_task(self._watch(ws))
+        slack_us = int(FUTURE_SLACK_SECONDS * 1e6)
+        latest_us = now_us() + slack_us  # refreshed when an event passes it: one clock read a second, not a frame
         try:
             while True:
                 frame = await ws.recv(decode=False)  # bytes as sent: no UTF-8 round trip; orjson checks it
-                self.received += 1
                 self.last_frame = time.monotonic()
                 try:
                     event = orjson.loads(frame)
                     time_us = event["time_us"]
-                    if not isinstance(time_us, int) or isinstance(time_us, bool):
-                        raise TypeError("time_us is not an integer")
                 except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
                     self.counters.bad_frames += 1
                     continue
+                if time_us.__class__ is not int or not 0 <= time_us <= latest_us:
+                    latest_us = now_us() + slack_us  # our clock may have moved on since
+                    if time_us.__class__ is not int or not 0 <= time_us <= latest_us:
+                        self.counters.bad_frames += 1  # not an integer, or in the future: never the cursor
+                        continue
                 if self.last_us is not None and time_us <= self.last_us:
                     if time_us < self.last_us or (time_us == skip_us and skip > 0):
                         skip -= time_us == skip_us
                         self.counters.repeats += 1
                         continue
                 self._write(event, time_us, frame)
+                self.fresh += 1
                 if self.stopper.full(self.counters):
                     break
         finally:
@@ -177,9 +238,8 @@ class JetstreamListener:
         self.dirty = True
         counters = self.counters
         counters.written += 1
-        if event.get("kind") == "commit":
-            operation = (event.get("commit") or {}).get("operation")
-            counters.deletes += operation == "delete"
+        if event.get("kind") == "commit" and isinstance(commit := event.get("commit"), dict):
+            counters.deletes += commit.get("operation") == "delete"
             counters.images += has_images(event)
 
     def _commit(self) -> None:
@@ -217,20 +277,21 @@ def listen_bluesky(
 ) -> dict:
     """Record Jetstream events into `out` until a stop rule fires; returns the run's counts.
     Restarting with the same `out` resumes after the last event written."""
-    endpoints = tuple(endpoints or DEFAULT_ENDPOINTS)
-    collections = tuple(collections or DEFAULT_COLLECTIONS)
-    for endpoint in endpoints:
-        subscribe_url(endpoint, collections, None)  # a bad URL fails now, in one line
-    if max_events is not None and max_events < 1 or duration is not None and duration <= 0:
-        raise UserError("--max-events and --duration must be positive")
+    urls = tuple(endpoints or DEFAULT_ENDPOINTS)
+    wanted = tuple(collections or DEFAULT_COLLECTIONS)
+    for endpoint in urls:
+        subscribe_url(endpoint, wanted, None)  # a bad URL fails now, in one line
+    positive("--duration", duration)
+    if max_events is not None and max_events < 1:
+        raise UserError(f"--max-events must be 1 or more, not {max_events}")
     require("websockets")
 
     async def main() -> dict:
         stopper, counters = Stopper(duration, max_events), Counters()
         listener = JetstreamListener(
             Path(out),
-            endpoints,
-            collections,
+            urls,
+            wanted,
             stopper,
             counters,
             idle_timeout=idle_timeout,
@@ -243,6 +304,7 @@ def listen_bluesky(
             await run_until_stopped(stopper, counters, listener.run, quiet)
         finally:
             listener.close()
+        check_connected(counters, "listen bluesky")
         return {**counters.result(), "stopped": stopper.reason, "cursor": listener.cursor}
 
     return asyncio.run(main())

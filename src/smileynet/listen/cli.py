@@ -12,6 +12,32 @@ DURATION = typer.Option(None, "--duration", help="Stop after this many seconds."
 MAX_EVENTS = typer.Option(None, "--max-events", help="Stop after writing this many events.")
 
 
+def check_numbers(duration: float | None, max_events: int | None, **others: float) -> None:
+    """NaN, inf, 0 or a negative number is refused in one line before anything starts."""
+    from smileynet.errors import UserError
+    from smileynet.listen.common import positive
+
+    positive("--duration", duration)
+    for flag, value in others.items():
+        positive(flag, value)
+    if max_events is not None and max_events < 1:
+        raise UserError(f"--max-events must be 1 or more, not {max_events}")
+
+
+def summary(result: dict, out: Path, extra: str = "") -> None:
+    """The run's closing line; a run that wrote nothing says why, even under --quiet."""
+    typer.echo(
+        f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
+        f"{result['reconnects']} reconnects{extra})"
+    )
+
+
+def why_nothing(result: dict) -> None:
+    if result["events"] == 0:
+        last = result["last_errors"][-1] if result["last_errors"] else f"no new events in {result['seconds']:g} s"
+        typer.echo(f"listen: nothing recorded ({last})", err=True)
+
+
 @app.command(cls=Command)
 def bluesky(
     out: Path = typer.Option(..., "--out", help="Output folder: YYYY/MM/DD/HH.jsonl.zst + resume state."),
@@ -25,6 +51,7 @@ def bluesky(
     verbose: bool = VERBOSE,
 ) -> None:
     """Record the Bluesky Jetstream firehose; a rerun with the same --out resumes."""
+    check_numbers(duration, max_events)
     start("listen bluesky", quiet, verbose, extra="data")
     from smileynet.listen.bluesky import listen_bluesky
 
@@ -36,11 +63,9 @@ def bluesky(
         max_events=max_events,
         quiet=quiet,
     )
+    why_nothing(result)
     if not quiet:
-        typer.echo(
-            f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
-            f"{result['reconnects']} reconnects)"
-        )
+        summary(result, out)
 
 
 @app.command(cls=Command)
@@ -50,15 +75,21 @@ def mastodon(
     token_env: str = typer.Option(
         "MASTODON_TOKEN",
         "--token-env",
-        help="Environment variable holding an access token (for instances whose streaming API needs one).",
+        help="Environment variable holding an access token (instances that show live feeds to accounts only).",
     ),
     poll_seconds: float = typer.Option(10.0, "--poll-seconds", help="Timeline polling interval when not streaming."),
+    allow_private_network: bool = typer.Option(
+        False,
+        "--allow-private-network",
+        help="Follow the instance to a streaming host on loopback or a private network (a local test instance).",
+    ),
     duration: float = DURATION,
     max_events: int = MAX_EVENTS,
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
 ) -> None:
     """Record a Mastodon instance's public timeline (streaming, else polling); a rerun resumes."""
+    check_numbers(duration, max_events, **{"--poll-seconds": poll_seconds})
     start("listen mastodon", quiet, verbose, extra="data")
     from smileynet.listen.mastodon import listen_mastodon
 
@@ -70,9 +101,8 @@ def mastodon(
         duration=duration,
         max_events=max_events,
         quiet=quiet,
+        allow_private_network=allow_private_network,
     )
+    why_nothing(result)
     if not quiet:
-        typer.echo(
-            f"wrote {result['events']} events to {out} ({result['posts_with_images']} posts with images, "
-            f"{result['reconnects']} reconnects, mode {result['mode']})"
-        )
+        summary(result, out, f", {result['edits']} edits, mode {result['mode']}")

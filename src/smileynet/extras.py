@@ -37,7 +37,6 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "matplotlib",
         "img2dataset",
         "websockets",
-        "httpx_sse",
         *TORCH,
     ),
     "train": ("tensorboard", "sklearn", "matplotlib", *TORCH),

@@ -26,16 +26,16 @@ def smileynet(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["bluesky", "--duration", "nan"], "--duration must be a number above 0, not nan"),
-        (["bluesky", "--duration", "-1"], "--duration must be a number above 0, not -1.0"),
-        (["bluesky", "--max-events", "0"], "--max-events must be 1 or more, not 0"),
+        (["bluesky", "--duration", "nan"], "--duration must be a number > 0, got 'nan'"),
+        (["bluesky", "--duration", "-1"], "--duration must be a number > 0, got '-1'"),
+        (["bluesky", "--max-events", "0"], "--max-events must be an integer > 0, got '0'"),
         (
             ["mastodon", "--instance", "http://127.0.0.1:9", "--poll-seconds", "0"],
-            "--poll-seconds must be a number above 0, not 0.0",
+            "--poll-seconds must be a number > 0, got '0'",
         ),
         (
             ["mastodon", "--instance", "http://127.0.0.1:9", "--poll-seconds", "inf"],
-            "--poll-seconds must be a number above 0, not inf",
+            "--poll-seconds must be a number > 0, got 'inf'",
         ),
     ],
 )

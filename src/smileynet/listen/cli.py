@@ -1,4 +1,5 @@
-"""CLI commands of this stage (thin: parse flags, call one function of the stage)."""
+"""CLI commands of this stage (thin: parse flags, call one function of the stage). Numeric flags
+are checked where they are parsed, by `cli_common.Command`."""
 
 from pathlib import Path
 
@@ -10,18 +11,6 @@ app = typer.Typer(cls=Group, help="Record live posts into hourly archives that `
 
 DURATION = typer.Option(None, "--duration", help="Stop after this many seconds.")
 MAX_EVENTS = typer.Option(None, "--max-events", help="Stop after writing this many events.")
-
-
-def check_numbers(duration: float | None, max_events: int | None, **others: float) -> None:
-    """NaN, inf, 0 or a negative number is refused in one line before anything starts."""
-    from smileynet.errors import UserError
-    from smileynet.listen.common import positive
-
-    positive("--duration", duration)
-    for flag, value in others.items():
-        positive(flag, value)
-    if max_events is not None and max_events < 1:
-        raise UserError(f"--max-events must be 1 or more, not {max_events}")
 
 
 def summary(result: dict, out: Path, extra: str = "") -> None:
@@ -51,7 +40,6 @@ def bluesky(
     verbose: bool = VERBOSE,
 ) -> None:
     """Record the Bluesky Jetstream firehose; a rerun with the same --out resumes."""
-    check_numbers(duration, max_events)
     start("listen bluesky", quiet, verbose, extra="data")
     from smileynet.listen.bluesky import listen_bluesky
 
@@ -89,7 +77,6 @@ def mastodon(
     verbose: bool = VERBOSE,
 ) -> None:
     """Record a Mastodon instance's public timeline (streaming, else polling); a rerun resumes."""
-    check_numbers(duration, max_events, **{"--poll-seconds": poll_seconds})
     start("listen mastodon", quiet, verbose, extra="data")
     from smileynet.listen.mastodon import listen_mastodon
 

@@ -47,50 +47,25 @@ from smileynet.collect.bluesky import DEFAULT_BLUESKY_CDN
 from smileynet.collect.filter import drop_reason
 from smileynet.collect.post import Deletion, Malformed, Post, delete_key, parse_time
 from smileynet.collect.records import SOURCES, parse_record
+from smileynet.contracts import CATEGORIES_FILE, COLLECT_REPORT_FILE, DROP_REASONS, POSTS_FILE, posts_schema
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
 from smileynet.progress import progress
 from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
 
-DROP_REASONS = (
-    "no_image",
-    "no_smiley",
-    "too_many_emojis",
-    "has_url",
-    "has_hashtag",
-    "has_mention",
-    "is_reply",
-    "is_quote",
-    "is_retweet",
-    "not_a_post",
-    "malformed",
-    "duplicate",
-    "deleted",
-)
 RUN_ROWS = 50_000
 MERGE_ROWS = 256  # a run's row group: the merge holds one per run, not whole runs
 MERGE_FANIN = 64  # runs open at once: more (a month of thousands of tasks) are first merged in groups
 ROW_GROUP = 16_384  # rows of posts.parquet held (as Python rows) before they are written: bounds the merge
 MAX_MALFORMED_LISTED = 100  # per task; the count is always complete
 PARTS = ".parts"
-OUTPUTS = ("posts.parquet", "collect_report.json", "categories.csv", "config.yaml")  # what collect writes in OUT
+OUTPUTS = (POSTS_FILE, COLLECT_REPORT_FILE, CATEGORIES_FILE, "config.yaml")  # what collect writes in OUT
 
 
 def _schemas():
     import pyarrow as pa
 
-    posts = pa.schema(
-        [
-            ("post_id", pa.string()),
-            ("source", pa.string()),
-            ("created_at", pa.timestamp("us", tz="UTC")),
-            ("text", pa.string()),
-            ("emojis", pa.list_(pa.string())),
-            ("image_urls", pa.list_(pa.string())),
-            ("author_id", pa.string()),
-            ("lang", pa.string()),
-        ]
-    )
+    posts = posts_schema()
     parts = (
         posts.append(pa.field("input", pa.int32()))
         .append(pa.field("seq", pa.int64()))
@@ -409,7 +384,7 @@ def collect(
         vocabulary = Vocabulary.top_n(_emoji_counts(parts, reports), top)
     report = _merge(reports, files, parts, out, vocabulary)
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
-    write_json(out / "collect_report.json", report)
+    write_json(out / COLLECT_REPORT_FILE, report)
     vocabulary.write_categories_csv(out / "categories.csv")
     write_config(
         out / "config.yaml",
@@ -557,7 +532,7 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
     )
     tmp = out / ".posts.parquet.tmp"
     _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted or iter(())), _schemas()[0], ROW_GROUP)
-    os.replace(tmp, out / "posts.parquet")
+    os.replace(tmp, out / POSTS_FILE)
     totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed = []
     for path, entry in per_file.items():

@@ -77,4 +77,4 @@ def _local_samples(data: Path, split: str) -> Iterator[Sample]:
         except OSError as err:
             log.warning("cannot read %s: %s; skipped", record.path, err.strerror or err)
             continue
-        yield Sample(str(record.meta["url"]), image, {**record.meta, "split": split})
+        yield Sample(str(record.meta["image_id"]), image, {**record.meta, "split": split})

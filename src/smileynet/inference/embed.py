@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from smileynet import contracts
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
 from smileynet.images import list_images
@@ -115,11 +116,9 @@ def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | 
 
 
 def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Schema:
-    vector = pa.list_(pa.float32(), num_classes)
+    """The contract's embeddings schema, its metadata naming the vocabulary and the model."""
     meta = {"smileynet_vocab": json.dumps(vocab, ensure_ascii=False), "smileynet_model": model}
-    return pa.schema(
-        [("id", pa.string()), ("path", pa.string()), ("embedding", vector), ("probs", vector)], metadata=meta
-    )
+    return contracts.embeddings_schema(num_classes, meta)
 
 
 def embeddings_table(ids: list[str], paths: list[str], logits: np.ndarray, schema: pa.Schema) -> pa.Table:

@@ -14,28 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from smileynet.contracts import DROP_REASONS, SPLITS
+from smileynet.data.release import iter_release_rows, release_split_path
 from smileynet.errors import UserError
 from smileynet.files import read_config
 from smileynet.report import plots
 from smileynet.report.page import details, emoji, esc, figure, note, png_uri, table
 from smileynet.vocab import Vocabulary
 
-DROP_REASONS = (
-    "no_image",
-    "no_smiley",
-    "too_many_emojis",
-    "has_url",
-    "has_hashtag",
-    "has_mention",
-    "is_reply",
-    "is_quote",
-    "is_retweet",
-    "not_a_post",
-    "malformed",
-    "duplicate",
-    "deleted",
-)
-SPLITS = ("train", "valid", "test")
 DEFAULT_WINDOW_DAYS = 30
 MAX_FILE_ROWS = 50
 
@@ -164,28 +150,27 @@ def split_emoji_counts(manifest: Path) -> dict[str, Counter]:
     return dict(sorted(result.items(), key=lambda kv: _split_order(kv[0])))
 
 
-def release_emoji_counts(folder: Path, vocab: Vocabulary) -> dict[str, Counter]:
-    """Images per emoji in each split CSV of a release-layout folder (`labels` = "[3, 17]")."""
-    import polars as pl
-
+def release_emoji_counts(folder: Path, vocab: Vocabulary) -> tuple[dict[str, Counter], list[str]]:
+    """Images per emoji in each split CSV of a release-layout folder, read row by row through the
+    one release reader, and why each split CSV it refuses was left out of the counts."""
     result = {}
+    refused = []
     for split in SPLITS:
-        path = folder / f"{split}.csv"
+        path = release_split_path(folder, split)
         if not path.is_file():
             continue
+        counts: Counter = Counter()
         try:
-            labels = (
-                pl.scan_csv(path)
-                .select(pl.col("labels").str.json_decode(pl.List(pl.Int64)).explode())
-                .drop_nulls()
-                .group_by("labels")
-                .len()
-                .collect()
-            )
-        except Exception:  # a CSV without a parseable labels column is left out
+            for row in iter_release_rows(path, split, len(vocab)):
+                counts.update(vocab.emojis[i] for i in row.labels)
+        except UserError as err:
+            refused.append(str(err))
             continue
-        result[split] = Counter({vocab.emojis[i]: n for i, n in labels.iter_rows() if 0 <= i < len(vocab)})
-    return result
+        except OSError as err:
+            refused.append(f"{path}: {err.strerror or err}")
+            continue
+        result[split] = counts
+    return result, refused
 
 
 def _split_order(split: str) -> tuple[int, str]:
@@ -338,7 +323,9 @@ def sample_section(
         except UserError as err:
             parts.append(note(f"{folder}: {err}; left out."))
             continue
-        for split, counts in release_emoji_counts(folder, release_vocab).items():
+        release_counts, refused = release_emoji_counts(folder, release_vocab)
+        parts.extend(note(f"{reason}; left out.") for reason in refused)
+        for split, counts in release_counts.items():
             after.setdefault(split, Counter()).update(counts)
     after_total = sum(after.values(), Counter())
     counted = before + after_total

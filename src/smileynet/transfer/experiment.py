@@ -7,9 +7,11 @@ import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from smileynet.contracts import TRANSFER_RESULTS_FILE, TransferResults
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config, write_json
 from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
@@ -104,8 +106,8 @@ def evaluate_split(
     models: dict | None = None,
 ) -> dict:
     """Every protocol on one split (its part of results.json)."""
-    mapping = class_sentiment(classes)
-    mapping = None if mapping is None else np.asarray(mapping)
+    polarity = class_sentiment(classes)
+    mapping = None if polarity is None else np.asarray(polarity)
     sentiment = None if mapping is None else mapping[y]
     multi = len(classes) > 2
     embeddings = {"smileynet": x} if baseline is None else {"smileynet": x, "baseline": baseline}
@@ -228,7 +230,7 @@ def extract_once(
 ) -> tuple[dict[str, Embeddings], dict, dict | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
-    common = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
+    common: dict[str, Any] = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
     embedded = {"smileynet": cached_embeddings(model, digest, bench.paths, cache, features="logits", **common)}
     models = {"smileynet": (model, "logits")}
     baseline_info = None
@@ -283,7 +285,7 @@ def split_figures(
     return made
 
 
-def run_transfer(config: TransferConfig) -> dict:
+def run_transfer(config: TransferConfig) -> TransferResults:
     """Run the whole transfer suite of `config.benchmark`; writes OUT/results.json and figures."""
     from smileynet.model import load
     from smileynet.model.model_dir import model_dir_of
@@ -344,7 +346,7 @@ def run_transfer(config: TransferConfig) -> dict:
         }
 
     lexicon = vocabulary_sentiment(vocab)
-    results = {
+    results: TransferResults = {
         "version": RESULTS_VERSION,
         "benchmark": bench.kind,
         "root": str(config.root),
@@ -382,5 +384,5 @@ def run_transfer(config: TransferConfig) -> dict:
         "figures": made,
         "seconds": round(time.monotonic() - start, 3),
     }
-    write_json(out / "results.json", results)
+    write_json(out / TRANSFER_RESULTS_FILE, results)
     return results

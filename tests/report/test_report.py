@@ -269,6 +269,16 @@ def test_sections_follow_the_inputs(report_inputs):
     assert counts and all(f"<td>{k.replace('_', ' ')}</td><td class=num>{v:,}</td>" in page for k, v in counts.items())
 
 
+def test_figs_2_and_9_are_the_files_sample_wrote(report_inputs):
+    from smileynet.contracts import LABEL_CORRELATION_FIGURE, LABEL_DISTRIBUTION_FIGURE, STATS_DIR
+    from smileynet.report.page import png_uri
+
+    page = report_inputs["html"]
+    stats = report_inputs["inputs"][1] / STATS_DIR
+    for name in (LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE):
+        assert page.count(png_uri((stats / name).read_bytes())) == 1  # embedded once, not drawn again
+
+
 def test_evaluation_makes_table_1(report_inputs, tmp_path):
     from smileynet.report import ReportConfig, build_report
 

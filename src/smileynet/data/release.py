@@ -62,8 +62,8 @@ def read_release_split(folder: Path, split: str, num_classes: int) -> list[Relea
 def _rows(path: Path, reader: csv.DictReader, split: str, num_classes: int) -> Iterator[ReleaseRow]:
     columns = [c for c in (reader.fieldnames or []) if c is not None]
     if not set(RELEASE_COLUMNS) <= set(columns):
-        found = ", ".join(sorted(columns)) or "none"
-        raise UserError(f"{path}: expected columns 'url' and 'labels', found {found[:200]}")
+        found = ", ".join(repr(c[:40]) for c in sorted(columns)[:20]) or "none"
+        raise UserError(f"{path}: expected columns 'url' and 'labels', found {found}")
     post_column = next((c for c in RELEASE_POST_ID_COLUMNS if c in columns), None)
     named = {*RELEASE_COLUMNS, RELEASE_IMAGE_ID_COLUMN, *RELEASE_POST_ID_COLUMNS}
     for row_number, row in enumerate(reader):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from smileynet.contracts import MANIFEST_FILE, manifest_schema
+from smileynet.contracts import MANIFEST_FILE, STATS_DIR, manifest_schema
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
 from smileynet.sample.release import read_release, write_release
@@ -115,9 +115,8 @@ def sample(
         collected = len(labelled)
     _write_manifest(manifest, out / MANIFEST_FILE)
     write_release(manifest, vocabulary, out, source=Path(from_release) if from_release is not None else None)
-    figures = write_stats(
-        out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after
-    )
+    after = {split: manifest.filter(pl.col("split") == split)["labels"].to_list() for split in SPLITS}
+    figures = write_stats(out / STATS_DIR, vocabulary, after, before, windows_before, windows_after, window_days)
     report = {
         "sampling": sampling if from_release is None else None,
         "posts_in": collected,

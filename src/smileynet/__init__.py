@@ -9,7 +9,17 @@
 Imported lazily so that `import smileynet` (and the CLI's start) stays fast without torch.
 """
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.data.loader import build_loader as build_loader
+    from smileynet.inference.predict import embed as embed
+    from smileynet.inference.predict import predict as predict
+    from smileynet.model import create_model as create_model
+    from smileynet.model import list_archs as list_archs
+    from smileynet.model import load as load
 
 __version__ = "0.1.0"
 _EXPORTS = {

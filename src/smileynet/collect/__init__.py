@@ -6,7 +6,15 @@ each record's source and hands it to its reader (`twitter_v1`, `twitter_v2`, `bl
 is the streaming, parallel, resumable driver that writes posts.parquet and collect_report.json.
 """
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.collect.collector import DROP_REASONS as DROP_REASONS
+    from smileynet.collect.collector import collect as collect
+    from smileynet.collect.filter import drop_reason as drop_reason
+    from smileynet.collect.records import parse_record as parse_record
 
 _EXPORTS = {"collect": "collector", "DROP_REASONS": "collector", "parse_record": "records", "drop_reason": "filter"}
 __all__ = sorted(_EXPORTS)

@@ -287,19 +287,6 @@ class SmileyNet(nn.Module):
         batch = torch.stack([crop(decode_rgb_array(image)) for image in ([images] if single else images)])
         return normalize(batch.to(next(self.parameters()).device), self.config)
 
-    def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
-        """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
-        {emoji, name, prob}, highest first. A bad image raises BadImage naming it."""
-        import smileynet  # the inference stage, on first call: the model itself imports no stage
-
-        return smileynet.predict(self, images, top_k, batch_size=batch_size, backend=backend)
-
-    def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
-        """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
-        import smileynet
-
-        return smileynet.embed(self, images, batch_size=batch_size, backend=backend)
-
 
 def create_model(
     arch: str = "resnet50",

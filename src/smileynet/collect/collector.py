@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from smileynet.collect.archives import (
     MAX_LINE,
@@ -158,7 +159,7 @@ def collect_task(
                     else:
                         try:  # one post of a page may be broken (an unreadable time): the others go on
                             reason = drop_reason(post)
-                            row = None if reason else _row(post, task.index, seq)
+                            row = {} if reason else _row(post, task.index, seq)
                         except BAD_DATA as err:
                             bad(member, number, f"{type(err).__name__}: {err}")
                             continue
@@ -356,7 +357,7 @@ def collect(
     if max_line < 1:
         raise UserError(f"--max-line-bytes must be at least 1, got {max_line}")
     top = parse_top_spec(vocab)
-    vocabulary = None if top else load_vocabulary(vocab)
+    fixed = None if top is not None else load_vocabulary(vocab)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
@@ -380,7 +381,9 @@ def collect(
             f.flush()
             os.fsync(f.fileno())
     reports = [json.loads((parts / f"{t.key}.json").read_text()) for t in tasks]
-    if top:
+    if fixed is not None:
+        vocabulary = fixed
+    elif top is not None:
         vocabulary = Vocabulary.top_n(_emoji_counts(parts, reports), top)
     report = _merge(reports, files, parts, out, vocabulary)
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
@@ -408,14 +411,14 @@ def collect(
 def _run(job, tasks: list[Task], workers: int | None, scheduler: str | None) -> Iterator[dict]:
     """Task reports in completion order: on a Dask cluster, in local processes, or inline."""
     if scheduler:
-        from distributed import Client, as_completed
+        import distributed
 
         try:
-            client = Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as err:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
         with client:
-            for future in as_completed(client.map(job, tasks, pure=False)):
+            for future in distributed.as_completed(client.map(job, tasks, pure=False)):
                 yield future.result()
         return
     workers = min(workers or os.cpu_count() or 1, len(tasks))
@@ -486,7 +489,7 @@ def _batches(path: Path) -> Iterator[dict]:
 
 
 def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocabulary: Vocabulary) -> dict:
-    per_file = {
+    per_file: dict[str, dict[str, Any]] = {
         str(f): {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0), "malformed": []} for f in files
     }
     for report in reports:
@@ -533,8 +536,8 @@ def _merge(reports: list[dict], files: list[Path], parts: Path, out: Path, vocab
     tmp = out / ".posts.parquet.tmp"
     _write_rows(tmp, kept(heapq.merge(*map(_batches, runs), key=_order), deleted or iter(())), _schemas()[0], ROW_GROUP)
     os.replace(tmp, out / POSTS_FILE)
-    totals = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
-    listed = []
+    totals: dict[str, Any] = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
+    listed: list[dict] = []
     for path, entry in per_file.items():
         totals["read"] += entry["read"]
         totals["kept"] += entry["kept"]

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 from smileynet import contracts
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
-from smileynet.images import list_images
+from smileynet.images import ImageSource, list_images
 from smileynet.progress import progress
 
 
@@ -55,7 +56,7 @@ class EmbedConfig:
 class Item:
     id: str
     path: str
-    source: object  # a file path or the image bytes
+    source: ImageSource  # a file path or the image bytes
 
 
 def folder_items(root: Path) -> Iterator[Item]:
@@ -107,8 +108,8 @@ def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | 
         from smileynet.data import available_splits, split_sizes
 
         splits = [split] if split else available_splits(source)
-        sizes = [split_sizes(source, s) for s in splits]
-        return dataset_items(source, split), None if None in sizes else sum(sizes)
+        sizes = [n for s in splits if (n := split_sizes(source, s)) is not None]
+        return dataset_items(source, split), sum(sizes) if len(sizes) == len(splits) else None
     if split:
         raise UserError(f"--split applies to a dataset (shards or release CSVs), and {source} is an image folder")
     items = list(folder_items(source))
@@ -226,7 +227,7 @@ def embed(config: EmbedConfig) -> dict:
 
     pulled: deque[tuple[str, str]] = deque()  # (id, path) of items handed to the extractor, in order
 
-    def pairs() -> Iterator[tuple[str, object]]:
+    def pairs() -> Iterator[tuple[str, ImageSource]]:
         for item in progress(mine, total=total, desc="embed", unit="img", quiet=config.quiet or rank != 0):
             pulled.append((item.id, item.path))
             yield item.id, item.source
@@ -251,6 +252,7 @@ def embed(config: EmbedConfig) -> dict:
         # one Extraction covers the next len(ids) + len(failures) items pulled, in order
         chunk = dict(pulled.popleft() for _ in range(len(extraction.ids) + len(extraction.failures)))
         failures += [{"id": key, "path": chunk[key], "reason": reason} for key, reason in extraction.failures]
+        assert extraction.logits is not None  # iter_extract's default features: logits, always
         pending.append((extraction.ids, [chunk[i] for i in extraction.ids], extraction.logits))
         if sum(len(part[0]) for part in pending) >= config.part_rows:
             flush()
@@ -263,7 +265,7 @@ def embed(config: EmbedConfig) -> dict:
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         dist.barrier()
-    summary = {
+    summary: dict[str, Any] = {
         "out": str(out),
         "rows": None,
         "written": written,

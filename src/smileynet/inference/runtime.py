@@ -43,6 +43,9 @@ def load_model(model: SmileyNet | str | Path, device: str | None = None) -> Smil
 class PixelsToOutputs(nn.Module):
     """uint8 pixels -> (logits, features): normalisation inside the graph, both outputs at once."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, model: SmileyNet) -> None:
         super().__init__()
         self.model = model
@@ -104,7 +107,7 @@ def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = O
         torch.onnx.export(
             wrapper,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object, as torch documents; its annotation names paths only
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -121,7 +122,7 @@ def _is_int(value: object) -> bool:
 
 def _int_field(data: dict, key: str, low: int, high: int, where: str, default: int | None = None) -> int:
     value = data.get(key, default)
-    if not _is_int(value) or not low <= value <= high:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise UserError(f"{where}: {key} must be an integer from {low} to {high}, got {repr(value)[:20]}")
     return value
 
@@ -135,7 +136,8 @@ def _triple(data: dict, key: str, default: tuple, low: float, high: float, where
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)
     ):
         raise UserError(f"{where}: {key} must be 3 numbers from {low:g} to {high:g}, got {str(value)[:60]}")
-    return tuple(float(v) for v in value)
+    first, second, third = (float(v) for v in value)
+    return first, second, third
 
 
 def check_arch(arch: object, where: str = "") -> str:
@@ -223,14 +225,14 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
     if arch == "tiny":
         if imagenet:
             raise UserError("arch 'tiny' has no ImageNet weights")
-        backbone = TinyBackbone()
-        return backbone, backbone.num_features
+        tiny = TinyBackbone()
+        return tiny, tiny.num_features
     check_arch(arch)
     if arch.startswith("timm/"):
         import timm
 
         try:
-            backbone = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
+            backbone: Any = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
         except RuntimeError as err:
             raise UserError(f"timm model {arch[5:]!r}: {err}") from None
         return backbone, backbone.num_features
@@ -319,7 +321,7 @@ def imagenet_classifier(arch: str = "resnet50", weights: str | Path = "imagenet"
             import timm
         except ImportError:
             raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
-        model = timm.create_model(arch[5:], pretrained=weights == "imagenet")
+        model: Any = timm.create_model(arch[5:], pretrained=weights == "imagenet")  # get_classifier, reset_classifier
     else:
         import torchvision
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from smileynet.contracts import (
@@ -42,7 +42,8 @@ def _number(value: object) -> int | None:
 def collect_counts(report: dict) -> tuple[dict[str, int], dict[str, int]]:
     """(totals, dropped per reason) of a collect report: counts at the top level or under
     "totals"; reasons under "dropped" or at the same level."""
-    level = report.get("totals") if isinstance(report.get("totals"), dict) else report
+    totals_field = report.get("totals")
+    level: dict = totals_field if isinstance(totals_field, dict) else report
     totals = {k: n for k, v in level.items() if (n := _number(v)) is not None and k not in DROP_REASONS}
     dropped_field = level.get("dropped")
     if isinstance(dropped_field, dict):
@@ -80,7 +81,7 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
             )
         if dropped:
             all_dropped = sum(dropped.values()) or 1
-            rows = [
+            rows: list[tuple[object, ...]] = [
                 (reason.replace("_", " "), f"{n:,}", f"{100 * n / all_dropped:.1f}%")
                 for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1])
                 if n
@@ -284,7 +285,7 @@ def sample_section(
     manifests: list[Path],
     vocab: Vocabulary | None,
     stats_dirs: list[Path],
-    releases: list[Path] = (),
+    releases: Sequence[Path] = (),
 ) -> str:
     """Label distribution before/after sampling, co-occurrence, posts per window, split sizes.
     Each part needs its own columns; files without them are left out of that part only."""
@@ -295,9 +296,9 @@ def sample_section(
             parts.append(note(f"{path}: not a readable parquet file; left out."))
 
     def with_columns(paths: list[Path], *need: str) -> list[Path]:
-        return [p for p in paths if columns[p] and set(need) <= columns[p]]
+        return [p for p in paths if set(need) <= (columns[p] or set())]
 
-    before = Counter()
+    before: Counter = Counter()
     for path in with_columns(posts, "emojis"):
         before.update(emoji_counts(path))
     after: dict[str, Counter] = {}
@@ -343,20 +344,20 @@ def sample_section(
         )
     if keys:
         header = ["emoji", *(["collected posts"] if before else []), *after.keys()]
-        rows = []
+        emoji_rows = []
         for k in keys:
-            counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
-            rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in counts)])
-        parts.append(details("Counts per emoji", table(header, rows, numeric=range(1, len(header)), raw=True)))
+            row_counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
+            emoji_rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in row_counts)])
+        parts.append(details("Counts per emoji", table(header, emoji_rows, numeric=range(1, len(header)), raw=True)))
 
     window_days = _window_days(manifests[0]) if manifests else DEFAULT_WINDOW_DAYS
     per_window_before: dict[int, int] = Counter()
     for path in with_columns(posts, "created_at"):
         per_window_before.update(posts_per_window(path, window_days))
-    per_window_after: dict[str, dict[int, int]] = {}
+    per_window_after: dict[str, Counter] = {}
     for path in with_columns(manifests, "split", "window"):
-        for split, counts in images_per_window(path).items():
-            per_window_after.setdefault(split, Counter()).update(counts)
+        for split, window_counts in images_per_window(path).items():
+            per_window_after.setdefault(split, Counter()).update(window_counts)
     if per_window_before or per_window_after:
         parts.append(
             "<h3>Posts per window</h3>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def _zoom(n: int) -> float:
     return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
 
 
-def windows(before: dict[int, int] | None, after: dict[str, dict[int, int]] | None, window_days: int) -> str:
+def windows(before: Mapping[int, int] | None, after: Mapping[str, Mapping[int, int]] | None, window_days: int) -> str:
     """Posts per temporal window before sampling and images per window after it."""
     fig, axes = _figure(8, 3.2)
     ax = axes[0][0]

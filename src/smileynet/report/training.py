@@ -42,7 +42,7 @@ def read_metrics(path: Path):
 def _run_summary(metrics) -> list[tuple[str, str]]:
     import polars as pl
 
-    rows = []
+    rows: list[tuple[str, str]] = []
     if "step" not in metrics.columns or metrics["step"].null_count() == len(metrics):
         return rows
     rows.append(("steps", f"{int(metrics['step'].max()):,}"))
@@ -82,9 +82,9 @@ def run_section(run: Path) -> str:
     if metrics is None or not len(metrics):
         parts.append(note("metrics.csv is empty or unreadable."))
     else:
-        summary = _run_summary(metrics)
-        if summary:
-            parts.append(table(["", "value"], summary, numeric=[1]))
+        run_facts = _run_summary(metrics)
+        if run_facts:
+            parts.append(table(["", "value"], run_facts, numeric=[1]))
         uri = plots.training_curves(metrics)
         if uri:
             parts.append(
@@ -108,10 +108,13 @@ def run_section(run: Path) -> str:
             parts.append(details("Resolved config (config.yaml)", table(["key", "value"], scalars)))
     summary_file = run / "train_summary.json"
     if summary_file.is_file():
+        summary: dict = {}
         try:
-            summary = json.loads(summary_file.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
-            summary = {}
+            loaded = json.loads(summary_file.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            loaded = None
+        if isinstance(loaded, dict):
+            summary = loaded
         facts = [(k.replace("_", " "), v) for k, v in summary.items() if not isinstance(v, (dict, list))]
         facts += [
             (f"{k.replace('_', ' ')}: {reason}", n)

@@ -39,7 +39,7 @@ def read_posts(posts: Path) -> pl.DataFrame:
         table = ds.dataset(posts, format="parquet", exclude_invalid_files=True).to_table(columns=COLUMNS)
     except Exception as err:  # pyarrow raises several types for a missing column or a broken file
         raise UserError(f"{posts}: not a posts parquet with columns {', '.join(COLUMNS)} ({err})") from None
-    frame = pl.from_arrow(table)
+    frame = pl.DataFrame(table)
     return frame.with_columns(pl.col("created_at").cast(pl.Datetime("us", "UTC")))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import emoji as emoji_data
 
+from smileynet.contracts import CATEGORIES_COLUMNS
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text
 
@@ -164,7 +165,7 @@ class Vocabulary:
     def write_categories_csv(self, path: Path) -> None:
         """Write the release's `categories.csv`, atomically."""
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=["category", "unicode"])
+        writer = csv.DictWriter(buffer, fieldnames=list(CATEGORIES_COLUMNS))
         writer.writeheader()
         writer.writerows(self.to_categories())
         atomic_write_text(path, buffer.getvalue())
@@ -217,13 +218,13 @@ def _parse_vocab_text(text: str, origin: str) -> Vocabulary:
         keys = tuple(parse_unicode_field(r["emoji"]) for r in rows)
         names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, keys))
         return Vocabulary(keys, names, tuple(r.get("subgroup", "") for r in rows))
-    keys = []
+    listed = []
     for number, line in enumerate(lines, 1):
         try:
-            keys.append(parse_unicode_field(line.split("\t")[0]))
+            listed.append(parse_unicode_field(line.split("\t")[0]))
         except UserError as err:
             raise UserError(f"{origin}: line {number}: {err}") from None
-    return Vocabulary.from_emojis(keys)
+    return Vocabulary.from_emojis(listed)
 
 
 def load_vocabulary(spec: str | Path | None = None) -> Vocabulary:

@@ -166,9 +166,6 @@ class TransferResults(TypedDict):
     seconds: float
 
 
-TRANSFER_RESULTS_KEYS = tuple(TransferResults.__annotations__)
-
-
 def is_transfer_results(data: object) -> bool:
     """Whether parsed JSON looks like a transfer `results.json` (the report's test)."""
     return isinstance(data, dict) and isinstance(data.get("splits"), dict) and "benchmark" in data

@@ -1,7 +1,9 @@
 """Lazy package exports: a stage's public names import their module on first use.
 
 `smileynet --help` and `import smileynet` must not pay for torch, polars or img2dataset, so every
-package `__init__` maps its public names to the submodules that define them, the same way.
+package `__init__` maps its public names to the submodules that define them, the same way, and
+imports the same names under `TYPE_CHECKING` so that type checkers, which cannot follow a module
+`__getattr__`, see each one with its type.
 """
 
 from __future__ import annotations

@@ -26,9 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from smileynet.contracts import N_KEY, PER_CATEGORY_KEY, RANDOM_KEY, TOP_KS, mtop_key
 from smileynet.vocab import Vocabulary, emoji_name
-
-TOP_KS = (1, 3, 5)
 
 
 def _check(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +126,7 @@ def summary(
 ) -> dict[str, float]:
     """The headline numbers: mtop{k} for each k, auc, map (what validation logs)."""
     top = official_mtop_k if count_unlabelled else mtop_k
-    result = {f"mtop{k}": top(scores, targets, k) for k in ks}
+    result = {mtop_key(k): top(scores, targets, k) for k in ks}
     result["auc"] = mean_auc(scores, targets)
     result["map"] = mean_ap(scores, targets)
     return result
@@ -160,24 +159,24 @@ def evaluate_scores(
     aucs, aps = per_category_auc(scores, targets), per_category_ap(scores, targets)
     positives = targets.sum(axis=0)
     top = official_mtop_k if count_unlabelled else mtop_k
-    result: dict = {f"mtop{k}": top(scores, targets, k) for k in TOP_KS}
+    result: dict = {mtop_key(k): top(scores, targets, k) for k in TOP_KS}
     result.update(
         auc=_nanmean(aucs),
         map=_nanmean(aps),
-        n=int(len(scores)),
+        **{N_KEY: int(len(scores))},
         unlabelled=int((targets.sum(axis=1) == 0).sum()),
         mtop_convention="official" if count_unlabelled else "skip unlabelled",
     )
-    result["random"] = {
+    result[RANDOM_KEY] = {
         **summary(random_scores(scores.shape, seed), targets, count_unlabelled=count_unlabelled),
-        "n": int(len(scores)),
+        N_KEY: int(len(scores)),
     }
-    result["per_category"] = [
+    result[PER_CATEGORY_KEY] = [
         {"emoji": e, "name": emoji_name(e), "auc": _none(aucs[c]), "ap": _none(aps[c]), "positives": int(positives[c])}
         for c, e in enumerate(emojis)
     ]
     result["skipped_categories"] = [e for c, e in enumerate(emojis) if np.isnan(aucs[c])]
-    result["random"] = {k: _none(v) for k, v in result["random"].items()}
+    result[RANDOM_KEY] = {k: _none(v) for k, v in result[RANDOM_KEY].items()}
     return {k: _none(v) for k, v in result.items()}
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import emoji as emoji_data
 
+from smileynet.contracts import CATEGORIES_COLUMNS
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, read_bounded_text
 
@@ -165,7 +166,7 @@ class Vocabulary:
     def write_categories_csv(self, path: Path) -> None:
         """Write the release's `categories.csv`, atomically."""
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=["category", "unicode"])
+        writer = csv.DictWriter(buffer, fieldnames=list(CATEGORIES_COLUMNS))
         writer.writeheader()
         writer.writerows(self.to_categories())
         atomic_write_text(path, buffer.getvalue())
@@ -214,16 +215,16 @@ def _parse_vocab_text(text: str, origin: str) -> Vocabulary:
     if lines and lines[0].split("\t")[0].strip().lower() == "emoji":
         header = lines[0].split("\t")
         rows = [dict(zip(header, ln.split("\t"))) for ln in lines[1:]]
-        emojis = tuple(parse_unicode_field(r["emoji"]) for r in rows)
-        names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, emojis))
-        return Vocabulary(emojis, names, tuple(r.get("subgroup", "") for r in rows))
-    keys: list[str] = []
+        keys = tuple(parse_unicode_field(r["emoji"]) for r in rows)
+        names = tuple(r.get("name") or emoji_name(k) for r, k in zip(rows, keys))
+        return Vocabulary(keys, names, tuple(r.get("subgroup", "") for r in rows))
+    listed = []
     for number, line in enumerate(lines, 1):
         try:
-            keys.append(parse_unicode_field(line.split("\t")[0]))
+            listed.append(parse_unicode_field(line.split("\t")[0]))
         except UserError as err:
             raise UserError(f"{origin}: line {number}: {err}") from None
-    return Vocabulary.from_emojis(keys)
+    return Vocabulary.from_emojis(listed)
 
 
 def load_vocabulary(spec: str | Path | None = None) -> Vocabulary:

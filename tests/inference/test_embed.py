@@ -73,7 +73,7 @@ def test_folder_embeddings_follow_the_design_schema(model_dir, images, tmp_path,
     expected = torch.from_numpy(np.stack([rows[f"img{i}.jpg"][1] for i in range(3)]))
     model = smileynet.load(model_dir)
     np.testing.assert_allclose(
-        model.embed([images / f"img{i}.jpg" for i in range(3)]).logits, expected.numpy(), atol=1e-5
+        smileynet.embed(model, [images / f"img{i}.jpg" for i in range(3)]).logits, expected.numpy(), atol=1e-5
     )
     failures = (tmp_path / "e.failures.csv").read_text()
     assert "broken.jpg" in failures and "not an image" in failures
@@ -187,5 +187,7 @@ def test_torchrun_ranks_share_the_inputs_and_rank0_merges(model_dir, images, tmp
     ids = pq.read_table(out).column("id").to_pylist()
     assert sorted(ids) == sorted([f"img{i}.jpg" for i in range(7)] + ["sub/img7.jpg", "sub/img8.jpg"])
     model = smileynet.load(model_dir)
-    np.testing.assert_allclose(rows["sub/img8.jpg"][1], model.embed(images / "sub" / "img8.jpg").logits[0], atol=1e-5)
+    np.testing.assert_allclose(
+        rows["sub/img8.jpg"][1], smileynet.embed(model, images / "sub" / "img8.jpg").logits[0], atol=1e-5
+    )
     assert not (tmp_path / "t.parquet.parts").exists()

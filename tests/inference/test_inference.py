@@ -12,6 +12,7 @@ from PIL import Image
 from smileynet.data.transforms import eval_transform, normalize
 from smileynet.images import BadImage
 from smileynet.inference import extract
+from smileynet.inference.predict import embed, predict
 from smileynet.model import create_model, save
 
 VOCAB = ["😂", "😍", "😭", "😡", "👻", "💀"]
@@ -145,11 +146,11 @@ def test_a_batch_of_only_bad_images_and_no_images(model):
         extract(model, [picture(0)], features="everything")
 
 
-def test_predict_and_embed_methods(model, tmp_path):
+def test_predict_and_embed(model, tmp_path):
     images = [picture(i) for i in range(3)]
-    top = model.predict(images, top_k=3)
+    top = predict(model, images, top_k=3)
     assert len(top) == 3 and all(len(t) == 3 for t in top)
-    logits, probs = model.embed(images)
+    logits, probs = embed(model, images)
     for row, entries in zip(probs, top):
         assert [e["emoji"] for e in entries] == [VOCAB[j] for j in np.argsort(-row)[:3]]
         assert [e["probability"] for e in entries] == pytest.approx(sorted(row, reverse=True)[:3], abs=1e-6)
@@ -165,9 +166,9 @@ def test_predict_and_embed_methods(model, tmp_path):
         }[top[0][0]["emoji"]]
     )
     np.testing.assert_allclose(probs, 1 / (1 + np.exp(-logits)), atol=1e-6)
-    assert len(model.predict(images[0])) == 1  # one image, not a list
+    assert len(predict(model, images[0])) == 1  # one image, not a list
     with pytest.raises(BadImage, match="image 1: not an image"):
-        model.predict([images[0], b"junk"])
+        predict(model, [images[0], b"junk"])
 
 
 def test_model_dir_path_is_accepted_and_hub_entry_point_loads_it(model, tmp_path):

@@ -41,7 +41,7 @@ def test_json_lines_match_the_api(model_dir, images, run_cli):
     assert [line["path"] for line in lines] == [str(images / n) for n in ("a.jpg", "b.png", "nested/c.webp")]
     assert "skipped" in err and "empty.jpg" in err and "empty file" in err and "notes.txt" not in err
     model = smileynet.load(model_dir)
-    expected = model.predict([images / "a.jpg", images / "b.png", images / "nested" / "c.webp"], top_k=3)
+    expected = smileynet.predict(model, [images / "a.jpg", images / "b.png", images / "nested" / "c.webp"], top_k=3)
     for line, top in zip(lines, expected):
         assert [e["emoji"] for e in line["top"]] == [e["emoji"] for e in top]
         assert [e["probability"] for e in line["top"]] == pytest.approx([e["probability"] for e in top], abs=1e-6)
@@ -53,7 +53,7 @@ def test_table_shows_glyphs_names_and_probabilities(model_dir, images, run_cli):
     assert code == 0
     assert "a.jpg" in out and "b.png" in out
     assert "☹\ufe0f" in out and "frowning face" in out and "ghost" in out  # display form of the glyph
-    top = smileynet.load(model_dir).predict(images / "a.jpg", top_k=1)[0][0]
+    top = smileynet.predict(smileynet.load(model_dir), images / "a.jpg", top_k=1)[0][0]
     assert f"{top['probability']:.3f}" in out
 
 

@@ -269,6 +269,16 @@ def test_sections_follow_the_inputs(report_inputs):
     assert counts and all(f"<td>{k.replace('_', ' ')}</td><td class=num>{v:,}</td>" in page for k, v in counts.items())
 
 
+def test_figs_2_and_9_are_the_files_sample_wrote(report_inputs):
+    from smileynet.contracts import LABEL_CORRELATION_FIGURE, LABEL_DISTRIBUTION_FIGURE, STATS_DIR
+    from smileynet.report.page import png_uri
+
+    page = report_inputs["html"]
+    stats = report_inputs["inputs"][1] / STATS_DIR
+    for name in (LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE):
+        assert page.count(png_uri((stats / name).read_bytes())) == 1  # embedded once, not drawn again
+
+
 def test_evaluation_makes_table_1(report_inputs, tmp_path):
     from smileynet.report import ReportConfig, build_report
 
@@ -476,7 +486,7 @@ def test_page_in_chromium(report_inputs, chromium_page):
     # every image decoded (a broken data URI has naturalWidth 0)
     broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
     assert broken == 0
-    assert page.evaluate("document.images.length") > 20
+    assert page.evaluate("document.images.length") >= 20  # glyphs, examples and figures, each figure once
     shot = report_inputs["folder"] / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     from PIL import Image

@@ -13,6 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from smileynet.contracts import (
+    LABEL_CORRELATION_FIGURE,
+    LABEL_DISTRIBUTION_FIGURE,
+    WINDOWS_FIGURE,
+    manifest_schema,
+    posts_schema,
+)
 from smileynet.errors import UserError
 from smileynet.sample import read_release, sample
 from smileynet.vocab import Vocabulary
@@ -46,18 +53,7 @@ def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
     pq.write_table(
         pa.table(
             table,
-            schema=pa.schema(
-                [
-                    ("post_id", pa.string()),
-                    ("source", pa.string()),
-                    ("created_at", pa.timestamp("us", tz="UTC")),
-                    ("text", pa.string()),
-                    ("emojis", pa.list_(pa.string())),
-                    ("image_urls", pa.list_(pa.string())),
-                    ("author_id", pa.string()),
-                    ("lang", pa.string()),
-                ]
-            ),
+            schema=posts_schema(),
         ),
         path,
     )
@@ -86,6 +82,7 @@ def test_windows_cap_and_one_row_per_image(tmp_path):
     posts = write_posts(tmp_path / "c" / "posts.parquet", rows)
     report = sample(posts, tmp_path / "out", cap=20, val_per_class=0, test_per_class=0)
     rows_out = manifest(tmp_path / "out")
+    assert pq.read_schema(tmp_path / "out" / "manifest.parquet").equals(manifest_schema())
     per_window = Counter(r["window"] for r in rows_out if r["image_id"].endswith("_0"))
     assert per_window == {0: 20, 1: 8, 2: 1}
     assert report["windows"] == 3 and report["images"] == 20 + 16 + 3 == len(rows_out)
@@ -177,17 +174,29 @@ def test_stats_figures_and_counts(tmp_path):
     posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(400, 65))
     report = sample(posts, tmp_path / "out", cap=30, val_per_class=5, test_per_class=5)
     stats = tmp_path / "out" / "stats"
-    for name in ("labels_before", "labels_after", "cooccurrence", "posts_per_window"):
-        assert (stats / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in (LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE, WINDOWS_FIGURE):
+        assert (stats / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["figures"] == [LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE, WINDOWS_FIGURE]
     import json
 
     numbers = json.loads((stats / "stats.json").read_text())
     assert sum(numbers["before"]) > sum(numbers["after"])
     assert sum(numbers["posts_per_window"]["sampled"].values()) == report["posts_kept"]
-    from smileynet.sample.stats import cooccurrence
 
-    matrix = cooccurrence([[0, 1], [0], [1, 2]], 3)
-    assert matrix[0].tolist() == [1.0, 0.5, 0.0] and matrix[1].tolist() == [0.5, 1.0, 0.5]
+
+def test_label_correlation_is_pearson_over_the_images(monkeypatch):
+    from smileynet.sample import stats
+
+    labels = [[0, 1], [0], [1, 2], [0, 1], [], [2]]
+    hot = np.zeros((len(labels), 4))
+    for i, row in enumerate(labels):
+        hot[i, row] = 1
+    expected = np.corrcoef(hot[:, :3].T)
+    corr = stats.label_correlation(labels, 4)
+    assert np.allclose(corr[:3, :3], expected)
+    assert corr[3].tolist() == [0.0, 0.0, 0.0, 0.0]  # never present: no correlation, not NaN
+    monkeypatch.setattr(stats, "CORRELATION_ROWS", 2)  # the same, accumulated two rows at a time
+    assert np.allclose(stats.label_correlation(iter(labels), 4), corr)
 
 
 def test_bad_input(tmp_path):

@@ -9,7 +9,15 @@ processes, Dask), `merge` joins the runs (vocabulary, duplicates, deletions); `s
 drop reasons and the columns.
 """
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.collect.collector import collect as collect
+    from smileynet.collect.filter import drop_reason as drop_reason
+    from smileynet.collect.records import parse_record as parse_record
+    from smileynet.collect.schema import DROP_REASONS as DROP_REASONS
 
 _EXPORTS = {"collect": "collector", "DROP_REASONS": "schema", "parse_record": "records", "drop_reason": "filter"}
 __all__ = sorted(_EXPORTS)

@@ -36,6 +36,7 @@ from smileynet.collect.records import SOURCES
 from smileynet.collect.runner import run_tasks
 from smileynet.collect.schema import DROP_REASONS
 from smileynet.collect.task import BAD_DATA, collect_task
+from smileynet.contracts import CATEGORIES_FILE, COLLECT_REPORT_FILE, POSTS_FILE
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
 from smileynet.progress import progress
@@ -44,7 +45,7 @@ from smileynet.vocab import Vocabulary, load_vocabulary, parse_top_spec
 __all__ = ["BAD_DATA", "DROP_REASONS", "MERGE_ROWS", "OUTPUTS", "PARTS", "collect", "collect_task"]
 
 PARTS = ".parts"
-OUTPUTS = ("posts.parquet", "collect_report.json", "categories.csv", "config.yaml")  # what collect writes in OUT
+OUTPUTS = (POSTS_FILE, COLLECT_REPORT_FILE, CATEGORIES_FILE, "config.yaml")  # what collect writes in OUT
 
 
 def collect(
@@ -105,8 +106,8 @@ def collect(
     vocabulary = listed
     report = merge(reports, files, parts, out, vocabulary, keep_sensitive)
     report.update(resumed_tasks=len(tasks) - len(todo), tasks=len(tasks))
-    write_json(out / "collect_report.json", report)
-    vocabulary.write_categories_csv(out / "categories.csv")
+    write_json(out / COLLECT_REPORT_FILE, report)
+    vocabulary.write_categories_csv(out / CATEGORIES_FILE)
     write_config(
         out / "config.yaml",
         {

@@ -27,6 +27,7 @@ from smileynet.collect.schema import (
     posts_schema,
     run_schema,
 )
+from smileynet.contracts import POSTS_FILE
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary
 
@@ -278,7 +279,7 @@ def merge(
     _write_rows(
         tmp, kept(heapq.merge(*map(_batches, runs), key=run_order), deleted or iter(())), posts_schema(), ROW_GROUP
     )
-    os.replace(tmp, out / "posts.parquet")
+    os.replace(tmp, out / POSTS_FILE)
     totals: dict[str, Any] = {"read": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
     listed: list[dict] = []
     for path, entry in per_file.items():

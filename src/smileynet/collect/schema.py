@@ -1,49 +1,16 @@
-"""What collect writes: the drop reasons of collect_report.json and the columns of posts.parquet,
-with the columns its sorted runs add (kept in one place: the task writes them, the merge reads them)."""
+"""The columns of collect's sorted runs: posts.parquet's (`contracts.posts_schema`) and what the
+runs add (kept in one place: the task writes them, the merge reads them)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from smileynet.contracts import DROP_REASONS, posts_schema
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-DROP_REASONS = (
-    "no_image",
-    "no_smiley",
-    "too_many_emojis",
-    "has_url",
-    "has_hashtag",
-    "has_mention",
-    "is_reply",
-    "is_quote",
-    "is_retweet",
-    "not_a_post",
-    "malformed",
-    "duplicate",
-    "deleted",
-    "sensitive",
-)
-
-
-def posts_schema() -> pa.Schema:
-    """The columns of posts.parquet."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("post_id", pa.string()),
-            ("source", pa.string()),
-            ("created_at", pa.timestamp("us", tz="UTC")),
-            ("text", pa.string()),
-            ("emojis", pa.list_(pa.string())),
-            ("image_urls", pa.list_(pa.string())),
-            ("alt_texts", pa.list_(pa.string())),
-            ("author_id", pa.string()),
-            ("lang", pa.string()),
-            ("sensitive", pa.bool_()),
-        ]
-    )
+__all__ = ["DROP_REASONS", "by_key_schema", "gone_schema", "notice_schema", "posts_schema", "run_schema"]
 
 
 def run_schema() -> pa.Schema:

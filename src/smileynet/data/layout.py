@@ -16,16 +16,15 @@ The vocabulary is `DATA/categories.csv` when there is one, else the default 92.
 from __future__ import annotations
 
 import ast
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smileynet.contracts import SPLITS
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary, parse_unicode_field
 
-SPLITS = ("train", "valid", "test")
 IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # a shard sample's image, by extension
 
 
@@ -145,35 +144,20 @@ def parse_labels(value: Any, num_classes: int) -> list[int]:
 
 
 def read_split_csv(data: Path, split: str, num_classes: int) -> list[LocalRecord]:
-    """Rows of `DATA/{split}.csv`: `url` resolved against DATA, `labels` parsed and range-checked."""
-    path = Path(data) / f"{split}.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        try:
-            records = _split_rows(data, path, reader, num_classes)
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise UserError(f"{path}: line {reader.line_num}: not a readable UTF-8 CSV ({err})") from None
-    return records
+    """Rows of `DATA/{split}.csv` (through the one release reader, `smileynet.data.release`):
+    `url` resolved against DATA; meta holds `image_id`, `url`, `labels`, `post_id` and the other columns."""
+    from smileynet.data.release import read_release_split  # it imports parse_labels from here
 
-
-def _split_rows(data: Path, path: Path, reader: csv.DictReader, num_classes: int) -> list[LocalRecord]:
     records = []
-    columns = set(reader.fieldnames or [])
-    if not {"url", "labels"} <= columns:
-        raise UserError(f"{path}: expected columns 'url' and 'labels', found {', '.join(sorted(columns)) or 'none'}")
-    for number, row in enumerate(reader, 2):
-        try:
-            labels = parse_labels(row["labels"], num_classes)
-        except BadLabels as err:
-            raise UserError(f"{path}: line {number}: {err}") from None
-        if not row["url"]:
-            raise UserError(f"{path}: line {number}: no url")
-        image = Path(row["url"])
+    for row in read_release_split(data, split, num_classes):
+        image = Path(row.url)
         if not image.is_absolute():
             image = Path(data) / image
-        meta = {k: v for k, v in row.items() if k not in ("url", "labels") and v not in (None, "")}
-        meta.update(labels=labels, url=row["url"])
-        records.append(LocalRecord(image, labels, meta))
+        meta: dict[str, Any] = dict(row.extra)
+        if row.post_id is not None:
+            meta["post_id"] = row.post_id
+        meta.update(image_id=row.image_id, labels=row.labels, url=row.url)
+        records.append(LocalRecord(image, row.labels, meta))
     return records
 
 
@@ -197,7 +181,7 @@ def read_image_folder(data: Path, split: str, vocab: Vocabulary) -> list[LocalRe
             raise UserError(f"{folder}: folder name is not an emoji or category of the vocabulary")
         for image in list_images(folder):
             url = str(image.relative_to(data))
-            records.append(LocalRecord(image, [index], {"labels": [index], "url": url}))
+            records.append(LocalRecord(image, [index], {"image_id": url, "labels": [index], "url": url}))
     return records
 
 

@@ -79,4 +79,4 @@ def _local_samples(data: Path, split: str) -> Iterator[Sample]:
         except BadImage as err:
             log.warning("%s: %s; skipped", record.path, err)
             continue
-        yield Sample(str(record.meta["url"]), image, {**record.meta, "split": split})
+        yield Sample(str(record.meta["image_id"]), image, {**record.meta, "split": split})

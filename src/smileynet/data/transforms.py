@@ -7,16 +7,14 @@ they are on the device, where `normalize` runs (less host work and 4x smaller ho
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
 import torch
 
-from smileynet.model.config import eval_resize_size
-
-if TYPE_CHECKING:
-    from smileynet.model.config import ModelConfig
+from smileynet.contracts import eval_resize_size
 
 # The official training code's RandomResizedCrop area range (its `--input_aug`); torchvision's
 # own default is (0.08, 1). The paper only says "random crop with flip and scaling".
@@ -123,7 +121,18 @@ def eval_transform(image_size: int) -> ResizeCenterCrop:
     return ResizeCenterCrop(image_size)
 
 
-def normalize(batch: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+class Normalization(Protocol):
+    """What `normalize` needs of a model's config (`ModelConfig` has it): the data layer does
+    not import the model."""
+
+    @property
+    def mean(self) -> Sequence[float]: ...
+
+    @property
+    def std(self) -> Sequence[float]: ...
+
+
+def normalize(batch: torch.Tensor, config: Normalization) -> torch.Tensor:
     """uint8 NCHW on any device, in either memory layout -> float normalised with the model's mean/std.
 
     batch_norm's inference kernel computes (x - mean) / std in one pass: on the loader's

@@ -14,7 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from smileynet.data.layout import SPLITS, BadLabels, dataset_vocabulary, parse_labels
+from smileynet.contracts import SPLITS
+from smileynet.data.layout import BadLabels, dataset_vocabulary, parse_labels
+from smileynet.data.release import read_release_split, release_split_path
 from smileynet.errors import UserError
 
 COLUMNS = ("url", "labels", "emojis", "post_id", "created_at", "image_id")
@@ -79,44 +81,22 @@ def _from_manifest(path: Path, splits: tuple[str, ...], num_classes: int) -> dic
 
 
 def _from_release(source: Path, splits: tuple[str, ...]) -> dict[str, pa.Table]:
-    """The public Visual Smiley Dataset layout: `url`, `labels` ("[3, 17]") + categories.csv."""
-    import pyarrow.csv as pacsv
-
+    """The public Visual Smiley Dataset layout, through the one release reader
+    (`smileynet.data.release`): `url`, `labels` ("[3, 17]") + categories.csv."""
     vocab = dataset_vocabulary(source)
     tables = {}
     for split in splits:
-        path = source / f"{split}.csv"
-        if not path.is_file():
+        if not release_split_path(source, split).is_file():
             continue
-        try:
-            rows = pacsv.read_csv(
-                path,
-                convert_options=pacsv.ConvertOptions(
-                    strings_can_be_null=True,
-                    column_types={"labels": pa.string(), "post_id": pa.string(), "created_at": pa.string()},
-                ),
-            )
-        except pa.ArrowException as err:
-            raise UserError(f"{path}: not a readable CSV ({err})") from None
-        if not {"url", "labels"} <= set(rows.column_names):
-            raise UserError(f"{path}: expected columns 'url' and 'labels'")
-        labels = []
-        for number, text in enumerate(rows.column("labels").to_pylist(), 2):
-            try:
-                labels.append(parse_labels(text, len(vocab)))
-            except BadLabels as err:
-                raise UserError(f"{path}: line {number}: {err}") from None
-        n = rows.num_rows
+        rows = read_release_split(source, split, len(vocab))
         tables[split] = pa.table(
             {
-                "url": rows.column("url").cast(pa.string()),
-                "labels": pa.array(labels, pa.list_(pa.int32())),
-                "emojis": pa.array([[vocab.emojis[i] for i in row] for row in labels], pa.list_(pa.string())),
-                "post_id": _column(rows, "post_id", pa.string()),
-                "created_at": _column(rows, "created_at", pa.string()),
-                "image_id": pa.array([f"{split}_{i}" for i in range(n)], pa.string())
-                if "image_id" not in rows.column_names
-                else rows.column("image_id").cast(pa.string()),
+                "url": pa.array([row.url for row in rows], pa.string()),
+                "labels": pa.array([row.labels for row in rows], pa.list_(pa.int32())),
+                "emojis": pa.array([[vocab.emojis[i] for i in row.labels] for row in rows], pa.list_(pa.string())),
+                "post_id": pa.array([row.post_id for row in rows], pa.string()),
+                "created_at": pa.array([row.extra.get("created_at") for row in rows], pa.string()),
+                "image_id": pa.array([row.image_id for row in rows], pa.string()),
             }
         )
     return tables

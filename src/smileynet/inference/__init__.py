@@ -14,7 +14,22 @@ Imported lazily: `smileynet --help` must not pay for torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.inference.extraction import Extraction as Extraction
+    from smileynet.inference.extraction import as_inputs as as_inputs
+    from smileynet.inference.extraction import extract as extract
+    from smileynet.inference.extraction import iter_extract as iter_extract
+    from smileynet.inference.predict import Embedding as Embedding
+    from smileynet.inference.predict import top_emojis as top_emojis
+    from smileynet.inference.runtime import OnnxModel as OnnxModel
+    from smileynet.inference.runtime import OnnxRunner as OnnxRunner
+    from smileynet.inference.runtime import make_runner as make_runner
+    from smileynet.inference.torch_runtime import TorchRunner as TorchRunner
+    from smileynet.inference.torch_runtime import export_onnx as export_onnx
 
 _EXPORTS = {
     "Extraction": "extraction",

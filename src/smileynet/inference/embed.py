@@ -31,9 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from smileynet import contracts
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
-from smileynet.images import list_images
+from smileynet.images import ImageSource, list_images
 from smileynet.progress import progress
 
 
@@ -55,7 +56,7 @@ class EmbedConfig:
 class Item:
     id: str
     path: str
-    source: object  # a file path or the image bytes
+    source: ImageSource  # a file path or the image bytes
 
 
 def folder_items(root: Path) -> Iterator[Item]:
@@ -117,11 +118,9 @@ def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | 
 
 
 def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Schema:
-    vector = pa.list_(pa.float32(), num_classes)
+    """The contract's embeddings schema, its metadata naming the vocabulary and the model."""
     meta = {"smileynet_vocab": json.dumps(vocab, ensure_ascii=False), "smileynet_model": model}
-    return pa.schema(
-        [("id", pa.string()), ("path", pa.string()), ("embedding", vector), ("probs", vector)], metadata=meta
-    )
+    return contracts.embeddings_schema(num_classes, meta)
 
 
 def embeddings_table(ids: list[str], paths: list[str], logits: np.ndarray, schema: pa.Schema) -> pa.Table:

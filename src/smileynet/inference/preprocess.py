@@ -107,7 +107,7 @@ def taps(n_in: int, n_out: int, first: int, count: int, shrink: bool) -> tuple[n
 def eval_crop(recipe: Recipe) -> Callable[[Any], Any]:
     """The crop extraction uses: OpenCV's (the one training used) where torch and OpenCV are
     installed and the recipe is the standard one, else `RecipeCrop`."""
-    from smileynet.model.config import eval_resize_size
+    from smileynet.contracts import eval_resize_size
 
     standard = recipe.resize_size == eval_resize_size(recipe.input_size)
     if standard and all(importlib.util.find_spec(name) is not None for name in ("torch", "cv2")):

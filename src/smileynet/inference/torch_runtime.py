@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,12 @@ def export_onnx(model: SmileyNet, path: str | Path | None = None, opset: int = O
     wrapper = PixelsToOutputs(model).eval().cpu()
     example = torch.zeros(1, 3, size, size, dtype=torch.uint8)
     buffer = io.BytesIO()
-    with torch.inference_mode(False), torch.no_grad():
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter on purpose: the torch.export one needs onnxscript, which the
+        # [torch] install (load, predict, embed, export) does not have. Its deprecation notices
+        # (and those of the torch internals it calls) are torch's, not the user's to act on.
+        warnings.filterwarnings("ignore", "You are using the legacy TorchScript-based ONNX export", DeprecationWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx\.")
         torch.onnx.export(
             wrapper,
             (example,),

@@ -6,16 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TypeGuard
 
+from smileynet.contracts import eval_resize_size
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary
-
-EVAL_CROP_FRACTION = 0.875  # the eval crop keeps the centre 87.5% of the resized short side (224 of 256)
-
-
-def eval_resize_size(image_size: int) -> int:
-    """The short side the eval recipe resizes to before its centre crop of `image_size`."""
-    return int(round(image_size / EVAL_CROP_FRACTION))
-
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -147,19 +147,6 @@ class SmileyNet(nn.Module):
         batch = torch.stack([crop(decode_rgb_array(image)) for image in ([images] if single else images)])
         return normalize(batch.to(next(self.parameters()).device), self.config)
 
-    def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
-        """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
-        {emoji, name, probability}, highest first. A bad image raises BadImage naming it."""
-        from smileynet.inference.predict import predict  # on first call: the model itself imports no stage
-
-        return predict(self, images, top_k, batch_size=batch_size, backend=backend)
-
-    def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
-        """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
-        from smileynet.inference.predict import embed
-
-        return embed(self, images, batch_size=batch_size, backend=backend)
-
 
 def create_model(
     arch: str = "resnet50",
@@ -192,7 +179,7 @@ def imagenet_classifier(arch: str = "resnet50", weights: str | Path = "imagenet"
             import timm
         except ImportError:
             raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
-        model: Any = timm.create_model(arch[5:], pretrained=weights == "imagenet")
+        model: Any = timm.create_model(arch[5:], pretrained=weights == "imagenet")  # get_classifier, reset_classifier
     else:
         import torchvision
 

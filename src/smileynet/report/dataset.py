@@ -9,35 +9,25 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
+from smileynet.contracts import (
+    DROP_REASONS,
+    LABEL_CORRELATION_FIGURE,
+    LABEL_DISTRIBUTION_FIGURE,
+    SPLITS,
+    STATS_DIR,
+)
+from smileynet.data.release import iter_release_rows, release_split_path
 from smileynet.errors import UserError
 from smileynet.files import read_config
 from smileynet.report import plots
 from smileynet.report.discover import read_json
 from smileynet.report.page import details, emoji, esc, figure, note, png_uri, table
+from smileynet.sample import stats
 from smileynet.vocab import Vocabulary
 
-DROP_REASONS = (
-    "no_image",
-    "no_smiley",
-    "too_many_emojis",
-    "has_url",
-    "has_hashtag",
-    "has_mention",
-    "is_reply",
-    "is_quote",
-    "is_retweet",
-    "not_a_post",
-    "malformed",
-    "duplicate",
-    "deleted",
-    "sensitive",
-)
-SPLITS = ("train", "valid", "test")
 DEFAULT_WINDOW_DAYS = 30
 MAX_FILE_ROWS = 50
 
@@ -91,7 +81,7 @@ def collect_section(reports: list[tuple[Path, dict]]) -> str:
             )
         if dropped:
             all_dropped = sum(dropped.values()) or 1
-            rows = [
+            rows: list[tuple[object, ...]] = [
                 (reason.replace("_", " "), f"{n:,}", f"{100 * n / all_dropped:.1f}%")
                 for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1])
                 if n
@@ -169,28 +159,27 @@ def split_emoji_counts(manifest: Path) -> dict[str, Counter]:
     return dict(sorted(result.items(), key=lambda kv: _split_order(kv[0])))
 
 
-def release_emoji_counts(folder: Path, vocab: Vocabulary) -> dict[str, Counter]:
-    """Images per emoji in each split CSV of a release-layout folder (`labels` = "[3, 17]")."""
-    import polars as pl
-
+def release_emoji_counts(folder: Path, vocab: Vocabulary) -> tuple[dict[str, Counter], list[str]]:
+    """Images per emoji in each split CSV of a release-layout folder, read row by row through the
+    one release reader, and why each split CSV it refuses was left out of the counts."""
     result = {}
+    refused = []
     for split in SPLITS:
-        path = folder / f"{split}.csv"
+        path = release_split_path(folder, split)
         if not path.is_file():
             continue
+        counts: Counter = Counter()
         try:
-            labels = (
-                pl.scan_csv(path)
-                .select(pl.col("labels").str.json_decode(pl.List(pl.Int64)).explode())
-                .drop_nulls()
-                .group_by("labels")
-                .len()
-                .collect()
-            )
-        except Exception:  # a CSV without a parseable labels column is left out
+            for row in iter_release_rows(path, split, len(vocab)):
+                counts.update(vocab.emojis[i] for i in row.labels)
+        except UserError as err:
+            refused.append(str(err))
             continue
-        result[split] = Counter({vocab.emojis[i]: n for i, n in labels.iter_rows() if 0 <= i < len(vocab)})
-    return result
+        except OSError as err:
+            refused.append(f"{path}: {err.strerror or err}")
+            continue
+        result[split] = counts
+    return result, refused
 
 
 def _split_order(split: str) -> tuple[int, str]:
@@ -225,34 +214,15 @@ def images_per_window(manifest: Path) -> dict[str, dict[int, int]]:
     return dict(sorted(result.items(), key=lambda kv: _split_order(kv[0])))
 
 
-def label_correlation(manifest: Path, emojis: list[str], batch_rows: int = 65536) -> np.ndarray:
-    """Pearson correlation of the emoji label indicators over the images (the paper's Fig. 9),
-    accumulated batch by batch from the manifest's `emojis` column."""
-    import pyarrow.compute as pc
+def manifest_label_rows(manifest: Path, emojis: list[str], batch_rows: int = 65536) -> Iterator[list[int]]:
+    """Each image's labels as indices into `emojis`, read batch by batch from the manifest's
+    `emojis` column (emojis outside the list are left out)."""
     import pyarrow.dataset as ds
 
     index = {key: i for i, key in enumerate(emojis)}
-    gram = np.zeros((len(emojis), len(emojis)))
-    n = 0
-    dataset = ds.dataset(str(manifest), format="parquet")
-    for batch in dataset.to_batches(columns=["emojis"], batch_size=batch_rows):
-        lists = batch.column(0)
-        rows = pc.list_parent_indices(lists).to_numpy()
-        cols = np.array([index.get(k, -1) for k in pc.list_flatten(lists).to_pylist()], dtype=np.int64)
-        hot = np.zeros((len(lists), len(emojis)))
-        keep = cols >= 0
-        hot[rows[keep], cols[keep]] = 1.0
-        gram += hot.T @ hot
-        n += len(lists)
-    if n == 0:
-        return np.zeros_like(gram)
-    mean = np.diag(gram) / n
-    cov = gram / n - np.outer(mean, mean)
-    std = np.sqrt(np.clip(mean * (1 - mean), 0, None))
-    scale = np.outer(std, std)
-    corr = np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0)
-    np.fill_diagonal(corr, np.where(std > 0, 1.0, 0.0))
-    return corr
+    for batch in ds.dataset(str(manifest), format="parquet").to_batches(columns=["emojis"], batch_size=batch_rows):
+        for row in batch.column(0).to_pylist():
+            yield [index[k] for k in row or () if k in index]
 
 
 def split_table(manifest: Path) -> str:
@@ -340,7 +310,9 @@ def sample_section(
         except UserError as err:
             parts.append(note(f"{folder}: {err}; left out."))
             continue
-        for split, counts in release_emoji_counts(folder, release_vocab).items():
+        release_counts, refused = release_emoji_counts(folder, release_vocab)
+        parts.extend(note(f"{reason}; left out.") for reason in refused)
+        for split, counts in release_counts.items():
             after.setdefault(split, Counter()).update(counts)
     after_total = sum(after.values(), Counter())
     counted = before + after_total
@@ -348,28 +320,40 @@ def sample_section(
     keys = [k for k in (vocab.emojis if vocab is not None else counted) if counted.get(k)]
     keys.sort(key=lambda k: -ranking.get(k, 0))
 
-    if keys:
-        uri = plots.label_distribution(
+    written = [path for d in stats_dirs if (path := d / LABEL_DISTRIBUTION_FIGURE).is_file()]
+    if written:
+        parts.append(
+            "<h3>Label distribution (Fig. 2)</h3>"
+            + "".join(
+                figure(png_uri(path.read_bytes()), f"Posts per emoji collected and images per emoji sampled ({path}).")
+                for path in written
+            )
+        )
+    elif keys:  # a dataset without sample's figures (a release folder, posts alone): drawn by the same function
+        png = stats.label_distribution_figure(
             keys,
             [before.get(k, 0) for k in keys] if before else None,
             {split: [c.get(k, 0) for k in keys] for split, c in after.items()} if after else None,
         )
         parts.append(
             "<h3>Label distribution (Fig. 2)</h3>"
-            + figure(uri, "Posts per emoji in the collected data and images per emoji after temporal sampling.")
+            + figure(
+                png_uri(png), "Posts per emoji in the collected data and images per emoji after temporal sampling."
+            )
         )
+    if keys:
         header = ["emoji", *(["collected posts"] if before else []), *after.keys()]
-        rows = []
+        emoji_rows = []
         for k in keys:
             row_counts = ([before.get(k, 0)] if before else []) + [c.get(k, 0) for c in after.values()]
-            rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in row_counts)])
-        parts.append(details("Counts per emoji", table(header, rows, numeric=range(1, len(header)), raw=True)))
+            emoji_rows.append([emoji(k, with_name=True), *(f"{n:,}" for n in row_counts)])
+        parts.append(details("Counts per emoji", table(header, emoji_rows, numeric=range(1, len(header)), raw=True)))
 
     window_days = _window_days(manifests[0]) if manifests else DEFAULT_WINDOW_DAYS
     per_window_before: dict[int, int] = Counter()
     for path in with_columns(posts, "created_at"):
         per_window_before.update(posts_per_window(path, window_days))
-    per_window_after: dict[str, dict[int, int]] = {}
+    per_window_after: dict[str, Counter] = {}
     for path in with_columns(manifests, "split", "window"):
         for split, window_counts in images_per_window(path).items():
             per_window_after.setdefault(split, Counter()).update(window_counts)
@@ -385,23 +369,30 @@ def sample_section(
     for path in with_columns(manifests, "split"):
         parts.append(f"<h3>Splits of {esc(path.parent.name)}</h3>" + split_table(path))
         parts.append(sample_report_facts(path.parent / "sample_report.json"))
+        written_corr = path.parent / STATS_DIR / LABEL_CORRELATION_FIGURE
         present = [k for k in keys if after_total.get(k)]
-        if len(present) >= 2 and "emojis" in (columns[path] or set()):
-            corr = label_correlation(path, present)
-            parts.append(
-                "<h3>Label co-occurrence (Fig. 9)</h3>"
-                + figure(
-                    plots.cooccurrence(present, corr),
-                    "Correlation of the emoji labels over the sampled images (red: together more often than chance).",
-                )
+        if written_corr.is_file():
+            png = written_corr.read_bytes()
+        elif len(present) >= 2 and "emojis" in (columns[path] or ()):
+            corr = stats.label_correlation(manifest_label_rows(path, present), len(present))
+            png = stats.label_correlation_figure(present, corr)
+        else:
+            continue
+        parts.append(
+            "<h3>Label correlations (Fig. 9)</h3>"
+            + figure(
+                png_uri(png),
+                "Correlation of the emoji labels over the sampled images (red: together more often than chance).",
             )
+        )
+    embedded = {LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE}
     for folder in stats_dirs:
-        pngs = sorted(folder.glob("*.png"))
+        pngs = sorted(p for p in folder.glob("*.png") if p.name not in embedded)
         if pngs:
             figs = "".join(
                 figure(png_uri(p.read_bytes()), f"{p.stem.replace('_', ' ')} (sample's stats/{p.name})") for p in pngs
             )
-            parts.append(details(f"Figures written by sample ({folder})", figs))
+            parts.append(details(f"Other figures written by sample ({folder})", figs))
     if vocab is not None:
         parts.append(details(f"Vocabulary: {len(vocab)} emojis (categories.csv)", vocabulary_grid(vocab)))
     return "".join(parts)

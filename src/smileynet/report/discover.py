@@ -14,13 +14,23 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smileynet.contracts import (
+    CATEGORIES_FILE,
+    COLLECT_REPORT_FILE,
+    MANIFEST_FILE,
+    POSTS_FILE,
+    SPLITS,
+    STATS_DIR,
+    is_evaluation_result,
+    is_transfer_results,
+    release_csv_name,
+)
 from smileynet.errors import UserError
 from smileynet.files import parse_json
 
 MAX_DEPTH = 4
 SKIP_DIRS = {"cache", "checkpoints", "__pycache__", "node_modules"}
 MAX_JSON_BYTES = 20 * 1024 * 1024
-RELEASE_SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -58,28 +68,20 @@ def read_json(path: Path) -> object:
         return None
 
 
-def _is_evaluation(data: object) -> bool:
-    return isinstance(data, dict) and "mtop1" in data and "auc" in data
-
-
-def _is_transfer(data: object) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("splits"), dict) and "benchmark" in data
-
-
 def _add_file(found: Inputs, path: Path) -> None:
     name = path.name
-    if name == "collect_report.json":
+    if name == COLLECT_REPORT_FILE:
         found.collect_reports.append(path)
-    elif name == "posts.parquet":
+    elif name == POSTS_FILE:
         found.posts.append(path)
-    elif name == "manifest.parquet":
+    elif name == MANIFEST_FILE:
         found.manifests.append(path)
-        if (path.parent / "stats").is_dir():
-            found.stats_dirs.append(path.parent / "stats")
-    elif name == "categories.csv":
+        if (path.parent / STATS_DIR).is_dir():
+            found.stats_dirs.append(path.parent / STATS_DIR)
+    elif name == CATEGORIES_FILE:
         found.categories.append(path)
         folder = path.parent
-        if not (folder / "manifest.parquet").exists() and any((folder / f"{s}.csv").is_file() for s in RELEASE_SPLITS):
+        if not (folder / MANIFEST_FILE).exists() and any((folder / release_csv_name(s)).is_file() for s in SPLITS):
             found.releases.append(folder)
     elif name == "metrics.csv":
         found.runs.append(path.parent)
@@ -88,9 +90,9 @@ def _add_file(found: Inputs, path: Path) -> None:
             found.fingerprints.append(path)
     elif name.endswith(".json") and name != "config.json":
         data = read_json(path)
-        if _is_transfer(data):
+        if is_transfer_results(data):
             found.transfers.append(path)
-        elif _is_evaluation(data):
+        elif is_evaluation_result(data):
             found.evaluations.append(path)
 
 
@@ -105,7 +107,7 @@ def _walk(found: Inputs, folder: Path, depth: int) -> None:
     for entry in entries:
         path = Path(entry.path)
         if entry.is_dir():
-            if entry.name == "posts.parquet" or entry.name == "manifest.parquet":
+            if entry.name in (POSTS_FILE, MANIFEST_FILE):
                 _add_file(found, path)  # a parquet dataset written as a folder of parts
             elif depth < MAX_DEPTH and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
                 _walk(found, path, depth + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -39,54 +40,7 @@ def _zoom(n: int) -> float:
     return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
 
 
-def label_distribution(emojis: list[str], before: list[int] | None, after: dict[str, list[int]] | None) -> str:
-    """Fig. 2: posts per emoji in the collected data (a) and images per emoji after temporal
-    sampling, stacked by split (b)."""
-    panels = [p for p in (before, after) if p]
-    fig, axes = _figure(_emoji_width(len(emojis)), 3.0 * len(panels), nrows=len(panels))
-    x = np.arange(len(emojis))
-    row = 0
-    if before:
-        ax = axes[row][0]
-        ax.bar(x, before, color="#7a8599")
-        ax.set_ylabel("posts")
-        ax.set_title("(a) collected posts per emoji")
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
-        row += 1
-    if after:
-        ax = axes[row][0]
-        bottom = np.zeros(len(emojis))
-        for split, counts in after.items():
-            ax.bar(x, counts, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
-            bottom += np.asarray(counts, dtype=float)
-        ax.set_ylabel("images")
-        ax.set_title("(b) after temporal sampling, by split")
-        ax.legend(frameon=False, fontsize=8)
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
-    fig.tight_layout()
-    return _uri(fig)
-
-
-def cooccurrence(emojis: list[str], corr: np.ndarray) -> str:
-    """Fig. 9: the correlation of the emoji labels over the sampled images. The diagonal (always
-    1) is left blank so the colour scale spans the pairs."""
-    shown_values = corr.astype(float).copy()
-    np.fill_diagonal(shown_values, np.nan)
-    limit = max(float(np.nanmax(np.abs(shown_values))) if len(emojis) > 1 else 0.0, 0.05)
-    side = min(max(5.0, 0.13 * len(emojis) + 2.5), 15.0)
-    fig, axes = _figure(side + 1.0, side)
-    ax = axes[0][0]
-    shown = ax.imshow(shown_values, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="label correlation")
-    zoom = 0.25 if len(emojis) <= 16 else 0.12 if len(emojis) <= 40 else 0.08
-    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom)
-    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom)
-    return _uri(fig)
-
-
-def windows(before: dict[int, int] | None, after: dict[str, dict[int, int]] | None, window_days: int) -> str:
+def windows(before: Mapping[int, int] | None, after: Mapping[str, Mapping[int, int]] | None, window_days: int) -> str:
     """Posts per temporal window before sampling and images per window after it."""
     fig, axes = _figure(8, 3.2)
     ax = axes[0][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from smileynet.contracts import N_KEY, PER_CATEGORY_KEY, RANDOM_KEY
 from smileynet.files import read_config
 from smileynet.images import list_images, open_image
 from smileynet.report import plots, published
@@ -154,7 +155,7 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
     keys = (*published.TABLE1_KEYS, "map")
 
     def ours(name: str, label: str, data: dict, values: dict) -> None:
-        n = data.get("n")
+        n = data.get(N_KEY)
         label = esc(label + (f", n={n:,}" if isinstance(n, int) else ""))
         rows.append(
             [f"{esc(name)} {tag('ours')} <span class=emoji-name>{label}</span>", *(pct(values.get(k)) for k in keys)]
@@ -166,8 +167,8 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
     classes.append("published")
     seen = set()
     for _path, data in evaluations:
-        random = data.get("random")
-        split = tuple(str(data.get(k)) for k in ("data", "split", "n"))
+        random = data.get(RANDOM_KEY)
+        split = tuple(str(data.get(k)) for k in ("data", "split", N_KEY))
         if isinstance(random, dict) and split not in seen:
             seen.add(split)
             ours("Random performance", f"uniform scores, {data.get('split') or 'test'} split", data, random)
@@ -188,7 +189,7 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
 def per_category(data: dict) -> list[tuple[str, dict]]:
     """(emoji, metrics) pairs of an evaluation's per_category, a list of rows with an `emoji` key
     or a mapping from emoji to metrics (or to a bare AUC)."""
-    value = data.get("per_category")
+    value = data.get(PER_CATEGORY_KEY)
     pairs: list[tuple[str, dict]] = []
     if isinstance(value, dict):
         for key, metrics in value.items():

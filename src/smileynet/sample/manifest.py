@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from smileynet.contracts import MANIFEST_FILE, STATS_DIR, manifest_schema
 from smileynet.errors import UserError
 from smileynet.files import write_config, write_json
 from smileynet.sample.datasheet import post_dates, write_datasheet
@@ -113,11 +114,10 @@ def sample(
         windows_before = dict(windowed["window"].value_counts().iter_rows())
         windows_after = dict(manifest.unique("post_id")["window"].value_counts().iter_rows())
         collected = len(labelled)
-    _write_manifest(manifest, out / "manifest.parquet")
+    _write_manifest(manifest, out / MANIFEST_FILE)
     write_release(manifest, vocabulary, out, source=Path(from_release) if from_release is not None else None)
-    figures = write_stats(
-        out / "stats", vocabulary, manifest["labels"].to_list(), before, windows_before, windows_after
-    )
+    after = {split: manifest.filter(pl.col("split") == split)["labels"].to_list() for split in SPLITS}
+    figures = write_stats(out / STATS_DIR, vocabulary, after, before, windows_before, windows_after, window_days)
     report = {
         "sampling": sampling if from_release is None else None,
         "posts_in": collected,
@@ -136,6 +136,10 @@ def sample(
 
 
 def _write_manifest(manifest: pl.DataFrame, path: Path) -> None:
+    """Write the manifest in the contract's schema (`contracts.manifest_schema`), atomically."""
+    import pyarrow.parquet as pq
+
+    schema = manifest_schema()
     tmp = path.with_name(f".{path.name}.tmp")
-    manifest.write_parquet(tmp)
+    pq.write_table(manifest.select(schema.names).to_arrow().cast(schema), tmp)
     tmp.replace(path)

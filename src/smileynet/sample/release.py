@@ -18,12 +18,10 @@ from pathlib import Path
 
 import polars as pl
 
-from smileynet.data.layout import BadLabels, parse_labels
+from smileynet.contracts import CATEGORIES_FILE, RELEASE_COLUMNS, SPLITS, release_csv_name
+from smileynet.data.release import read_release_split, release_split_path
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary
-
-SPLITS = ("train", "valid", "test")
-POST_ID_COLUMNS = ("post_id", "tweet_id")
 
 
 @dataclass(frozen=True)
@@ -39,19 +37,20 @@ def write_release(manifest: pl.DataFrame, vocab: Vocabulary, out: Path, source: 
     folder that `manifest` was read from, its files are copied unchanged instead (extra columns,
     label spelling and glyphs as found); only what it lacks is written."""
     for split in SPLITS:
-        if source is not None and _copy_as_found(source / f"{split}.csv", out / f"{split}.csv"):
+        name = release_csv_name(split)
+        if source is not None and _copy_as_found(source / name, out / name):
             continue
         rows = manifest.filter(pl.col("split") == split)
-        path = out / f"{split}.csv"
-        tmp = out / f".{split}.csv.tmp"
+        path = out / name
+        tmp = out / f".{name}.tmp"
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["url", "labels"])
+            writer.writerow(RELEASE_COLUMNS)
             for url, labels in zip(rows["url"].to_list(), rows["labels"].to_list()):
                 writer.writerow([url, "[" + ", ".join(str(i) for i in labels) + "]"])
         os.replace(tmp, path)
-    if source is None or not _copy_as_found(source / "categories.csv", out / "categories.csv"):
-        vocab.write_categories_csv(out / "categories.csv")
+    if source is None or not _copy_as_found(source / CATEGORIES_FILE, out / CATEGORIES_FILE):
+        vocab.write_categories_csv(out / CATEGORIES_FILE)
 
 
 def _copy_as_found(found: Path, path: Path) -> bool:
@@ -67,55 +66,31 @@ def _copy_as_found(found: Path, path: Path) -> bool:
 
 
 def read_release(folder: str | Path) -> Release:
-    """Read a release folder (the split CSVs present, and categories.csv, else the default 92)."""
+    """Read a release folder (the split CSVs present, and categories.csv, else the default 92)
+    through the one release reader, `smileynet.data.release`."""
     folder = Path(folder)
-    categories = folder / "categories.csv"
+    categories = folder / CATEGORIES_FILE
     vocab = Vocabulary.from_categories_csv(categories) if categories.is_file() else default_vocabulary()
     frames = []
     for split in SPLITS:
-        path = folder / f"{split}.csv"
-        if not path.is_file():
+        if not release_split_path(folder, split).is_file():
             continue
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            try:
-                urls, labels, post_ids = _release_rows(path, reader, len(vocab))
-            except (csv.Error, UnicodeDecodeError) as err:
-                raise UserError(f"{path}: line {reader.line_num}: not a readable UTF-8 CSV ({err})") from None
+        rows = read_release_split(folder, split, len(vocab))
         frames.append(
             pl.DataFrame(
                 {
-                    "image_id": [f"{split}-{i:08d}" for i in range(len(urls))],
-                    "post_id": pl.Series(post_ids, dtype=pl.String),
-                    "url": urls,
-                    "created_at": pl.Series([None] * len(urls), dtype=pl.Datetime("us", "UTC")),
-                    "window": pl.Series([None] * len(urls), dtype=pl.Int32),
-                    "labels": pl.Series(labels, dtype=pl.List(pl.Int32)),
-                    "emojis": [[vocab.emojis[i] for i in row] for row in labels],
-                    "split": [split] * len(urls),
+                    "image_id": [row.image_id for row in rows],
+                    "post_id": pl.Series([row.post_id for row in rows], dtype=pl.String),
+                    "url": [row.url for row in rows],
+                    "created_at": pl.Series([None] * len(rows), dtype=pl.Datetime("us", "UTC")),
+                    "window": pl.Series([None] * len(rows), dtype=pl.Int32),
+                    "labels": pl.Series([row.labels for row in rows], dtype=pl.List(pl.Int32)),
+                    "emojis": [[vocab.emojis[i] for i in row.labels] for row in rows],
+                    "split": [split] * len(rows),
                 },
-                schema_overrides={"emojis": pl.List(pl.String)},
+                schema_overrides={"image_id": pl.String, "url": pl.String, "emojis": pl.List(pl.String)},
             )
         )
     if not frames:
         raise UserError(f"{folder}: no train.csv, valid.csv or test.csv found")
     return Release(vocab, pl.concat(frames))
-
-
-def _release_rows(
-    path: Path, reader: csv.DictReader, num_classes: int
-) -> tuple[list[str], list[list[int]], list[str | None]]:
-    if not reader.fieldnames or not {"url", "labels"} <= set(reader.fieldnames):
-        raise UserError(f"{path}: expected columns 'url' and 'labels'")
-    post_column = next((c for c in POST_ID_COLUMNS if c in reader.fieldnames), None)
-    urls, labels, post_ids = [], [], []
-    for number, row in enumerate(reader, 2):
-        if not row["url"]:
-            raise UserError(f"{path}: line {number}: no url")
-        try:
-            labels.append(parse_labels(row["labels"], num_classes))
-        except BadLabels as err:
-            raise UserError(f"{path}: line {number}: {err}") from None
-        urls.append(row["url"])
-        post_ids.append((row[post_column] or None) if post_column else None)
-    return urls, labels, post_ids

@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from smileynet.contracts import SPLITS
 from smileynet.vocab import Vocabulary
 
-SPLITS = ("train", "valid", "test")
 SAMPLINGS = ("temporal", "raw")
 
 

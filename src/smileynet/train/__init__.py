@@ -7,7 +7,16 @@
 Imported lazily: the CLI imports `smileynet.train.cli`, and `smileynet --help` must not load torch.
 """
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.train.config import TrainConfig as TrainConfig
+    from smileynet.train.config import resolve as resolve
+    from smileynet.train.evaluation import evaluate as evaluate
+    from smileynet.train.evaluation import predict_scores as predict_scores
+    from smileynet.train.trainer import train as train
 
 _EXPORTS = {
     "TrainConfig": "config",

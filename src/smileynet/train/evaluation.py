@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from smileynet import metrics
+from smileynet.contracts import METRIC_KEYS, METRIC_TITLES, N_KEY, RANDOM_KEY
 from smileynet.data.transforms import normalize
 from smileynet.distributed import resolve_device
 from smileynet.errors import UserError
@@ -177,7 +178,7 @@ def dumps(result: dict) -> str:
 
 def summary_table(result: dict) -> str:
     """The headline numbers against random scores, a few lines for a terminal (the JSON has the rest)."""
-    columns = [("mTop-1", "mtop1"), ("mTop-3", "mtop3"), ("mTop-5", "mtop5"), ("AUC", "auc"), ("mAP", "map")]
+    columns = [(METRIC_TITLES[key], key) for key in METRIC_KEYS]
 
     def row(name: str, values: dict) -> str:
         cells = ("-" if values.get(key) is None else f"{values[key]:.3f}" for _, key in columns)
@@ -188,7 +189,7 @@ def summary_table(result: dict) -> str:
         [
             header,
             row("SmileyNet", result),
-            row("random", result["random"]),
-            f"{result['n']} images, {result['split']} split of {result['data']}",
+            row("random", result[RANDOM_KEY]),
+            f"{result[N_KEY]} images, {result['split']} split of {result['data']}",
         ]
     )

@@ -57,7 +57,13 @@ results.json (version 1). Accuracies are fractions in [0, 1]. A "summary" is
     class_correlation  {class: [ROW x7]} (Table 5), more than two classes only
 """
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.transfer.experiment import TransferConfig as TransferConfig
+    from smileynet.transfer.experiment import run_transfer as run_transfer
 
 _EXPORTS = {"TransferConfig": "experiment", "run_transfer": "experiment"}
 __all__ = sorted(_EXPORTS)

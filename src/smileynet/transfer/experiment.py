@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from smileynet.contracts import TRANSFER_RESULTS_FILE, TransferResults
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config, write_json
 from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
@@ -284,7 +285,7 @@ def split_figures(
     return made
 
 
-def run_transfer(config: TransferConfig) -> dict:
+def run_transfer(config: TransferConfig) -> TransferResults:
     """Run the whole transfer suite of `config.benchmark`; writes OUT/results.json and figures."""
     from smileynet.model import load
     from smileynet.model.model_dir import model_dir_of
@@ -345,7 +346,7 @@ def run_transfer(config: TransferConfig) -> dict:
         }
 
     lexicon = vocabulary_sentiment(vocab)
-    results = {
+    results: TransferResults = {
         "version": RESULTS_VERSION,
         "benchmark": bench.kind,
         "root": str(config.root),
@@ -383,5 +384,5 @@ def run_transfer(config: TransferConfig) -> dict:
         "figures": made,
         "seconds": round(time.monotonic() - start, 3),
     }
-    write_json(out / "results.json", results)
+    write_json(out / TRANSFER_RESULTS_FILE, results)
     return results

@@ -100,6 +100,7 @@ def cached_embeddings(
         inputs = [str(paths[i]) for i in chunk]
         result = extract(model, inputs, batch_size=batch_size, features=features, workers=workers)
         array = result.logits if features == "logits" else result.pre_logits
+        assert array is not None  # extract returns the features it was asked for
         position = {s: n for n, s in enumerate(inputs)}
         for row, id_ in zip(array, result.ids):
             rows[keys[chunk[position[id_] if id_ in position else int(id_)]]] = row

@@ -58,8 +58,10 @@ def predict(
 
 def embed(
     model: Path = MODEL,
-    input: Path = typer.Argument(
-        ..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="Image files, image folders (searched recursively), list files (one path per line), "
+        "or one dataset (shards or release CSVs).",
     ),
     out: Path = typer.Option(..., "--out", help="Output FILE.parquet: id, path, embedding (logits), probs."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
@@ -81,7 +83,7 @@ def embed(
     summary = run_embed(
         EmbedConfig(
             model=model,
-            input=input,
+            inputs=inputs,
             out=out,
             batch_size=batch_size,
             backend=backend,

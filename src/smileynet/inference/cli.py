@@ -100,7 +100,9 @@ def embed(
 
 def export(
     model: Path = MODEL,
-    onnx: Path = typer.Option(..., "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."),
+    out: Path = typer.Option(
+        ..., "--out", "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."
+    ),
     check: bool = typer.Option(
         None,
         "--check/--no-check",
@@ -123,6 +125,6 @@ def export(
     from smileynet.inference.export import export as run_export
 
     summary = run_export(
-        model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images
+        model, out, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images
     )
     print(json.dumps(summary, ensure_ascii=False))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,6 +26,10 @@ from smileynet.vocab import Vocabulary, default_vocabulary
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FORMAT_VERSION = 1
+NO_PUBLISHED_WEIGHTS = (
+    "no pretrained SmileyNet weights are published; train a model (`smileynet train`) and load its folder: "
+    "smileynet.load('RUN/model'), or torch.hub.load(REPO_DIR, 'smileynet', source='local', weights='RUN/model')"
+)
 
 
 @dataclass
@@ -38,11 +43,14 @@ class ModelConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     version: int = FORMAT_VERSION
+    demo: bool = False  # trained by `smileynet demo` on generated glyph pictures only
 
     def to_dict(self) -> dict:
         """config.json's content: the fields, and the eval recipe derived from them (for readers
-        without this code; `from_dict` rebuilds it from the fields)."""
+        without this code; `from_dict` rebuilds it from the fields). `demo` is written only when true."""
         data = asdict(self)
+        if not self.demo:
+            del data["demo"]
         data["mean"], data["std"] = list(self.mean), list(self.std)
         data["preprocess"] = self.preprocess_recipe()
         return data
@@ -101,6 +109,9 @@ class ModelConfig:
             raise UserError(f"{where}: vocab lists {len(vocab)} emojis for {num_classes} outputs")
         if len(set(vocab)) != len(vocab):
             raise UserError(f"{where}: vocab lists an emoji twice")
+        demo = data.get("demo", False)
+        if not isinstance(demo, bool):
+            raise UserError(f"{where}: demo must be true or false, got {repr(demo)[:20]}")
         return cls(
             arch=check_arch(data["arch"], where),
             num_classes=num_classes,
@@ -108,6 +119,7 @@ class ModelConfig:
             image_size=_int_field(data, "image_size", *IMAGE_SIZES, where, default=224),
             mean=_triple(data, "mean", IMAGENET_MEAN, 0.0, 1.0, where),
             std=_triple(data, "std", IMAGENET_STD, 1e-3, 10.0, where),
+            demo=demo,
         )
 
 
@@ -121,7 +133,7 @@ def _is_int(value: object) -> bool:
 
 def _int_field(data: dict, key: str, low: int, high: int, where: str, default: int | None = None) -> int:
     value = data.get(key, default)
-    if not _is_int(value) or not low <= value <= high:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise UserError(f"{where}: {key} must be an integer from {low} to {high}, got {repr(value)[:20]}")
     return value
 
@@ -135,7 +147,7 @@ def _triple(data: dict, key: str, default: tuple, low: float, high: float, where
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in value)
     ):
         raise UserError(f"{where}: {key} must be 3 numbers from {low:g} to {high:g}, got {str(value)[:60]}")
-    return tuple(float(v) for v in value)
+    return float(value[0]), float(value[1]), float(value[2])
 
 
 def check_arch(arch: object, where: str = "") -> str:
@@ -223,14 +235,14 @@ def _build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
     if arch == "tiny":
         if imagenet:
             raise UserError("arch 'tiny' has no ImageNet weights")
-        backbone = TinyBackbone()
-        return backbone, backbone.num_features
+        tiny = TinyBackbone()
+        return tiny, tiny.num_features
     check_arch(arch)
     if arch.startswith("timm/"):
         import timm
 
         try:
-            backbone = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)
+            backbone: Any = timm.create_model(arch[5:], pretrained=imagenet, num_classes=0)  # has num_features
         except RuntimeError as err:
             raise UserError(f"timm model {arch[5:]!r}: {err}") from None
         return backbone, backbone.num_features
@@ -290,26 +302,29 @@ class SmileyNet(nn.Module):
     def predict(self, images, top_k: int = 5, *, batch_size: int = 32, backend: str = "torch") -> list[list[dict]]:
         """Per image (path, PIL image, array, tensor; one or many), its `top_k` emojis as
         {emoji, name, prob}, highest first. A bad image raises BadImage naming it."""
-        import smileynet  # the inference stage, on first call: the model itself imports no stage
+        from smileynet.inference.predict import predict  # on first call: the model itself imports no stage
 
-        return smileynet.predict(self, images, top_k, batch_size=batch_size, backend=backend)
+        return predict(self, images, top_k, batch_size=batch_size, backend=backend)
 
     def embed(self, images, *, batch_size: int = 32, backend: str = "torch"):
         """The emoji embedding of each image: `Embedding(logits, probs)`, float32 N x num_classes."""
-        import smileynet
+        from smileynet.inference.predict import embed
 
-        return smileynet.embed(self, images, batch_size=batch_size, backend=backend)
+        return embed(self, images, batch_size=batch_size, backend=backend)
 
 
 def create_model(
     arch: str = "resnet50",
     num_classes: int = 92,
-    pretrained: str | Path | None = "none",
+    pretrained: str | Path | bool | None = "none",
     vocab: list[str] | None = None,
     image_size: int = 224,
 ) -> SmileyNet:
     """Build a SmileyNet. `pretrained`: "none", "imagenet" (downloads where reachable), or a local
-    state-dict file (.safetensors, or .pt/.pth read with weights_only=True) for the backbone."""
+    state-dict file (.safetensors, or .pt/.pth read with weights_only=True) for the backbone.
+    `pretrained=True` (timm's spelling) is an error: no trained SmileyNet weights are published."""
+    if pretrained is True:
+        raise UserError(NO_PUBLISHED_WEIGHTS)
     if vocab is not None and len(vocab) != num_classes:
         raise UserError(f"vocab has {len(vocab)} emojis but num_classes is {num_classes}")
     pretrained = "none" if pretrained in (None, "", False) else str(pretrained)
@@ -332,7 +347,7 @@ def imagenet_classifier(arch: str = "resnet50", weights: str | Path = "imagenet"
             import timm
         except ImportError:
             raise UserError("timm models need timm: pip install 'smileynet[timm]'") from None
-        model = timm.create_model(arch[5:], pretrained=weights == "imagenet")
+        model: Any = timm.create_model(arch[5:], pretrained=weights == "imagenet")  # timm's own methods below
     else:
         import torchvision
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config
+from smileynet.model.model_dir import model_dir_of
 from smileynet.progress import progress
 from smileynet.report import dataset, training, transfer
 from smileynet.report.discover import Inputs, find_inputs, is_model_dir
@@ -76,7 +77,7 @@ def _training_sections(found: Inputs) -> list[Section]:
 
 def _prediction_sections(found: Inputs, config: ReportConfig) -> list[Section]:
     evaluations = [(p, d) for p in found.evaluations if (d := _read_json(p)) is not None]
-    model = config.model or (found.models[0] if found.models else None)
+    model = model_dir_of(config.model) if config.model is not None else (found.models[0] if found.models else None)
     images = training.image_files(config.images, config.examples) if config.images else []
     parts = []
     if evaluations:
@@ -106,8 +107,11 @@ def build_report(config: ReportConfig) -> Path:
     """Render every section whose inputs are present into one self-contained HTML file.
 
     Also writes the resolved config next to it (`<name>.config.yaml`) so the page can be rebuilt."""
-    if config.model is not None and not is_model_dir(Path(config.model)):
-        raise UserError(f"--model: not a model dir (config.json + model.safetensors): {config.model}")
+    if config.model is not None and not is_model_dir(model_dir_of(config.model)):
+        raise UserError(
+            f"--model: not a model dir (config.json + model.safetensors) nor a run folder with one in model/: "
+            f"{config.model}"
+        )
     if Path(config.out).is_dir():
         raise UserError(f"--out is a folder; give the HTML file to write, e.g. {Path(config.out) / 'report.html'}")
     if config.examples < 1:

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,8 +112,8 @@ def steps_per_epoch(data: Path, batch_size: int) -> int:
 
 def class_pos_weight(data: Path, num_classes: int) -> torch.Tensor:
     """negatives / positives per emoji over the train split (1 where an emoji has no positive)."""
-    from smileynet.data import iter_samples
     from smileynet.data.layout import BadLabels, parse_labels
+    from smileynet.data.samples import iter_samples
 
     positives, total = torch.zeros(num_classes), 0
     for sample in iter_samples(data, "train"):
@@ -135,9 +136,11 @@ def train_batches(
     skipped: Counter,
 ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
     """Endless (epoch, next batch, images, targets) from `position` on; each epoch a new shuffle."""
-    from smileynet.data import build_loader, train_transform
+    from smileynet.data.loader import build_loader
+    from smileynet.data.transforms import train_transform
 
-    crop = train_transform(config.image_size, tuple(config.crop_scale))
+    low, high = config.crop_scale
+    crop = train_transform(config.image_size, (low, high))
     epoch, batch = position
     while True:
         loader = build_loader(
@@ -225,7 +228,7 @@ def validate(
     batch-norm statistics; the scores are gathered and the metrics computed once on all of them,
     so they are those of one process validating alone (up to float rounding). Called by every
     process; the numbers come back on process 0 only."""
-    from smileynet.data import build_loader
+    from smileynet.data.loader import build_loader
 
     distributed.broadcast_buffers(model)
     loader = build_loader(
@@ -377,7 +380,7 @@ def wrap(setup: Setup, config: TrainConfig, info: distributed.DistInfo) -> nn.Mo
 
     model: nn.Module = setup.model
     if config.compile:
-        model = torch.compile(model)
+        model = cast(nn.Module, torch.compile(model))
     if info.distributed:
         model = DistributedDataParallel(model, device_ids=[setup.device.index] if setup.device.type == "cuda" else None)
     return model
@@ -455,7 +458,7 @@ def save_checkpoint(
     elapsed: float,
 ) -> None:
     """`checkpoints/last/` and the resumable state, with every rank's data position."""
-    all_positions = [position]
+    all_positions: list[tuple[int, int] | None] = [position]
     if info.distributed:
         all_positions = [None] * info.world_size
         torch.distributed.all_gather_object(all_positions, position)
@@ -468,7 +471,7 @@ def save_checkpoint(
                 "optimizer": setup.optimizer.state_dict(),
                 "scaler": setup.scaler.state_dict(),
                 "step": done,
-                "positions": [list(p) for p in all_positions],
+                "positions": [list(p) for p in all_positions if p is not None],  # every rank sent one
                 "rng": rng_state(),
                 "best": best,
                 "elapsed_s": elapsed,
@@ -521,9 +524,19 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
     loss_sum = torch.zeros((), device=setup.device)
     images_seen, steps_in_row = 0, 0
     row_start = start_time = time.perf_counter()
+    latest = {"loss": math.nan}  # of the last metrics row, for the progress line
+
+    def status() -> str:
+        return "" if math.isnan(latest["loss"]) else f"loss {latest['loss']:.4f}"
+
     model.train()
     for step in progress(
-        range(start.step, config.steps), total=config.steps - start.step, desc="train", unit="step", quiet=setup.quiet
+        range(start.step, config.steps),
+        total=config.steps - start.step,
+        desc="train",
+        unit="step",
+        quiet=setup.quiet,
+        status=status,
     ):
         epoch, batch, images, targets = next(batches)
         loss, lr = train_step(setup, model, config, step, images, targets)
@@ -543,6 +556,7 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
         row = metrics_row(
             setup, info, done, steps_in_row, totals, now - row_start, start.elapsed_before + now - start_time, epoch, lr
         )
+        latest["loss"] = float(row["loss"])
         if do_val:
             row.update(validate(setup.model, config, setup.device, setup.dtype, setup.batch_size, info))
         if do_val and info.is_main:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,8 +105,8 @@ def evaluate_split(
     models: dict | None = None,
 ) -> dict:
     """Every protocol on one split (its part of results.json)."""
-    mapping = class_sentiment(classes)
-    mapping = None if mapping is None else np.asarray(mapping)
+    polarity = class_sentiment(classes)
+    mapping = None if polarity is None else np.asarray(polarity)
     sentiment = None if mapping is None else mapping[y]
     multi = len(classes) > 2
     embeddings = {"smileynet": x} if baseline is None else {"smileynet": x, "baseline": baseline}
@@ -228,16 +229,26 @@ def extract_once(
 ) -> tuple[dict[str, Embeddings], dict, dict | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
-    common = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
-    embedded = {"smileynet": cached_embeddings(model, digest, bench.paths, cache, features="logits", **common)}
+
+    def embeddings(model, digest: str, features: str) -> Embeddings:
+        return cached_embeddings(
+            model,
+            digest,
+            bench.paths,
+            cache,
+            features=features,
+            batch_size=config.batch_size,
+            workers=config.workers,
+            quiet=config.quiet,
+        )
+
+    embedded = {"smileynet": embeddings(model, digest, "logits")}
     models = {"smileynet": (model, "logits")}
     baseline_info = None
     if config.baseline:
         baseline, baseline_digest = load_baseline(config.baseline, model, config.baseline_features)
         baseline = baseline.to(config.device)
-        embedded["baseline"] = cached_embeddings(
-            baseline, baseline_digest, bench.paths, cache, features=config.baseline_features, **common
-        )
+        embedded["baseline"] = embeddings(baseline, baseline_digest, config.baseline_features)
         models["baseline"] = (baseline, config.baseline_features)
         baseline_info = {
             "spec": config.baseline,
@@ -283,6 +294,11 @@ def split_figures(
     return made
 
 
+def _counts(reasons: dict[str, int]) -> str:
+    """Skip counts as text, most frequent first: "12 placeholder (repeated identical file), 1 missing file"."""
+    return ", ".join(f"{n:,} {reason}" for reason, n in sorted(reasons.items(), key=lambda rn: -rn[1])) or "none"
+
+
 def run_transfer(config: TransferConfig) -> dict:
     """Run the whole transfer suite of `config.benchmark`; writes OUT/results.json and figures."""
     from smileynet.model import load
@@ -293,6 +309,8 @@ def run_transfer(config: TransferConfig) -> dict:
     _check(config)
     bench = load_benchmark(config.benchmark, config.root)
     listed = len(bench.paths) + sum(bench.skipped.values())
+    if not bench.paths:
+        raise UserError(f"{config.root}: all {listed} images were dropped before reading: {_counts(bench.skipped)}")
     model = load(config.model, device=config.device)
     vocab = model.config.vocabulary()
     model_dir = model_dir_of(config.model)
@@ -305,9 +323,12 @@ def run_transfer(config: TransferConfig) -> dict:
     ok = np.logical_and.reduce([e.ok for e in embedded.values()])
     reasons = [_reason(next((e.reasons[i] for e in embedded.values() if e.reasons[i]), "")) for i in range(len(ok))]
     keep_rows = np.flatnonzero(ok)
+    before_reading = dict(bench.skipped)
     bench = bench.drop(ok, reasons)
     if not len(bench.paths):
-        raise UserError(f"{config.root}: none of the {listed} images could be read")
+        unread = dict(Counter(bench.skipped) - Counter(before_reading))
+        dropped = f" left after dropping {_counts(before_reading)}" if before_reading else ""
+        raise UserError(f"{config.root}: none of the {len(ok)} images{dropped} could be read ({_counts(unread)})")
     x = embedded["smileynet"].values[keep_rows]
     xb = embedded["baseline"].values[keep_rows] if config.baseline else None
 

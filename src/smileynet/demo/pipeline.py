@@ -25,10 +25,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from smileynet.errors import UserError
-from smileynet.files import read_config, write_config, write_json
+from smileynet.files import atomic_write_text, read_config, write_config, write_json
 
 STATE_FILE = "demo.json"
 
@@ -99,9 +100,21 @@ class Stage:
     needs_image_server: bool = False
     needs_jetstream: bool = False  # the demo's loopback Jetstream (`listen bluesky` records from it)
     summary: Callable[[], str] | None = None
+    then: Callable[[], None] | None = None  # after the command succeeded, before the stage counts as done
 
     def complete(self) -> bool:
         return all(p.exists() for p in self.outputs)
+
+
+def mark_demo_model(model_dir: Path) -> None:
+    """Write `"demo": true` into the model's config.json: predict, report and serve then say that
+    this model has only seen the demo's generated glyph pictures."""
+    from smileynet.model.model_dir import CONFIG_FILE
+    from smileynet.model.model_dir import read_config as read_model_config
+
+    config = read_model_config(model_dir / CONFIG_FILE)
+    config.demo = True
+    atomic_write_text(model_dir / CONFIG_FILE, json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
 def world_size(settings: DemoSettings):
@@ -195,7 +208,7 @@ def plan(
                 ],
                 [folder / "results.json"],
                 [folder],
-                summary=lambda folder=folder: _transfer_summary(folder / "results.json"),
+                summary=partial(_transfer_summary, folder / "results.json"),
             )
         )
     stages.append(
@@ -322,6 +335,7 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
             [run],
             resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
             summary=lambda: _train_summary(run),
+            then=lambda: mark_demo_model(run / "model"),
         ),
         Stage(
             f"evaluate{name}",
@@ -398,6 +412,8 @@ class Runner:
         missing = [str(p) for p in stage.outputs if not p.exists()]
         if missing:
             raise UserError(f"stage '{stage.name}' finished but did not write {', '.join(missing)} (log: {log_path})")
+        if stage.then is not None:
+            stage.then()
         self.record(stage.name, seconds)
         self.say(f"[{number}/{total}] {stage.name}: done in {seconds:.1f} s")
 

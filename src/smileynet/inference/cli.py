@@ -30,17 +30,21 @@ def predict(
     start("predict", quiet, verbose, extra="onnx" if backend == "onnx" else None)
     from smileynet.distributed import resolve_device
     from smileynet.inference.predict import predict_files, render_table
+    from smileynet.inference.runtime import make_runner
+    from smileynet.model.factory import DEMO_MODEL_NOTE
 
     if top_k < 1:
         raise UserError("--top-k must be at least 1")
+    runner = make_runner(model, backend, batch_size=batch_size, device=resolve_device(device))
+    if runner.config.demo:
+        print(f"note: {model} is {DEMO_MODEL_NOTE}", file=sys.stderr)
     rows, failures = predict_files(
-        model,
+        runner,
         images,
         top_k,
         batch_size=batch_size,
         backend=backend,
         workers=default_workers(workers),
-        device=resolve_device(device),
         quiet=quiet,
     )
     for path, reason in failures:

@@ -26,6 +26,10 @@ from smileynet.vocab import Vocabulary, default_vocabulary
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FORMAT_VERSION = 1
+DEMO_MODEL_NOTE = (
+    "a demo model (`smileynet demo`): it has only seen the demo's generated glyph pictures, "
+    "so its emojis for real photos mean little"
+)
 NO_PUBLISHED_WEIGHTS = (
     "no pretrained SmileyNet weights are published; train a model (`smileynet train`) and load its folder: "
     "smileynet.load('RUN/model'), or torch.hub.load(REPO_DIR, 'smileynet', source='local', weights='RUN/model')"

@@ -25,46 +25,70 @@ def _uri(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return png_uri(buffer.getvalue())
 
 
-def _emoji_width(n: int) -> float:
-    return min(max(6.0, 0.16 * n + 2.0), 17.0)
+DPI = 100
+MAX_WIDTH = 11.0  # inches: 1100 px at DPI, what the page shows without scaling the picture down
+EMOJIS_PER_ROW = 24  # a longer emoji axis is split over rows: the 92 emojis take 4
+GLYPH_PX = 24  # glyph ticks of the bar charts, in pixels of the page
+MATRIX_GLYPH_PX = 17  # glyph ticks of the 92 x 92 matrix, staggered in two rows
 
 
-def _zoom(n: int) -> float:
-    """Glyph tick size: large for a handful of emojis, small enough for 92 side by side."""
-    return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
+def _glyph_zoom(pixels: int, size: int = 64) -> float:
+    """OffsetImage's zoom that draws a `size`-px glyph as `pixels` page pixels at DPI."""
+    return pixels * 72 / (size * DPI)
+
+
+def _emoji_rows(n: int) -> list[range]:
+    """Index ranges of nearly equal rows of at most EMOJIS_PER_ROW emojis."""
+    count = max(1, -(-n // EMOJIS_PER_ROW))
+    bounds = np.linspace(0, n, count + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _emoji_width(per_row: int) -> float:
+    return min(max(6.0, 0.42 * per_row + 1.5), MAX_WIDTH)
 
 
 def label_distribution(emojis: list[str], before: list[int] | None, after: dict[str, list[int]] | None) -> str:
     """Fig. 2: posts per emoji in the collected data (a) and images per emoji after temporal
-    sampling, stacked by split (b)."""
+    sampling, stacked by split (b); a long emoji axis is split over rows."""
     panels = [p for p in (before, after) if p]
-    fig, axes = _figure(_emoji_width(len(emojis)), 3.0 * len(panels), nrows=len(panels))
-    x = np.arange(len(emojis))
-    row = 0
+    rows = _emoji_rows(len(emojis))
+    per_row = max(len(r) for r in rows)
+    fig, axes = _figure(_emoji_width(per_row), 2.6 * len(panels) * len(rows), nrows=len(panels) * len(rows))
+    axes_iter = iter(ax for (ax,) in axes)
+    part = f" ({{}}/{len(rows)})" if len(rows) > 1 else ""
     if before:
-        ax = axes[row][0]
-        ax.bar(x, before, color="#7a8599")
-        ax.set_ylabel("posts")
-        ax.set_title("(a) collected posts per emoji")
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
-        row += 1
+        top = max(before) * 1.05 or 1
+        for n, row in enumerate(rows, 1):
+            ax = next(axes_iter)
+            ax.bar(np.arange(len(row)), [before[i] for i in row], color="#7a8599")
+            ax.set_ylabel("posts")
+            ax.set_ylim(0, top)
+            ax.set_title("(a) collected posts per emoji" + part.format(n))
+            ax.set_xlim(-0.6, per_row - 0.4)
+            set_emoji_ticks(ax, [emojis[i] for i in row], zoom=_glyph_zoom(GLYPH_PX))
     if after:
-        ax = axes[row][0]
-        bottom = np.zeros(len(emojis))
-        for split, counts in after.items():
-            ax.bar(x, counts, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
-            bottom += np.asarray(counts, dtype=float)
-        ax.set_ylabel("images")
-        ax.set_title("(b) after temporal sampling, by split")
-        ax.legend(frameon=False, fontsize=8)
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
+        totals = np.sum([np.asarray(c, dtype=float) for c in after.values()], axis=0)
+        top = float(totals.max()) * 1.05 or 1
+        for n, row in enumerate(rows, 1):
+            ax = next(axes_iter)
+            bottom = np.zeros(len(row))
+            for split, counts in after.items():
+                values = np.array([counts[i] for i in row], dtype=float)
+                ax.bar(np.arange(len(row)), values, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
+                bottom += values
+            ax.set_ylabel("images")
+            ax.set_ylim(0, top)
+            ax.set_title("(b) after temporal sampling, by split" + part.format(n))
+            if n == 1:
+                ax.legend(frameon=False, fontsize=8, loc="upper right")
+            ax.set_xlim(-0.6, per_row - 0.4)
+            set_emoji_ticks(ax, [emojis[i] for i in row], zoom=_glyph_zoom(GLYPH_PX))
     fig.tight_layout()
     return _uri(fig)
 
@@ -75,14 +99,15 @@ def cooccurrence(emojis: list[str], corr: np.ndarray) -> str:
     shown_values = corr.astype(float).copy()
     np.fill_diagonal(shown_values, np.nan)
     limit = max(float(np.nanmax(np.abs(shown_values))) if len(emojis) > 1 else 0.0, 0.05)
-    side = min(max(5.0, 0.13 * len(emojis) + 2.5), 15.0)
+    side = min(max(5.0, 0.13 * len(emojis) + 2.5), MAX_WIDTH - 1.0)
     fig, axes = _figure(side + 1.0, side)
     ax = axes[0][0]
     shown = ax.imshow(shown_values, cmap="RdBu_r", vmin=-limit, vmax=limit)
     fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="label correlation")
-    zoom = 0.25 if len(emojis) <= 16 else 0.12 if len(emojis) <= 40 else 0.08
-    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom)
-    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom)
+    crowded = len(emojis) > EMOJIS_PER_ROW
+    zoom = _glyph_zoom(MATRIX_GLYPH_PX if crowded else GLYPH_PX)
+    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom, stagger=crowded)
+    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom, stagger=crowded)
     return _uri(fig)
 
 
@@ -144,6 +169,7 @@ def training_curves(metrics) -> str | None:
         if panel == "loss":
             rows = metrics.filter(metrics["loss"].is_not_null())
             ax.plot(rows["step"], rows["loss"], color="#3b6fb6", linewidth=1, label="train")
+            ax.set_yscale("log")  # the first steps' loss would flatten the rest on a linear axis
             if has("val_loss"):
                 held_out = metrics.filter(metrics["val_loss"].is_not_null())
                 ax.plot(
@@ -155,7 +181,7 @@ def training_curves(metrics) -> str | None:
                     label="validation",
                 )
                 ax.legend(frameon=False, fontsize=8)
-            ax.set_title("loss (BCE)")
+            ax.set_title("loss (BCE, log scale)")
             if has("lr") and rows["lr"].drop_nulls().n_unique() > 1:  # a schedule, not a constant
                 twin = ax.twinx()
                 twin.plot(rows["step"], rows["lr"], color="#aaaaaa", linewidth=0.8, linestyle="--")
@@ -164,8 +190,9 @@ def training_curves(metrics) -> str | None:
         elif panel == "val":
             for column in val:
                 rows = metrics.filter(metrics[column].is_not_null())
-                ax.plot(rows["step"], rows[column], marker="o", markersize=3, label=column.removeprefix("val_"))
-            ax.set_title("validation")
+                ax.plot(rows["step"], rows[column] * 100, marker="o", markersize=3, label=column.removeprefix("val_"))
+            ax.set_title("validation (%)")
+            ax.set_ylim(0, 100)
             ax.legend(frameon=False, fontsize=8)
         else:
             rows = metrics.filter(metrics["images_per_s"].is_not_null())
@@ -177,26 +204,39 @@ def training_curves(metrics) -> str | None:
 
 
 def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
-    """Per-emoji ROC AUC, best first, with the random level at 0.5."""
-    order = np.argsort(-np.asarray(aucs), kind="stable")
-    fig, axes = _figure(_emoji_width(len(emojis)), 3.2)
-    ax = axes[0][0]
-    ax.bar(np.arange(len(order)), [aucs[i] for i in order], color="#3b6fb6")
-    ax.axhline(0.5, color="#e0b000", linestyle="--", linewidth=1, label="random")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("ROC AUC")
-    ax.set_xlim(-0.6, len(order) - 0.4)
-    ax.legend(frameon=False, fontsize=8)
-    set_emoji_ticks(ax, [emojis[i] for i in order], zoom=_zoom(len(emojis)))
+    """Per-emoji ROC AUC in %, best first, with the random level at 50; a long emoji axis is split
+    over rows."""
+    order = [int(i) for i in np.argsort(-np.asarray(aucs), kind="stable")]
+    rows = _emoji_rows(len(order))
+    per_row = max(len(r) for r in rows)
+    fig, axes = _figure(_emoji_width(per_row), 2.8 * len(rows), nrows=len(rows))
+    for n, ((ax,), row) in enumerate(zip(axes, rows)):
+        shown = [order[i] for i in row]
+        ax.bar(np.arange(len(shown)), [100 * aucs[i] for i in shown], color="#3b6fb6")
+        ax.axhline(50, color="#e0b000", linestyle="--", linewidth=1, label="random")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("ROC AUC (%)")
+        ax.set_xlim(-0.6, per_row - 0.4)
+        if n == 0:
+            ax.legend(frameon=False, fontsize=8)
+        set_emoji_ticks(ax, [emojis[i] for i in shown], zoom=_glyph_zoom(GLYPH_PX))
+    fig.tight_layout()
     return _uri(fig)
 
 
 def fingerprint_heatmap(emojis: list[str], classes: list[str], values: np.ndarray) -> str:
-    """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class."""
-    fig, axes = _figure(_emoji_width(len(emojis)), 1.0 + 0.35 * len(classes))
-    ax = axes[0][0]
-    shown = ax.imshow(values.T, cmap="viridis", aspect="auto")
-    fig.colorbar(shown, ax=ax, fraction=0.03, pad=0.01, label="mean response")
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    set_emoji_ticks(ax, emojis, axis="x", zoom=_zoom(len(emojis)))
+    """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class; a long emoji
+    axis is split over rows, on one colour scale."""
+    rows = _emoji_rows(len(emojis))
+    per_row = max(len(r) for r in rows)
+    fig, axes = _figure(_emoji_width(per_row), (1.2 + 0.35 * len(classes)) * len(rows), nrows=len(rows))
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    shown = None
+    for (ax,), row in zip(axes, rows):
+        block = np.full((len(classes), per_row), np.nan)
+        block[:, : len(row)] = values[list(row)].T
+        shown = ax.imshow(block, cmap="viridis", aspect="auto", vmin=low, vmax=high)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        set_emoji_ticks(ax, [emojis[i] for i in row], axis="x", zoom=_glyph_zoom(GLYPH_PX))
+    fig.colorbar(shown, ax=[ax for (ax,) in axes], fraction=0.03, pad=0.01, label="mean response")
     return _uri(fig)

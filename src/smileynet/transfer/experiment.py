@@ -376,6 +376,7 @@ def run_transfer(config: TransferConfig) -> dict:
             "digest": digest,
             "features": "logits",
             "dim": int(x.shape[1]),
+            "demo": model.config.demo,
         },
         "baseline": baseline_info,
         "classes": bench.classes,

@@ -14,17 +14,13 @@ try:
 except ImportError:  # a plain clone, not installed: use its src/ folder
     sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-NO_PUBLISHED_WEIGHTS = (
-    "no pretrained SmileyNet weights are published; train a model (`smileynet train`) and pass its folder: "
-    "torch.hub.load(REPO_DIR, 'smileynet', source='local', weights='RUN/model')"
-)
-
 
 def smileynet(weights=None, pretrained: bool = False, device: str = "cpu"):
     """The trained SmileyNet in `weights` (a model dir, a run folder, or the model dir's config.json /
     model.safetensors), in eval mode on `device`. For a new untrained model use `smileynet.create_model`."""
     from smileynet.errors import UserError
     from smileynet.model import load
+    from smileynet.model.factory import NO_PUBLISHED_WEIGHTS
 
     if (
         pretrained is not False

@@ -143,6 +143,7 @@ class TransferModel(TypedDict):
     digest: str
     features: str
     dim: int
+    demo: bool  # trained by `smileynet demo` on generated pictures only
 
 
 class TransferResults(TypedDict):

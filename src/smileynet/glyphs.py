@@ -90,11 +90,16 @@ def emoji_label(key: str) -> str:
     return emoji_name(key)
 
 
-def set_emoji_ticks(ax, keys: list[str], axis: str = "x", size: int = 64, zoom: float = 0.22) -> None:
+def set_emoji_ticks(
+    ax, keys: list[str], axis: str = "x", size: int = 64, zoom: float = 0.22, stagger: bool = False
+) -> None:
     """Replace a matplotlib axis' tick labels by emoji glyph images (names without the font).
 
-    Ticks are assumed at positions 0..len(keys)-1, as bar charts and matrices have them.
+    Ticks are assumed at positions 0..len(keys)-1, as bar charts and matrices have them. With
+    `stagger`, every other glyph sits one glyph further out, so glyphs can be twice as large as a
+    tick's spacing (a 92 x 92 matrix) without touching.
     """
+    import numpy as np
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     ticks = list(range(len(keys)))
@@ -105,31 +110,38 @@ def set_emoji_ticks(ax, keys: list[str], axis: str = "x", size: int = 64, zoom: 
     images = [emoji_image(k, size) for k in keys]
     if any(img is None for img in images):
         labels = [emoji_label(k) for k in keys]
+        fontsize = 8 if len(keys) <= 30 else 6
         if axis == "x":
-            ax.set_xticklabels(labels, rotation=90, fontsize=6)
+            ax.set_xticklabels(labels, rotation=90, fontsize=fontsize)
         else:
-            ax.set_yticklabels(labels, fontsize=6)
+            ax.set_yticklabels(labels, fontsize=fontsize)
         return
     if axis == "x":
         ax.set_xticklabels([])
     else:
         ax.set_yticklabels([])
+    glyph_points = size * zoom  # OffsetImage draws one image pixel per point times `zoom`
     for tick, image in zip(ticks, images):
-        box = OffsetImage(image, zoom=zoom)
+        if image is None:
+            continue
+        box = OffsetImage(np.asarray(image), zoom=zoom)
+        out = 8 + (glyph_points + 2 if stagger and tick % 2 else 0)
+        offset: tuple[float, float]
         if axis == "x":
-            xy, xycoords, offset = (tick, 0), ("data", "axes fraction"), (0, -8)
+            xy, xycoords, offset = (tick, 0), ("data", "axes fraction"), (0, -out)
         else:
-            xy, xycoords, offset = (0, tick), ("axes fraction", "data"), (-8, 0)
+            xy, xycoords, offset = (0, tick), ("axes fraction", "data"), (-out, 0)
         ab = AnnotationBbox(box, xy, xycoords=xycoords, xybox=offset, boxcoords="offset points", frameon=False, pad=0)
         ax.add_artist(ab)
 
 
 def annotate_emoji(ax, key: str, xy: tuple[float, float], size: int = 64, zoom: float = 0.3) -> None:
     """Draw one emoji glyph at data coordinates `xy` (its name without the font)."""
+    import numpy as np
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     image = emoji_image(key, size)
     if image is None:
         ax.annotate(emoji_label(key), xy, fontsize=6, ha="center", va="center")
         return
-    ax.add_artist(AnnotationBbox(OffsetImage(image, zoom=zoom), xy, frameon=False, pad=0))
+    ax.add_artist(AnnotationBbox(OffsetImage(np.asarray(image), zoom=zoom), xy, frameon=False, pad=0))

@@ -33,3 +33,11 @@ def test_hub_loads_a_model_dir_and_a_run_folder(tmp_path):
 def test_hub_without_a_local_model_says_none_are_published(kwargs):
     with pytest.raises(UserError, match="no pretrained SmileyNet weights are published.*weights="):
         hub(**kwargs)
+
+
+def test_create_model_pretrained_true_says_none_are_published_in_one_line():
+    with pytest.raises(UserError) as caught:
+        create_model("tiny", 4, pretrained=True)
+    message = str(caught.value)
+    assert message.startswith("no pretrained SmileyNet weights are published") and "\n" not in message
+    assert "smileynet.load('RUN/model')" in message and "weights='RUN/model'" in message

@@ -181,3 +181,16 @@ def test_any_config_gives_a_model_config_or_user_error(changes):
         return
     assert 1 <= config.num_classes <= 10_000 and 8 <= config.image_size <= 1024
     assert all(s >= 1e-3 for s in config.std) and (not config.vocab or len(config.vocab) == config.num_classes)
+
+
+def test_the_demo_marker_is_one_optional_bool(model_dir, tmp_path):
+    assert "demo" not in json.loads((model_dir / "config.json").read_text("utf-8"))
+    assert smileynet.load(model_dir).config.demo is False
+    assert smileynet.load(edited(model_dir, tmp_path, demo=True)).config.demo is True
+    model = smileynet.load(model_dir)
+    model.config.demo = True
+    saved = save(model, tmp_path / "demo")
+    assert json.loads((saved / "config.json").read_text("utf-8"))["demo"] is True
+    for bad in ("yes", 1, [True]):
+        with pytest.raises(UserError, match="demo must be true or false"):
+            smileynet.load(edited(model_dir, tmp_path, demo=bad))

@@ -233,3 +233,25 @@ def test_runner_continues_an_interrupted_stage_and_stops_at_a_stub(tmp_path, mon
     with pytest.raises(UserError, match=r"stage 'report' failed \(exit 1\): smileynet: error: no posts"):
         pipeline.Runner(tmp_path, quiet=True).run(report, 1, 1)
     assert "report" not in json.loads((tmp_path / "demo.json").read_text())["stages"]
+
+
+def test_the_demo_marks_the_models_it_trains(tmp_path, monkeypatch):
+    """Both Table 1 models get `"demo": true` in config.json once their train stage succeeds."""
+    from smileynet.demo import pipeline
+    from smileynet.model import create_model, load, save
+
+    stages = {s.name: s for s in pipeline.plan(tmp_path, DemoSettings.for_run(10.0, 0, "tiny"), "http://127.0.0.1:1")}
+    for name, run in (("train", "run"), ("train raw", "run-raw")):
+        stage = stages[name]
+        save(create_model("tiny", 3, vocab=["😀", "😂", "😍"], image_size=32), tmp_path / run / "model")
+        assert load(tmp_path / run).config.demo is False
+        fake = FakeCommands()
+        fake.outputs = []  # the model saved above stands for what the command wrote
+        monkeypatch.setattr(pipeline, "_run_logged", fake)
+        model_files = [p for p in stage.outputs if p.parent.name == "model"]
+        pipeline.Runner(tmp_path, quiet=True).run(
+            pipeline.Stage(stage.name, stage.argv, model_files, then=stage.then), 1, 1
+        )
+        assert fake.calls and fake.calls[0][0] == "train"
+        assert load(tmp_path / run).config.demo is True
+        assert json.loads((tmp_path / run / "model" / "config.json").read_text())["demo"] is True

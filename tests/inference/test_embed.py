@@ -151,6 +151,47 @@ def test_bad_input_is_a_one_line_error(model_dir, tmp_path, run_cli):
         assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1, err
 
 
+def test_image_files_are_inputs_like_folders_and_lists(model_dir, images, tmp_path, run_cli):
+    code, out, err = run_cli("embed", model_dir, images / "img0.jpg", "--out", tmp_path / "one.parquet", "-q")
+    assert code == 0, err
+    _, one = read(tmp_path / "one.parquet")
+    assert list(one) == [str(images / "img0.jpg")]
+    (tmp_path / "noext").write_bytes(jpeg(1))  # an image without an extension is recognised by its header
+    code, out, err = run_cli(
+        "embed", model_dir, images / "img0.jpg", tmp_path / "noext", images / "sub", images / "img0.jpg",
+        "--out", tmp_path / "mixed.parquet", "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    _, mixed = read(tmp_path / "mixed.parquet")
+    assert sorted(mixed) == sorted(
+        [str(images / "img0.jpg"), str(tmp_path / "noext"), f"{images / 'sub'}/img7.jpg", f"{images / 'sub'}/img8.jpg"]
+    )
+    np.testing.assert_allclose(mixed[str(images / "img0.jpg")][1], one[str(images / "img0.jpg")][1], atol=1e-6)
+    same_bytes = smileynet.load(model_dir).embed([images / "img1.jpg"]).logits[0]
+    np.testing.assert_allclose(mixed[str(tmp_path / "noext")][1], same_bytes, atol=1e-5)
+
+
+def test_bad_inputs_leave_no_output_behind(model_dir, images, tmp_path, run_cli):
+    (tmp_path / "binary.dat").write_bytes(b"\x00\xff\xfe" * 100)  # neither an image nor a list of paths
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "00000.tar").write_bytes(b"")
+    for inputs in (
+        [images / "img0.jpg", tmp_path / "binary.dat"],
+        [images / "img0.jpg", tmp_path / "missing.jpg"],
+        [tmp_path / "shards" / "00000.tar"],
+        [tmp_path / "empty"],
+    ):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        out = tmp_path / "out" / "e.parquet"
+        code, _, err = run_cli("embed", model_dir, *inputs, "--out", out, "-q")
+        assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1, err
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir()), inputs
+    assert (
+        "binary.dat: neither an image nor a list file"
+        in run_cli("embed", model_dir, tmp_path / "binary.dat", "--out", tmp_path / "x.parquet")[2]
+    )
+
+
 @pytest.mark.slow
 def test_torchrun_ranks_share_the_inputs_and_rank0_merges(model_dir, images, tmp_path):
 

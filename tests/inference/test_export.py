@@ -44,7 +44,7 @@ def test_onnx_backend_matches_torch(model_dir):
 
 
 def test_export_cli_writes_a_self_describing_onnx_file(model_dir, tmp_path, run_cli):
-    code, out, err = run_cli("export", model_dir, "--onnx", tmp_path / "m.onnx")
+    code, out, err = run_cli("export", model_dir, "--out", tmp_path / "m.onnx")
     assert code == 0, err
     assert '"same_top5": true' in out
     graph = onnx.load(tmp_path / "m.onnx")
@@ -57,10 +57,14 @@ def test_export_cli_writes_a_self_describing_onnx_file(model_dir, tmp_path, run_
     np.testing.assert_allclose(from_file.logits, extract(model_dir, images).logits, atol=1e-4)
 
 
-def test_export_cli_bad_input_is_one_line(tmp_path, run_cli):
-    code, _, err = run_cli("export", tmp_path / "nope", "--onnx", tmp_path / "m.onnx")
+def test_export_cli_bad_input_is_one_line(model_dir, tmp_path, run_cli):
+    code, _, err = run_cli("export", tmp_path / "nope", "--out", tmp_path / "m.onnx")
     assert code == 1 and err.startswith("smileynet: error:") and err.count("\n") == 1
     assert not (tmp_path / "m.onnx").exists()
+    code, _, err = run_cli("export", model_dir, "--out", tmp_path / "m.txt")
+    assert code == 1 and "--out must name a .onnx file" in err and not (tmp_path / "m.txt").exists()
+    code, _, err = run_cli("export", model_dir)
+    assert code != 0 and "Missing option '--out'" in err
 
 
 def test_int8_export_is_quantised_calibrated_and_close(model_dir, tmp_path, run_cli):
@@ -69,6 +73,7 @@ def test_int8_export_is_quantised_calibrated_and_close(model_dir, tmp_path, run_
     for i, image in enumerate(pictures(8)):
         image.save(calibration / f"{i}.png")
     (calibration / "broken.jpg").write_bytes(b"junk")  # skipped, not fatal
+    # --onnx is the older name of --out
     code, out, err = run_cli("export", model_dir, "--onnx", tmp_path / "q.onnx", "--int8-calibration", calibration)
     assert code == 0, err
     summary = json.loads(out)

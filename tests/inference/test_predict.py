@@ -67,3 +67,14 @@ def test_bad_input_is_a_one_line_error(model_dir, images, tmp_path, run_cli):
     ):
         code, _, err = run_cli("predict", *args)
         assert code == 1 and err.strip().splitlines()[-1].startswith("smileynet: error:"), err
+
+
+def test_a_demo_model_says_what_it_has_seen(model_dir, images, tmp_path, run_cli):
+    code, _, err = run_cli("predict", model_dir, images / "a.jpg", "--json", "--quiet")
+    assert code == 0 and "demo" not in err
+    model = smileynet.load(model_dir)
+    model.config.demo = True
+    demo = save(model, tmp_path / "demo")
+    code, out, err = run_cli("predict", demo, images / "a.jpg", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["path"] == str(images / "a.jpg")  # stdout stays JSON
+    assert err.count("\n") == 1 and "a demo model" in err and "only seen the demo's generated glyph pictures" in err

@@ -255,13 +255,13 @@ def test_sections_follow_the_inputs(report_inputs):
         assert published_number in page
     twitter = json.loads((report_inputs["twitter"] / "results.json").read_text())
     ours = twitter["splits"]["five_agrees"]["protocols"]["knn"]["smileynet"]["accuracy"]
-    assert f"{100 * ours['mean']:.2f} ± {100 * ours['std']:.2f}" in page
+    assert f"{100 * ours['mean']:.1f} ± {100 * ours['std']:.1f}" in page
     assert page.count('class="published"') >= 2 + 9 + 2 + 7
     # figures of the transfer runs are embedded (Fig. 4, 6, 7, 8)
     for caption in ("Fig. 4", "Fig. 6", "Fig. 7", "Fig. 8", "Table 5", "Fig. 2", "Fig. 9", "Fig. 5"):
         assert caption in page
     # training summary read from metrics.csv: 60 steps, best validation AUC at step 60
-    assert "70.00 / 70.00 (60)" in page
+    assert "70.0 / 70.0 (60)" in page
     # Fig. 5: the three readable example images, each with five glyphs; the broken one left out
     assert page.count('class="example"') == 3 and "broken.jpg" not in page
     sample_report = json.loads((report_inputs["inputs"][1] / "sample_report.json").read_text())
@@ -287,7 +287,7 @@ def test_evaluation_makes_table_1(report_inputs, tmp_path):
     page = valid_html(out.read_text("utf-8"))
     data = json.loads(evaluation.read_text())
     assert "Table 1" in page and "69.8" in page
-    assert f"{100 * data['mtop1']:.2f}" in page and f"{100 * data['auc']:.2f}" in page
+    assert f"{100 * data['mtop1']:.1f}" in page and f"{100 * data['auc']:.1f}" in page
     assert "Per-emoji AUC" in page
     assert '<section id="training">' not in page and '<section id="transfer-twitter">' not in page
 
@@ -379,6 +379,8 @@ def test_report_of_a_real_training_run_and_evaluation(tmp_path):
             str(data / "img"),
             "--examples",
             "2",
+            "--model",
+            str(run),  # a run folder, as --help says: its model/
             "--quiet",
         ],
     ):
@@ -387,7 +389,7 @@ def test_report_of_a_real_training_run_and_evaluation(tmp_path):
     page = valid_html((tmp_path / "r.html").read_text("utf-8"))
     data_eval = json.loads(evaluation.read_text())
     table1 = page.split("Table 1")[1].split("</table>")[0]
-    assert f"{100 * data_eval['mtop1']:.2f}" in table1 and f"{100 * data_eval['random']['auc']:.2f}" in table1
+    assert f"{100 * data_eval['mtop1']:.1f}" in table1 and f"{100 * data_eval['random']['auc']:.1f}" in table1
     assert "run, test split, n=8" in table1
     assert "Run: run" in page and "train_summary.json" in page and page.count('class="example"') == 2
     assert '<div class="vocab">' in page and "Fig. 2" in page  # the release folder: its labels per split
@@ -466,7 +468,7 @@ def test_missing_keys_never_crash(tmp_path):
     pq.write_table(pa.table({"post_id": ["1"], "emojis": [["😂"]]}), tmp_path / "posts.parquet")  # no created_at
     out = build_report(ReportConfig(inputs=[tmp_path], out=tmp_path / "r.html", quiet=True))
     page = valid_html(out.read_text("utf-8"))
-    assert "Table 1" in page and "10.00" in page
+    assert "Table 1" in page and "10.0" in page
     assert '<section id="transfer-twitter">' in page
     assert "manifest.parquet: not a readable parquet file" in page and "Fig. 2" in page
 
@@ -604,7 +606,7 @@ def test_table1_puts_our_raw_and_temporal_runs_under_the_paper_rows(tmp_path):
     html = table1(
         [
             (tmp_path / "a.json", evaluation("run", "temporal", 0.1111)),
-            (tmp_path / "b.json", evaluation("run-raw", "raw", 0.0999)),
+            (tmp_path / "b.json", evaluation("run-raw", "raw", 0.0987)),
             (tmp_path / "c.json", evaluation("other", None, 0.0555)),
         ]
     )
@@ -619,7 +621,79 @@ def test_table1_puts_our_raw_and_temporal_runs_under_the_paper_rows(tmp_path):
         "SmileyNet",
     ]
     assert [c.split("<td>")[-1].split(" <span")[0].split("<span")[0].strip() for c in cells] == order
-    assert html.count("1.23") == 1  # the random row once: both runs were evaluated on the same split
+    assert html.count(">1.2<") == 1  # the random row once: both runs were evaluated on the same split
     rows = html.split("<tr")[2:]
-    assert "run-raw, test split" in rows[3] and "9.99" in rows[3]
-    assert "run, test split" in rows[5] and "11.11" in rows[5] and "other" in rows[6]
+    assert "run-raw, test split" in rows[3] and ">9.9<" in rows[3]
+    assert "run, test split" in rows[5] and ">11.1<" in rows[5] and "other" in rows[6]
+
+
+def test_demo_results_stand_apart_from_the_papers(tmp_path):
+    """An evaluation and a transfer run of a model marked `"demo": true`: their rows sit in tables
+    of their own, tagged "generated world", with no published row; the run says what the model saw."""
+    from smileynet.model import create_model, save
+    from smileynet.report import ReportConfig, build_report
+
+    rng = np.random.default_rng(4)
+    run = write_run(tmp_path, rng)
+    model = create_model("tiny", len(EMOJIS), vocab=EMOJIS, image_size=32)
+    model.config.demo = True
+    save(model, run / "model")
+    evaluation = write_evaluation(tmp_path, rng)
+    data = json.loads(evaluation.read_text())
+    write_json(evaluation, {**data, "model": str(run / "model"), "split": "test", "train_sampling": "temporal"})
+    twitter = {
+        "benchmark": "twitter",
+        "model": {"path": str(run / "model"), "dim": 8, "demo": True},
+        "splits": {s: {"protocols": {"knn": {"smileynet": {"accuracy": {"mean": 0.9, "std": 0.01}}}}}
+                   for s in ("five_agrees", "four_agrees", "three_agrees")},
+    }  # fmt: skip
+    write_json(tmp_path / "transfer" / "results.json", twitter)
+    out = build_report(
+        ReportConfig(inputs=[run, evaluation, tmp_path / "transfer"], out=tmp_path / "r.html", quiet=True)
+    )
+    page = valid_html(out.read_text("utf-8"))
+    assert "Table 1: emoji prediction (%)" not in page  # no measured evaluation: no table beside the paper's
+    generated = page.split("Table 1 on the generated world")[1].split("</table>")[0]
+    assert 'class="published"' not in generated and generated.count("generated world") == 2  # random + ours
+    assert "only seen the demo&#x27;s generated glyph pictures" in page
+    table2 = page.split("Table 2: 1-nearest-neighbour sentiment accuracy on the generated world (demo) (%)")[1]
+    table2 = table2.split("</table>")[0]
+    assert "90.0 ± 1.0" in table2 and 'class="published"' not in table2 and "generated world" in table2
+    assert "Table 2: 1-nearest-neighbour sentiment accuracy (%)" not in page
+
+
+def test_every_metric_is_a_percentage_with_one_decimal(report_inputs, tmp_path):
+    from smileynet.report import ReportConfig, build_report
+    from smileynet.report.page import pct
+
+    assert (pct(0.8269), pct(0.5, 0.0123), pct(76.5), pct(None)) == ("82.7", "50.0 ± 1.2", "76.5", "-")
+    evaluation = write_evaluation(tmp_path, np.random.default_rng(5))
+    page = build_report(ReportConfig(inputs=[evaluation], out=tmp_path / "r.html", quiet=True)).read_text("utf-8")
+    for html in (page, report_inputs["html"]):
+        assert not re.search(
+            r"<td class=num>0\.\d{2,3}</td>", html
+        )  # no metric as a fraction (the loss has 4 decimals)
+    assert "<th class=num>AUC (%)</th>" in page and "ROC AUC (%)" in page
+
+
+def test_plots_log_the_loss_and_split_long_emoji_axes(monkeypatch):
+    import polars as pl
+
+    from smileynet.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_uri", lambda fig: figures.append(fig) or "data:image/png;base64,")
+    steps = np.arange(1, 101)
+    validated = pl.Series([None if s % 50 else 0.7 for s in steps], dtype=pl.Float64)
+    metrics = pl.DataFrame({"step": steps, "loss": 30.0 / steps + 0.1, "val_auc": validated})
+    plots.training_curves(metrics)
+    loss, validation = figures[0].axes[:2]
+    assert loss.get_yscale() == "log" and validation.get_ylim() == (0, 100)
+    rows = plots._emoji_rows(92)
+    assert len(rows) == 4 and sum(len(r) for r in rows) == 92 and max(len(r) for r in rows) <= plots.EMOJIS_PER_ROW
+    for pixels in (plots.GLYPH_PX, plots.MATRIX_GLYPH_PX):  # drawn size of a 64 px glyph, in page pixels
+        assert 64 * plots._glyph_zoom(pixels) * plots.DPI / 72 >= 16
+    from smileynet.vocab import default_vocabulary
+
+    plots.per_emoji_auc(list(default_vocabulary().emojis), list(np.linspace(0.9, 0.5, 92)))
+    assert len(figures[1].axes) == 4 and all(ax.get_ylim() == (0, 100) for ax in figures[1].axes)

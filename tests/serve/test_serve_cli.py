@@ -17,9 +17,10 @@ from smileynet.errors import UserError
 from smileynet.inference.runtime import onnx_available
 from smileynet.inference.torch_runtime import export_onnx
 from smileynet.model import create_model, load, save
+from smileynet.model.config import DEMO_NOTE
 from smileynet.model.model_dir import mark_demo
 from smileynet.serve.app import create_app
-from smileynet.serve.predictor import DEMO_NOTE, Predictor
+from smileynet.serve.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,8 @@ def test_a_demo_model_says_what_it_has_seen(model_dir, tmp_path):
     with TestClient(create_app(Predictor(demo))) as client:
         info = client.get("/v1/model").json()
     assert (
-        info["demo"] is True and info["note"] == DEMO_NOTE == "a demo model that has only seen generated glyph pictures"
+        info["demo"] is True
+        and info["note"] == DEMO_NOTE == "a demo model that has only seen the demo's generated glyph pictures"
     )
     if onnx_available():  # an export keeps the mark in its metadata
         export_onnx(demo, tmp_path / "demo.onnx")

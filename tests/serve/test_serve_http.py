@@ -15,9 +15,10 @@ from loadtest import background_server, free_port, make_requests, run_load
 from PIL import Image
 
 from smileynet.model import create_model, save
+from smileynet.model.config import DEMO_NOTE
 from smileynet.model.model_dir import mark_demo
 from smileynet.serve.app import create_app
-from smileynet.serve.predictor import DEMO_NOTE, Predictor
+from smileynet.serve.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

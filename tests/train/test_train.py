@@ -363,3 +363,15 @@ def test_training_batches_are_cropped_with_the_configured_scale(dataset, tmp_pat
     images, _ = next(trainer.train_batches(config, 4, 8, DistInfo(), (0, 0), Counter()))[2:]
     assert images.shape[1:] == (3, 32, 32)
     assert [(c.size, c.scale) for c in crops] == [(32, (0.2, 0.9))]
+
+
+def test_progress_lines_off_a_terminal_carry_the_eta_and_the_loss(dataset, tmp_path, monkeypatch, capsys):
+    import re
+
+    from smileynet import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY_SECONDS", 0.0)  # a line after every step
+    train(tiny(dataset, tmp_path / "run", steps=3, quiet=False))
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: ") and "/3 step" in line]
+    assert len(lines) == 3, lines
+    assert all(re.search(r"\d+\.\d step/s, ETA \d+:\d\d, loss \d+\.\d{4}\)$", line) for line in lines), lines

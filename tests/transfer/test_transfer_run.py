@@ -121,6 +121,27 @@ def make_fi(root, per_class=6):
     (root / "anger" / "anger_9001.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
 
 
+def test_fi_of_placeholders_only_says_so(tmp_path, models):
+    """Every file a copy of Flickr's "photo unavailable" picture: the error names the placeholders,
+    not unreadable images; with a few broken files beside them, both counts are given."""
+    planted, _ = models
+    placeholder = picture(True, 999)
+    for emotion in MIKELS_EMOTIONS:
+        (tmp_path / "fi" / emotion).mkdir(parents=True)
+        (tmp_path / "fi" / emotion / f"{emotion}_0001.jpg").write_bytes(placeholder)
+    config = TransferConfig("fi", tmp_path / "fi", planted, tmp_path / "out", workers=0, quiet=True)
+    with pytest.raises(UserError, match=r"all 8 images were dropped before reading: 8 placeholder") as caught:
+        run_transfer(config)
+    assert "could be read" not in str(caught.value) and not (tmp_path / "out").exists()
+    for emotion in MIKELS_EMOTIONS[:2]:
+        (tmp_path / "fi" / emotion / f"{emotion}_0002.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(UserError) as caught:
+        run_transfer(config)
+    message = str(caught.value)
+    assert "none of the 2 images left after dropping 8 placeholder (repeated identical file) could be read" in message
+    assert "\n" not in message
+
+
 @pytest.mark.slow
 def test_fi_emotions_fingerprints_and_skips(tmp_path, models):
     planted, random = models

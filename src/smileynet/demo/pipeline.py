@@ -30,6 +30,7 @@ from pathlib import Path
 
 from smileynet.errors import UserError
 from smileynet.files import read_config, write_config, write_json
+from smileynet.model.model_dir import mark_demo
 
 STATE_FILE = "demo.json"
 
@@ -324,7 +325,7 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
             [run],
             resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
             summary=lambda: _train_summary(run),
-            finish=lambda: _mark_demo(run / "model"),
+            finish=partial(mark_demo, run / "model"),
         ),
         Stage(
             f"evaluate{name}",
@@ -436,13 +437,6 @@ def _run_logged(command: list[str], log_path: Path, echo: bool) -> tuple[int, st
                 raise
             rc = child.wait()
     return rc, "".join(tail)
-
-
-def _mark_demo(model_dir: Path) -> None:
-    """`"demo": true` in the model's config.json: `serve` then says what the model has seen."""
-    from smileynet.model.model_dir import mark_demo
-
-    mark_demo(model_dir)
 
 
 def _quote(arg: str) -> str:

@@ -43,6 +43,8 @@ def predict(
     extra = model_extra(model, backend)
     start("predict", quiet, verbose, extra=extra)
     from smileynet.inference.predict import predict_files, render_table
+    from smileynet.inference.runtime import make_runner
+    from smileynet.model.config import DEMO_NOTE
 
     if extra != "lite":  # an .onnx file runs on ONNX Runtime's CPU provider; torch resolves the rest
         from smileynet.distributed import resolve_device
@@ -50,8 +52,11 @@ def predict(
         device = resolve_device(device)
     if top_k < 1:
         raise UserError("--top-k must be at least 1")
+    runner = make_runner(model, backend, batch_size=batch_size, device=device)
+    if runner.config.demo:
+        print(f"note: {model} is {DEMO_NOTE}", file=sys.stderr)
     rows, failures = predict_files(
-        model,
+        runner,
         images,
         top_k,
         batch_size=batch_size,
@@ -75,8 +80,10 @@ def predict(
 
 def embed(
     model: Path = MODEL,
-    input: Path = typer.Argument(
-        ..., help="An image folder (recursive), a list file (one path per line), or a dataset (shards or release CSVs)."
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="Image files, image folders (searched recursively), list files (one path per line), "
+        "or one dataset (shards or release CSVs).",
     ),
     out: Path = typer.Option(..., "--out", help="Output FILE.parquet: id, path, embedding (logits), probs."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
@@ -98,7 +105,7 @@ def embed(
     summary = run_embed(
         EmbedConfig(
             model=model,
-            input=input,
+            inputs=inputs,
             out=out,
             batch_size=batch_size,
             backend=backend,
@@ -115,7 +122,9 @@ def embed(
 
 def export(
     model: Path = MODEL,
-    onnx: Path = typer.Option(..., "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."),
+    out: Path = typer.Option(
+        ..., "--out", "--onnx", help="Output FILE.onnx (uint8 pixels in; logits and features out)."
+    ),
     check: bool = typer.Option(
         None,
         "--check/--no-check",
@@ -138,6 +147,6 @@ def export(
     from smileynet.inference.export import export as run_export
 
     summary = run_export(
-        model, onnx, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images
+        model, out, check=check, seed=seed, int8_calibration=int8, calibration_images=calibration_images
     )
     print(json.dumps(summary, ensure_ascii=False))

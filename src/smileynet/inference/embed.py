@@ -1,4 +1,4 @@
-"""`smileynet embed`: the emoji embedding of every image of a folder, a list file or a dataset, to parquet.
+"""`smileynet embed`: the emoji embedding of every image of image files, folders, list files or a dataset, to parquet.
 
 Output (docs/architecture.md): `id`, `path`, `embedding` (fixed-size list of float32, the pre-sigmoid
 logits, one entry per emoji of the model's vocabulary, which the file's metadata carries) and
@@ -10,13 +10,17 @@ Streaming and resumable: rows are written every `part_rows` images as complete p
 end. Under `torchrun`, rank r takes every WORLD_SIZE-th input, writes its own parts, and rank 0
 merges once all ranks are done.
 
-Ids: a folder's images are named by their path relative to the folder, a list file's by the line
-as written, a dataset's (shards or release CSVs) by the sample id of `smileynet.data.iter_samples`;
-`path` is the absolute file path, or for a dataset the sample's source url.
+Ids: an image file given is named by its path as given, a folder's images by their path relative
+to the folder (after the folder as given, where several inputs are embedded together), a list
+file's by the line as written, a dataset's (shards or release CSVs) by the sample id of
+`smileynet.data.iter_samples`; `path` is the absolute file path, or for a dataset the sample's
+source url. A file is an image by its extension or, without one, by its header; any other file is
+a list file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -34,14 +38,14 @@ import pyarrow.parquet as pq
 from smileynet import contracts
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_bytes, atomic_write_text, write_config
-from smileynet.images import ImageSource, list_images
+from smileynet.images import IMAGE_EXTENSIONS, ImageSource, list_images
 from smileynet.progress import progress
 
 
 @dataclass
 class EmbedConfig:
     model: Path
-    input: Path
+    inputs: list[Path]
     out: Path
     batch_size: int = 64
     backend: str = "auto"
@@ -59,15 +63,22 @@ class Item:
     source: ImageSource  # a file path or the image bytes
 
 
-def folder_items(root: Path) -> Iterator[Item]:
-    """Every image file under `root`, recursively, in sorted path order."""
+def folder_items(root: Path, prefix: str = "") -> Iterator[Item]:
+    """Every image file under `root`, recursively, in sorted path order; ids relative to `root`
+    (after `prefix`, the folder as given, where several inputs are embedded together)."""
     for path in list_images(root):
-        yield Item(path.relative_to(root).as_posix(), str(path.resolve()), path)
+        yield Item(prefix + path.relative_to(root).as_posix(), str(path.resolve()), path)
 
 
 def list_items(list_file: Path) -> Iterator[Item]:
     """One path per line (relative to the list file's folder); blank lines and `#` comments skipped."""
-    for line in list_file.read_text("utf-8").splitlines():
+    try:
+        text = list_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{list_file}: neither an image nor a list file of paths (not UTF-8 text, byte {err.start})"
+        ) from None
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -95,26 +106,55 @@ def is_dataset(folder: Path) -> bool:
     return False
 
 
-def input_items(source: Path, split: str | None) -> tuple[Iterator[Item], int | None]:
-    """The items of INPUT and their number where it is cheap to know."""
-    if not source.exists():
-        raise UserError(f"input not found: {source}")
-    if source.is_file():
-        if source.suffix == ".tar":
-            raise UserError(f"{source}: pass the shards folder (with train/valid/test/*.tar), not one shard")
-        items = list(list_items(source))
-        return iter(items), len(items)
-    if is_dataset(source):
-        from smileynet.data import available_splits, split_sizes
+def looks_like_image(path: Path) -> bool:
+    """An image by its extension, or by its header where the name has none (a list file is text)."""
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return True
+    from PIL import Image, UnidentifiedImageError
 
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
+def input_items(sources: list[Path], split: str | None) -> tuple[Iterator[Item], int | None]:
+    """The items of the inputs (image files, image folders, list files, or one dataset) and their
+    number where it is cheap to know. Every input is checked here, before anything is written."""
+    if not sources:
+        raise UserError("no input given: pass image files, folders, list files or a dataset")
+    missing = [str(source) for source in sources if not source.exists()]
+    if missing:
+        raise UserError(f"input not found: {', '.join(missing)}")
+    datasets = [source for source in sources if source.is_dir() and is_dataset(source)]
+    if datasets:
+        if len(sources) > 1:
+            raise UserError(f"a dataset ({datasets[0]}) is embedded on its own: pass it as the only input")
+        from smileynet.data.layout import available_splits, split_sizes
+
+        source = datasets[0]
         splits = [split] if split else available_splits(source)
         sizes = [split_sizes(source, s) for s in splits]
         known = [size for size in sizes if size is not None]
         return dataset_items(source, split), sum(known) if len(known) == len(sizes) else None
     if split:
-        raise UserError(f"--split applies to a dataset (shards or release CSVs), and {source} is an image folder")
-    items = list(folder_items(source))
-    return iter(items), len(items)
+        raise UserError("--split applies to a dataset (shards or release CSVs), not to image files, folders or lists")
+    items: dict[str, Item] = {}  # by id: an image given twice is embedded once
+    for source in sources:
+        if source.is_dir():
+            prefix = f"{source.as_posix().rstrip('/')}/" if len(sources) > 1 else ""
+            found = list(folder_items(source, prefix))
+        elif source.suffix == ".tar":
+            raise UserError(f"{source}: pass the shards folder (with train/valid/test/*.tar), not one shard")
+        elif looks_like_image(source):
+            found = [Item(str(source), str(source.resolve()), source)]
+        else:
+            found = list(list_items(source))
+        items.update((item.id, item) for item in found)
+    if not items:
+        raise UserError("no images found in " + ", ".join(str(source) for source in sources))
+    return iter(items.values()), len(items)
 
 
 def embeddings_schema(num_classes: int, vocab: list[str], model: str) -> pa.Schema:
@@ -196,7 +236,10 @@ def _write_failures(path: Path, rows: list[dict]) -> None:
 
 
 def embed(config: EmbedConfig) -> dict:
-    """Write the embeddings parquet for `config.input`; returns counts (written, skipped as done, failed)."""
+    """Write the embeddings parquet for `config.inputs`; returns counts (written, skipped as done, failed).
+
+    Every input is checked before anything is written, and a run that stops before its first part
+    leaves nothing behind (finished parts stay, for the rerun to resume from)."""
     from smileynet.distributed import launcher_env, resolve_device
     from smileynet.inference.extraction import iter_extract
     from smileynet.inference.runtime import make_runner
@@ -211,29 +254,25 @@ def embed(config: EmbedConfig) -> dict:
     if device == "cuda" and world > 1:
         device = f"cuda:{local_rank}"
 
+    items, total = input_items([Path(source) for source in config.inputs], config.split)
     model = load_model(config.model, device=device)
     runner = make_runner(model, config.backend, batch_size=config.batch_size)
     schema = embeddings_schema(runner.config.num_classes, list(runner.config.vocab), str(config.model))
     parts = out.with_name(out.name + ".parts")
-    parts.mkdir(parents=True, exist_ok=True)
-    if rank == 0:
-        write_config(
-            out.with_suffix(".config.yaml"), {**asdict(config), "world_size": world, "runner": type(runner).__name__}
-        )
-
     done = read_done_ids(out, parts, schema)
-    items, total = input_items(Path(config.input), config.split)
     mine = (item for i, item in enumerate(items) if i % world == rank and item.id not in done)
     if total is not None:
         total = max(0, (total - len(done) + world - 1) // world)
 
     pulled: deque[tuple[str, str]] = deque()  # (id, path) of items handed to the extractor, in order
 
-    def pairs() -> Iterator[tuple[str, Any]]:
+    def pairs() -> Iterator[tuple[str, ImageSource]]:
         for item in progress(mine, total=total, desc="embed", unit="img", quiet=config.quiet or rank != 0):
             pulled.append((item.id, item.path))
             yield item.id, item.source
 
+    created = not parts.exists()
+    parts.mkdir(parents=True, exist_ok=True)
     number = 1 + max((int(p.stem.rsplit("-", 1)[1]) for p in parts.glob(f"rank{rank:03d}-*.parquet")), default=-1)
     pending: list[tuple[list[str], list[str], np.ndarray]] = []
     failures: list[dict] = []
@@ -250,15 +289,21 @@ def embed(config: EmbedConfig) -> dict:
         _write_parquet(parts / f"rank{rank:03d}-{number:05d}.parquet", table)
         number, pending, written = number + 1, [], written + len(ids)
 
-    for extraction in iter_extract(runner, pairs(), batch_size=config.batch_size, workers=config.workers):
-        # one Extraction covers the next len(ids) + len(failures) items pulled, in order
-        chunk = dict(pulled.popleft() for _ in range(len(extraction.ids) + len(extraction.failures)))
-        failures += [{"id": key, "path": chunk[key], "reason": reason} for key, reason in extraction.failures]
-        logits = extraction.logits if extraction.logits is not None else np.zeros((0, runner.config.num_classes))
-        pending.append((extraction.ids, [chunk[i] for i in extraction.ids], logits))
-        if sum(len(part[0]) for part in pending) >= config.part_rows:
-            flush()
-    flush()
+    try:
+        for extraction in iter_extract(runner, pairs(), batch_size=config.batch_size, workers=config.workers):
+            # one Extraction covers the next len(ids) + len(failures) items pulled, in order
+            chunk = dict(pulled.popleft() for _ in range(len(extraction.ids) + len(extraction.failures)))
+            failures += [{"id": key, "path": chunk[key], "reason": reason} for key, reason in extraction.failures]
+            if extraction.logits is not None:
+                pending.append((extraction.ids, [chunk[i] for i in extraction.ids], extraction.logits))
+            if sum(len(part[0]) for part in pending) >= config.part_rows:
+                flush()
+        flush()
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):  # not empty: another rank wrote parts to resume from
+                parts.rmdir()
+        raise
     _write_failures(parts / f"failures-rank{rank:03d}.csv", failures)
 
     if world > 1:
@@ -281,6 +326,9 @@ def embed(config: EmbedConfig) -> dict:
     if rank == 0:  # totals over all ranks
         summary["rows"], summary["failed"] = merge(out, parts, schema)
         summary["written"] = summary["rows"] - len(done)
+        write_config(
+            out.with_suffix(".config.yaml"), {**asdict(config), "world_size": world, "runner": type(runner).__name__}
+        )
     if world > 1:
         dist.barrier()
     return summary

@@ -53,7 +53,7 @@ def export(
     from smileynet.inference.torch_runtime import export_onnx, load_model
 
     if onnx_path.suffix != ".onnx":
-        raise UserError(f"--onnx must name a .onnx file: {onnx_path}")
+        raise UserError(f"--out must name a .onnx file: {onnx_path}")
     model = load_model(model_dir).cpu().eval()
     data = export_onnx(model)
     summary: dict = {
@@ -108,6 +108,7 @@ def quantized(model, data: bytes, folder: Path, limit: int) -> tuple[bytes, dict
     batch = torch.stack(tensors)
     int8 = quantize_int8(data, batch.split(32))
     reference = extract(model, list(batch)).logits
+    assert reference is not None, "decoded tensors always give rows"
     logits, _ = OnnxRunner(int8, config=model.config)(batch)
     assert reference is not None  # extract's default features are the logits
     return int8, {

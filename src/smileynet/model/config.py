@@ -10,6 +10,8 @@ from smileynet.contracts import eval_resize_size
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary, default_vocabulary
 
+DEMO_NOTE = "a demo model that has only seen the demo's generated glyph pictures"  # `"demo": true`
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FORMAT_VERSION = 1

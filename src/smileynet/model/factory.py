@@ -23,6 +23,10 @@ from smileynet.errors import UserError
 from smileynet.model.config import ModelConfig, check_arch
 
 __all__ = ["ModelConfig", "SmileyNet", "create_model", "imagenet_classifier", "list_archs"]
+NO_PUBLISHED_WEIGHTS = (
+    "no pretrained SmileyNet weights are published; train a model (`smileynet train`) and load its folder: "
+    "smileynet.load('RUN/model'), or torch.hub.load(REPO_DIR, 'smileynet', source='local', weights='RUN/model')"
+)
 
 
 class TinyBackbone(nn.Sequential):
@@ -151,12 +155,15 @@ class SmileyNet(nn.Module):
 def create_model(
     arch: str = "resnet50",
     num_classes: int = 92,
-    pretrained: str | Path | None = "none",
+    pretrained: str | Path | bool | None = "none",
     vocab: list[str] | None = None,
     image_size: int = 224,
 ) -> SmileyNet:
     """Build a SmileyNet. `pretrained`: "none", "imagenet" (downloads where reachable), or a local
-    state-dict file (.safetensors, or .pt/.pth read with weights_only=True) for the backbone."""
+    state-dict file (.safetensors, or .pt/.pth read with weights_only=True) for the backbone.
+    `pretrained=True` (timm's spelling) is an error: no trained SmileyNet weights are published."""
+    if pretrained is True:
+        raise UserError(NO_PUBLISHED_WEIGHTS)
     if vocab is not None and len(vocab) != num_classes:
         raise UserError(f"vocab has {len(vocab)} emojis but num_classes is {num_classes}")
     pretrained = "none" if pretrained in (None, "", False) else str(pretrained)

@@ -45,8 +45,14 @@ figure img.plot { max-width: 100%; height: auto; border: 1px solid #e3e6ec; }
 figcaption { font-size: 13px; color: #4a5160; margin-top: 4px; }
 p.note { font-size: 13px; color: #5b6372; }
 div.examples { display: flex; flex-wrap: wrap; gap: 14px; }
-div.example { width: 180px; font-size: 12px; }
-div.example img.photo { width: 180px; height: 180px; object-fit: cover; border-radius: 4px; }
+div.example { width: 200px; font-size: 12px; }
+div.example img.photo { width: 200px; height: 200px; object-fit: cover; border-radius: 4px; }
+div.example table { margin: 4px 0; font-size: 12px; width: 100%; }
+div.example td { padding: 1px 4px; border: none; overflow-wrap: anywhere; }
+div.example td.num { white-space: nowrap; }
+div.example div.emoji-name { overflow-wrap: anywhere; }
+span.tag.generated { background: #e2d5f5; color: #4b2a7a; }
+p.demo { background: #f3edfb; border-left: 4px solid #7a52b3; padding: 6px 10px; font-size: 13px; }
 div.vocab { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; }
 div.vocab span { width: 220px; }
 details { margin: 8px 0; }
@@ -94,13 +100,13 @@ def table(
     raw: bool = False,
 ) -> str:
     """A table; cells are escaped unless `raw` (cells already HTML). `numeric`: right-aligned columns."""
-    numeric = set(numeric)
-    head = "".join(f"<th{' class=num' if i in numeric else ''}>{esc(h)}</th>" for i, h in enumerate(header))
+    right = set(numeric)
+    head = "".join(f"<th{' class=num' if i in right else ''}>{esc(h)}</th>" for i, h in enumerate(header))
     body = []
     for n, row in enumerate(rows):
         cls = f' class="{esc(row_classes[n])}"' if row_classes and row_classes[n] else ""
         cells = "".join(
-            f"<td{' class=num' if i in numeric else ''}>{c if raw else esc(c)}</td>" for i, c in enumerate(row)
+            f"<td{' class=num' if i in right else ''}>{c if raw else esc(c)}</td>" for i, c in enumerate(row)
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -121,6 +127,11 @@ def gallery(figures: Iterable[str]) -> str:
 
 def note(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
+
+
+def demo_note(text: str) -> str:
+    """A highlighted line where results come from the demo's generated world."""
+    return f'<p class="demo">{esc(text)}</p>'
 
 
 def details(summary: str, body: str) -> str:
@@ -146,12 +157,12 @@ def document(title: str, subtitle: str, sections: list[tuple[str, str, str]]) ->
 
 
 def pct(value: object, std: object = None) -> str:
-    """A fraction in [0, 1] as a percentage with two decimals ("-" when absent); values above 1
-    are taken as percentages already."""
+    """A fraction in [0, 1] as a percentage with one decimal, the report's one unit for every
+    metric in tables and figures ("-" when absent); values above 1 are taken as percentages already."""
     if not isinstance(value, (int, float)):
         return "-"
     scale = 100.0 if abs(value) <= 1.0 else 1.0
-    text = f"{value * scale:.2f}"
+    text = f"{value * scale:.1f}"
     if isinstance(std, (int, float)):
-        text += f" ± {std * scale:.2f}"
+        text += f" ± {std * scale:.1f}"
     return text

@@ -26,18 +26,32 @@ def _uri(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return png_uri(buffer.getvalue())
 
 
-def _emoji_width(n: int) -> float:
-    return min(max(6.0, 0.16 * n + 2.0), 17.0)
+DPI = 100
+MAX_WIDTH = 11.0  # inches: 1100 px at DPI, what the page shows without scaling the picture down
+EMOJIS_PER_ROW = 24  # a longer emoji axis is split over rows: the 92 emojis take 4
+GLYPH_PX = 24  # glyph ticks of the bar charts, in pixels of the page
+MATRIX_GLYPH_PX = 17  # glyph ticks of the 92 x 92 matrix, staggered in two rows
 
 
-def _zoom(n: int) -> float:
-    """Glyph tick size: large for a handful of emojis, small enough for 92 side by side."""
-    return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
+def _glyph_zoom(pixels: int, size: int = 64) -> float:
+    """OffsetImage's zoom that draws a `size`-px glyph as `pixels` page pixels at DPI."""
+    return pixels * 72 / (size * DPI)
+
+
+def _emoji_rows(n: int) -> list[range]:
+    """Index ranges of nearly equal rows of at most EMOJIS_PER_ROW emojis."""
+    count = max(1, -(-n // EMOJIS_PER_ROW))
+    bounds = np.linspace(0, n, count + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _emoji_width(per_row: int) -> float:
+    return min(max(6.0, 0.42 * per_row + 1.5), MAX_WIDTH)
 
 
 def windows(before: Mapping[int, int] | None, after: Mapping[str, Mapping[int, int]] | None, window_days: int) -> str:
@@ -98,6 +112,7 @@ def training_curves(metrics) -> str | None:
         if panel == "loss":
             rows = metrics.filter(metrics["loss"].is_not_null())
             ax.plot(rows["step"], rows["loss"], color="#3b6fb6", linewidth=1, label="train")
+            ax.set_yscale("log")  # the first steps' loss would flatten the rest on a linear axis
             if has("val_loss"):
                 held_out = metrics.filter(metrics["val_loss"].is_not_null())
                 ax.plot(
@@ -109,7 +124,7 @@ def training_curves(metrics) -> str | None:
                     label="validation",
                 )
                 ax.legend(frameon=False, fontsize=8)
-            ax.set_title("loss (BCE)")
+            ax.set_title("loss (BCE, log scale)")
             if has("lr") and rows["lr"].drop_nulls().n_unique() > 1:  # a schedule, not a constant
                 twin = ax.twinx()
                 twin.plot(rows["step"], rows["lr"], color="#aaaaaa", linewidth=0.8, linestyle="--")
@@ -118,8 +133,9 @@ def training_curves(metrics) -> str | None:
         elif panel == "val":
             for column in val:
                 rows = metrics.filter(metrics[column].is_not_null())
-                ax.plot(rows["step"], rows[column], marker="o", markersize=3, label=column.removeprefix("val_"))
-            ax.set_title("validation")
+                ax.plot(rows["step"], rows[column] * 100, marker="o", markersize=3, label=column.removeprefix("val_"))
+            ax.set_title("validation (%)")
+            ax.set_ylim(0, 100)
             ax.legend(frameon=False, fontsize=8)
         else:
             rows = metrics.filter(metrics["images_per_s"].is_not_null())
@@ -131,26 +147,39 @@ def training_curves(metrics) -> str | None:
 
 
 def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
-    """Per-emoji ROC AUC, best first, with the random level at 0.5."""
-    order = np.argsort(-np.asarray(aucs), kind="stable")
-    fig, axes = _figure(_emoji_width(len(emojis)), 3.2)
-    ax = axes[0][0]
-    ax.bar(np.arange(len(order)), [aucs[i] for i in order], color="#3b6fb6")
-    ax.axhline(0.5, color="#e0b000", linestyle="--", linewidth=1, label="random")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("ROC AUC")
-    ax.set_xlim(-0.6, len(order) - 0.4)
-    ax.legend(frameon=False, fontsize=8)
-    set_emoji_ticks(ax, [emojis[i] for i in order], zoom=_zoom(len(emojis)))
+    """Per-emoji ROC AUC in %, best first, with the random level at 50; a long emoji axis is split
+    over rows."""
+    order = [int(i) for i in np.argsort(-np.asarray(aucs), kind="stable")]
+    rows = _emoji_rows(len(order))
+    per_row = max(len(r) for r in rows)
+    fig, axes = _figure(_emoji_width(per_row), 2.8 * len(rows), nrows=len(rows))
+    for n, ((ax,), row) in enumerate(zip(axes, rows)):
+        shown = [order[i] for i in row]
+        ax.bar(np.arange(len(shown)), [100 * aucs[i] for i in shown], color="#3b6fb6")
+        ax.axhline(50, color="#e0b000", linestyle="--", linewidth=1, label="random")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("ROC AUC (%)")
+        ax.set_xlim(-0.6, per_row - 0.4)
+        if n == 0:
+            ax.legend(frameon=False, fontsize=8)
+        set_emoji_ticks(ax, [emojis[i] for i in shown], zoom=_glyph_zoom(GLYPH_PX))
+    fig.tight_layout()
     return _uri(fig)
 
 
 def fingerprint_heatmap(emojis: list[str], classes: list[str], values: np.ndarray) -> str:
-    """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class."""
-    fig, axes = _figure(_emoji_width(len(emojis)), 1.0 + 0.35 * len(classes))
-    ax = axes[0][0]
-    shown = ax.imshow(values.T, cmap="viridis", aspect="auto")
-    fig.colorbar(shown, ax=ax, fraction=0.03, pad=0.01, label="mean response")
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    set_emoji_ticks(ax, emojis, axis="x", zoom=_zoom(len(emojis)))
+    """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class; a long emoji
+    axis is split over rows, on one colour scale."""
+    rows = _emoji_rows(len(emojis))
+    per_row = max(len(r) for r in rows)
+    fig, axes = _figure(_emoji_width(per_row), (1.2 + 0.35 * len(classes)) * len(rows), nrows=len(rows))
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    shown = None
+    for (ax,), row in zip(axes, rows):
+        block = np.full((len(classes), per_row), np.nan)
+        block[:, : len(row)] = values[list(row)].T
+        shown = ax.imshow(block, cmap="viridis", aspect="auto", vmin=low, vmax=high)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        set_emoji_ticks(ax, [emojis[i] for i in row], axis="x", zoom=_glyph_zoom(GLYPH_PX))
+    fig.colorbar(shown, ax=[ax for (ax,) in axes], fraction=0.03, pad=0.01, label="mean response")
     return _uri(fig)

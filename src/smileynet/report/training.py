@@ -8,9 +8,11 @@ from pathlib import Path
 from smileynet.contracts import N_KEY, PER_CATEGORY_KEY, RANDOM_KEY
 from smileynet.files import read_config
 from smileynet.images import list_images, open_image
+from smileynet.model.config import DEMO_NOTE
 from smileynet.report import plots, published
 from smileynet.report.discover import read_json
 from smileynet.report.page import (
+    demo_note,
     details,
     emoji,
     esc,
@@ -68,7 +70,7 @@ def _run_summary(metrics) -> list[tuple[str, str]]:
                 last = values.row(len(values) - 1, named=True)
                 rows.append(
                     (
-                        f"{column}: last / best (step)",
+                        f"{column} (%): last / best (step)",
                         f"{pct(last[column])} / {pct(best[column])} ({int(best['step'])})",
                     )
                 )
@@ -90,8 +92,8 @@ def run_section(run: Path) -> str:
             parts.append(
                 figure(
                     uri,
-                    f"{run.name}: training and validation loss (dashed: the learning rate, when "
-                    "it changes), validation metrics, throughput.",
+                    f"{run.name}: training and validation loss on a log scale (dashed: the learning rate, "
+                    "when it changes), validation metrics in %, throughput.",
                 )
             )
     config_file = run / "config.yaml"
@@ -129,6 +131,8 @@ def run_section(run: Path) -> str:
                     f"{str(model.get('image_size'))[:12]} px ({run / 'model'})."
                 )
             )
+            if model.get("demo") is True:
+                parts.append(demo_note(f"This is {DEMO_NOTE}."))
     return "".join(parts)
 
 
@@ -147,24 +151,35 @@ def _label(path: Path, data: dict | None = None) -> str:
 TABLE1_VARIANTS = (("SmileyNet (Raw-Dist.)", "raw"), ("SmileyNet (Temp-Sampling)", "temporal"))
 
 
-def table1(evaluations: list[tuple[Path, dict]]) -> str:
+def table1(evaluations: list[tuple[Path, dict]], generated: bool = False) -> str:
     """The paper's Table 1, each published row with ours beneath it: Random performance, SmileyNet
     trained on the raw distribution, SmileyNet with temporal sampling (mTop-1/3/5, AUC; mAP ours
-    only). A random row is shown once per test split; a model of unknown sampling comes last."""
+    only). A random row is shown once per test split; a model of unknown sampling comes last.
+
+    `generated`: evaluations of demo models, on the demo's generated world: our rows only, tagged
+    "generated world", with no published row to be read against."""
     rows, classes = [], []
     keys = (*published.TABLE1_KEYS, "map")
+    kind = "generated world" if generated else "ours"
 
     def ours(name: str, label: str, data: dict, values: dict) -> None:
         n = data.get(N_KEY)
         label = esc(label + (f", n={n:,}" if isinstance(n, int) else ""))
         rows.append(
-            [f"{esc(name)} {tag('ours')} <span class=emoji-name>{label}</span>", *(pct(values.get(k)) for k in keys)]
+            [
+                f"{esc(name)} {tag('generated' if generated else 'ours', kind)} <span class=emoji-name>{label}</span>",
+                *(pct(values.get(k)) for k in keys),
+            ]
         )
-        classes.append("ours")
+        classes.append("generated" if generated else "ours")
+
+    def paper(name: str) -> None:
+        if not generated:
+            rows.append([esc(name) + tag("published"), *published_rows[name], "-"])
+            classes.append("published")
 
     published_rows = dict(published.TABLE1)
-    rows.append([esc("Random performance") + tag("published"), *published_rows["Random performance"], "-"])
-    classes.append("published")
+    paper("Random performance")
     seen = set()
     for _path, data in evaluations:
         random = data.get(RANDOM_KEY)
@@ -173,8 +188,7 @@ def table1(evaluations: list[tuple[Path, dict]]) -> str:
             seen.add(split)
             ours("Random performance", f"uniform scores, {data.get('split') or 'test'} split", data, random)
     for name, sampling in TABLE1_VARIANTS:
-        rows.append([esc(name) + tag("published"), *published_rows[name], "-"])
-        classes.append("published")
+        paper(name)
         for path, data in evaluations:
             if data.get("train_sampling") == sampling:
                 ours(name, _label(path, data), data, data)
@@ -201,7 +215,7 @@ def per_category(data: dict) -> list[tuple[str, dict]]:
 
 def _value(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return pct(value)
     return "-" if value is None else esc(value)
 
 
@@ -215,11 +229,11 @@ def per_emoji_section(path: Path, data: dict) -> str:
         f"<h3>Per-emoji AUC ({esc(_label(path, data))})</h3>",
         figure(
             plots.per_emoji_auc([k for k, _ in scored], [float(m["auc"]) for _, m in scored]),
-            "ROC AUC of each emoji on the evaluated split, best first; dashed: random.",
+            "ROC AUC (%) of each emoji on the evaluated split, best first; dashed: random (50%).",
         ),
     ]
     extra = [c for c in ("ap", "n", "positives", "support") if any(c in m for _, m in scored)]
-    rows = [[emoji(k, with_name=True), f"{m['auc']:.3f}", *(_value(m.get(c)) for c in extra)] for k, m in scored]
+    rows = [[emoji(k, with_name=True), pct(float(m["auc"])), *(_value(m.get(c)) for c in extra)] for k, m in scored]
     skipped = [k for k in data.get("skipped_categories") or [] if isinstance(k, str)]
     if skipped:
         parts.append(
@@ -227,7 +241,15 @@ def per_emoji_section(path: Path, data: dict) -> str:
             f"{' '.join(emoji(normalize_emoji(k)) for k in skipped)}</p>"
         )
     parts.append(
-        details("Per-emoji table", table(["emoji", "AUC", *extra], rows, numeric=range(1, 2 + len(extra)), raw=True))
+        details(
+            "Per-emoji table",
+            table(
+                ["emoji", "AUC (%)", *(f"{c.upper()} (%)" if c == "ap" else c for c in extra)],
+                rows,
+                numeric=range(1, 2 + len(extra)),
+                raw=True,
+            ),
+        )
     )
     return "".join(parts)
 
@@ -248,9 +270,25 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
     return chosen
 
 
+def is_demo_model(model: object, near: Path | None = None) -> bool:
+    """Whether the model dir (or run folder) `model` names says `"demo": true` in its config.json;
+    a relative path is also tried beside `near` (where the file that names it lies)."""
+    if not isinstance(model, (str, Path)) or not str(model):
+        return False
+    from smileynet.model.model_dir import CONFIG_FILE, model_dir_of
+
+    candidates = [Path(model)] + ([near / model] if near is not None and not Path(model).is_absolute() else [])
+    for candidate in candidates:
+        config_file = model_dir_of(candidate) / CONFIG_FILE
+        if config_file.is_file():
+            data = read_json(config_file)
+            return isinstance(data, dict) and data.get("demo") is True
+    return False
+
+
 def examples_section(model_dir: Path, images: list[Path]) -> str:
-    """Fig. 5: example images with their top-5 emojis, left to right.
-    Unreadable images are left out: they are shown as skipped by their absence."""
+    """Fig. 5: example images with their top-5 emojis, left to right, one line per emoji with its
+    probability. Unreadable images are left out: they are shown as skipped by their absence."""
     from smileynet.inference.predict import predict_files
     from smileynet.model import load
 
@@ -260,13 +298,19 @@ def examples_section(model_dir: Path, images: list[Path]) -> str:
     cards = []
     for name, top in predictions:
         path, picture = Path(name), open_image(name)
-        glyphs = " ".join(f"{emoji(entry['emoji'])}" for entry in top)
-        scores = " ".join(f"{entry['probability']:.2f}" for entry in top)
+        lines = "".join(
+            f"<tr><td>{emoji(entry['emoji'], with_name=True)}</td><td class=num>{pct(entry['probability'])}</td></tr>"
+            for entry in top
+        )
         cards.append(
             f'<div class="example"><img class="photo" src="{jpeg_uri(picture)}" alt="{esc(path.name)}">'
-            f"<div>{glyphs}</div><div class=emoji-name>{esc(scores)}</div>"
-            f"<div class=emoji-name>{esc(path.parent.name)}/{esc(path.name)}</div></div>"
+            f"<table>{lines}</table>"
+            f'<div class="emoji-name">{esc(path.parent.name)}/{esc(path.name)}</div></div>'
         )
-    return f'<div class="examples">{"".join(cards)}</div>' + note(
-        f"Top-5 emojis of {model_dir}, most likely first, with their sigmoid probabilities."
-    )
+    parts = [
+        f'<div class="examples">{"".join(cards)}</div>',
+        note(f"Top-5 emojis of {model_dir}, most likely first, with their sigmoid probabilities in %."),
+    ]
+    if is_demo_model(model_dir):
+        parts.append(demo_note(f"This is {DEMO_NOTE}."))
+    return "".join(parts)

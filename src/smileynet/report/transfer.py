@@ -17,6 +17,7 @@ import numpy as np
 
 from smileynet.report import plots, published
 from smileynet.report.page import (
+    demo_note,
     details,
     emoji,
     esc,
@@ -35,7 +36,7 @@ WIDE_FIGURES = {"fingerprints"}  # a grid of radar charts: shown across the page
 FIGURES = (
     ("pca_", "Fig. 4: the emoji embedding on its first two principal components (blue negative, yellow positive)"),
     ("sentiment_correlation_", "Sec. 4.2: emojis most correlated with positive and negative sentiment (Spearman)"),
-    ("confusion_", "Fig. 6: confusion matrix of the transfer head's predictions (rows: true class)"),
+    ("confusion_", "Fig. 6: confusion matrix of the transfer head's predictions (rows: true class; % of that class)"),
     ("fingerprints", "Fig. 7: emotional fingerprints of the most positive and most negative emojis"),
     ("fingerprints_tsne", "Fig. 8: emojis placed by t-SNE of their emotional fingerprints"),
 )
@@ -91,13 +92,26 @@ def _model_name(result: dict, model: str) -> str:
     return f"ObjectNet ({detail})" if detail else "ObjectNet"
 
 
-def _ours(label: str, path: Path, many: bool) -> str:
+def _ours(label: str, path: Path, many: bool, generated: bool = False) -> str:
     where = f" <span class=emoji-name>{esc(path.parent.name)}</span>" if many else ""
-    return esc(label) + tag("ours") + where
+    return esc(label) + (tag("generated", "generated world") if generated else tag("ours")) + where
 
 
 def _published_rows(rows: tuple) -> tuple[list, list]:
     return [[esc(name) + tag("published"), *values] for name, values in rows], ["published"] * len(rows)
+
+
+def is_generated(path: Path, result: dict) -> bool:
+    """A transfer run of a demo model (`"demo": true`): the demo's generated benchmark look-alikes."""
+    from smileynet.report.training import is_demo_model
+
+    return _get(result, "model", "demo") is True or is_demo_model(_get(result, "model", "path"), path.parent)
+
+
+GENERATED_NOTE = (
+    "Rows tagged generated world: a demo model on the demo's generated look-alike of the benchmark, "
+    "not on the real images; they measure the pipeline and are not comparable with the paper's numbers."
+)
 
 
 def _protocol_label(result: dict, protocol: str, model: str) -> str:
@@ -112,9 +126,12 @@ def _protocol_label(result: dict, protocol: str, model: str) -> str:
     return f"{name} - {'Bin.' if protocol.endswith('binary') else 'Con.'}"
 
 
-def twitter_table(results: list[tuple[Path, dict]], published_rows: tuple, protocols: tuple[str, ...]) -> str | None:
-    """A Twitter I table (3/4/5 agrees): the published rows, then ours for `protocols`."""
-    rows, classes = _published_rows(published_rows)
+def twitter_table(
+    results: list[tuple[Path, dict]], published_rows: tuple, protocols: tuple[str, ...], generated: bool = False
+) -> str | None:
+    """A Twitter I table (3/4/5 agrees): the published rows, then ours for `protocols`
+    (`generated`: demo runs alone, without the published rows)."""
+    rows, classes = _published_rows(() if generated else published_rows)
     ours = 0
     for path, result in results:
         splits = _map(result, "splits")
@@ -127,23 +144,24 @@ def twitter_table(results: list[tuple[Path, dict]], published_rows: tuple, proto
                     continue
                 rows.append(
                     [
-                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1),
+                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1, generated),
                         *(_cell(c) for c in cells),
                     ]
                 )
-                classes.append("ours")
+                classes.append("generated" if generated else "ours")
                 ours += 1
     if not ours:
         return None
     return table(["Model", *published.TWITTER_HEADERS], rows, numeric=[1, 2, 3], row_classes=classes, raw=True)
 
 
-def fi_table(results: list[tuple[Path, dict]]) -> str | None:
-    """Table 6: emotion and derived sentiment accuracy on FI, published rows then ours."""
-    rows, classes = _published_rows(published.TABLE6)
+def fi_table(results: list[tuple[Path, dict]], generated: bool = False) -> str | None:
+    """Table 6: emotion and derived sentiment accuracy on FI, published rows then ours
+    (`generated`: demo runs alone, without the published rows)."""
+    rows, classes = _published_rows(() if generated else published.TABLE6)
     ours = 0
     for path, result in results:
-        split = next(iter(_map(result, "splits").values()), {})
+        split: object = next(iter(_map(result, "splits").values()), {})
         for protocol in ("head", "finetune", "knn"):
             for model in ("baseline", "smileynet"):
                 entry = _get(split, "protocols", protocol, model)
@@ -151,12 +169,12 @@ def fi_table(results: list[tuple[Path, dict]]) -> str | None:
                     continue
                 rows.append(
                     [
-                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1),
+                        _ours(_protocol_label(result, protocol, model), path, len(results) > 1, generated),
                         _cell(entry.get("accuracy")),
                         _cell(entry.get("sentiment_accuracy")),
                     ]
                 )
-                classes.append("ours")
+                classes.append("generated" if generated else "ours")
                 ours += 1
     if not ours:
         return None
@@ -371,6 +389,8 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
     other = [(p, r) for p, r in results if r.get("benchmark") not in known]
     if twitter:
         parts = []
+        generated_twitter = [(p, r) for p, r in twitter if is_generated(p, r)]
+        measured_twitter = [(p, r) for p, r in twitter if not is_generated(p, r)]
         for title, rows, protocols in (
             ("Table 2: 1-nearest-neighbour sentiment accuracy (%)", published.TABLE2, ("knn",)),
             ("Table 3: visual sentiment, state of the art (%)", published.TABLE3, ("head", "finetune")),
@@ -380,9 +400,11 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
                 ("zero_shot_binary", "zero_shot_continuous"),
             ),
         ):
-            body = twitter_table(twitter, rows, protocols)
-            if body:
-                parts.append(f"<h3>{esc(title)}</h3>{body}")
+            for generated, runs in ((False, measured_twitter), (True, generated_twitter)):
+                body = twitter_table(runs, rows, protocols, generated) if runs else None
+                if body:
+                    where = " on the generated world (demo)" if generated else ""
+                    parts.append(f"<h3>{esc(title.replace(' (%)', where + ' (%)'))}</h3>{body}")
         parts.append(
             note(
                 "Published rows are the paper's numbers, not re-measured. Ours: mean ± std over the folds; "
@@ -390,19 +412,28 @@ def transfer_sections(results: list[tuple[Path, dict]], fingerprints: list[Path]
                 "annotators."
             )
         )
+        if generated_twitter:
+            parts.append(demo_note(GENERATED_NOTE))
         parts.append(_benchmark_details(twitter))
         sections.append(("transfer-twitter", "Visual sentiment: Twitter I", "".join(parts)))
     if fi:
         parts = []
-        body = fi_table(fi)
-        if body:
-            parts.append(f"<h3>Table 6: fine-grained emotion classification on FI (%)</h3>{body}")
+        generated_fi = [(p, r) for p, r in fi if is_generated(p, r)]
+        measured_fi = [(p, r) for p, r in fi if not is_generated(p, r)]
+        for generated, runs in ((False, measured_fi), (True, generated_fi)):
+            body = fi_table(runs, generated) if runs else None
+            if body:
+                where = " on the generated world (demo)" if generated else ""
+                parts.append(f"<h3>Table 6: fine-grained emotion classification on FI{where} (%)</h3>{body}")
+        if parts:
             parts.append(
                 note(
                     "Published rows are the paper's numbers, not re-measured. Sentiment: the predicted "
                     "emotion mapped to positive (amusement, awe, contentment, excitement) or negative."
                 )
             )
+        if generated_fi:
+            parts.append(demo_note(GENERATED_NOTE))
         parts.append(_benchmark_details(fi))
         sections.append(("transfer-fi", "Emotions: Flickr & Instagram (FI)", "".join(parts)))
     sections += more_benchmark_sections(results)

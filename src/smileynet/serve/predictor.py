@@ -25,6 +25,7 @@ from scipy.special import expit
 from smileynet.errors import UserError
 from smileynet.images import MAX_PIXELS, decode_rgb_array
 from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
+from smileynet.model.config import DEMO_NOTE
 from smileynet.vocab import Vocabulary, normalize_emoji
 
 
@@ -61,9 +62,6 @@ def read_fingerprints(path: Path, vocab: Vocabulary) -> Fingerprints:
     if not known.any():
         raise UserError(f"{path}: none of its emojis are in the model's vocabulary")
     return Fingerprints(classes, values, known)
-
-
-DEMO_NOTE = "a demo model that has only seen generated glyph pictures"
 
 
 class Predictor:

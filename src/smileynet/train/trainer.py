@@ -527,9 +527,19 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
     loss_sum = torch.zeros((), device=setup.device)
     images_seen, steps_in_row = 0, 0
     row_start = start_time = time.perf_counter()
+    latest = {"loss": math.nan}  # of the last metrics row, for the progress line
+
+    def status() -> str:
+        return "" if math.isnan(latest["loss"]) else f"loss {latest['loss']:.4f}"
+
     model.train()
     for step in progress(
-        range(start.step, config.steps), total=config.steps - start.step, desc="train", unit="step", quiet=setup.quiet
+        range(start.step, config.steps),
+        total=config.steps - start.step,
+        desc="train",
+        unit="step",
+        quiet=setup.quiet,
+        status=status,
     ):
         epoch, batch, images, targets = next(batches)
         loss, lr = train_step(setup, model, config, step, images, targets)
@@ -549,6 +559,7 @@ def _train(config: TrainConfig, resume: bool, info: distributed.DistInfo, device
         row = metrics_row(
             setup, info, done, steps_in_row, totals, now - row_start, start.elapsed_before + now - start_time, epoch, lr
         )
+        latest["loss"] = float(row["loss"])
         if do_val:
             row.update(validate(setup.model, config, setup.device, setup.dtype, setup.batch_size, info))
         if do_val and info.is_main:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -230,16 +230,26 @@ def extract_once(
 ) -> tuple[dict[str, Embeddings], dict, dict | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
-    common: dict[str, Any] = {"batch_size": config.batch_size, "workers": config.workers, "quiet": config.quiet}
-    embedded = {"smileynet": cached_embeddings(model, digest, bench.paths, cache, features="logits", **common)}
+
+    def embeddings(model, digest: str, features: str) -> Embeddings:
+        return cached_embeddings(
+            model,
+            digest,
+            bench.paths,
+            cache,
+            features=features,
+            batch_size=config.batch_size,
+            workers=config.workers,
+            quiet=config.quiet,
+        )
+
+    embedded = {"smileynet": embeddings(model, digest, "logits")}
     models = {"smileynet": (model, "logits")}
     baseline_info = None
     if config.baseline:
         baseline, baseline_digest = load_baseline(config.baseline, model, config.baseline_features)
         baseline = baseline.to(config.device)
-        embedded["baseline"] = cached_embeddings(
-            baseline, baseline_digest, bench.paths, cache, features=config.baseline_features, **common
-        )
+        embedded["baseline"] = embeddings(baseline, baseline_digest, config.baseline_features)
         models["baseline"] = (baseline, config.baseline_features)
         baseline_info = {
             "spec": config.baseline,
@@ -285,6 +295,11 @@ def split_figures(
     return made
 
 
+def _counts(reasons: dict[str, int]) -> str:
+    """Skip counts as text, most frequent first: "12 placeholder (repeated identical file), 1 missing file"."""
+    return ", ".join(f"{n:,} {reason}" for reason, n in sorted(reasons.items(), key=lambda rn: -rn[1])) or "none"
+
+
 def run_transfer(config: TransferConfig) -> TransferResults:
     """Run the whole transfer suite of `config.benchmark`; writes OUT/results.json and figures."""
     from smileynet.model import load
@@ -295,6 +310,8 @@ def run_transfer(config: TransferConfig) -> TransferResults:
     _check(config)
     bench = load_benchmark(config.benchmark, config.root)
     listed = len(bench.paths) + sum(bench.skipped.values())
+    if not bench.paths:
+        raise UserError(f"{config.root}: all {listed} images were dropped before reading: {_counts(bench.skipped)}")
     model = load(config.model, device=config.device)
     vocab = model.config.vocabulary()
     model_dir = model_dir_of(config.model)
@@ -307,9 +324,12 @@ def run_transfer(config: TransferConfig) -> TransferResults:
     ok = np.logical_and.reduce([e.ok for e in embedded.values()])
     reasons = [_reason(next((e.reasons[i] for e in embedded.values() if e.reasons[i]), "")) for i in range(len(ok))]
     keep_rows = np.flatnonzero(ok)
+    before_reading = dict(bench.skipped)
     bench = bench.drop(ok, reasons)
     if not len(bench.paths):
-        raise UserError(f"{config.root}: none of the {listed} images could be read")
+        unread = dict(Counter(bench.skipped) - Counter(before_reading))
+        dropped = f" left after dropping {_counts(before_reading)}" if before_reading else ""
+        raise UserError(f"{config.root}: none of the {len(ok)} images{dropped} could be read ({_counts(unread)})")
     x = embedded["smileynet"].values[keep_rows]
     xb = embedded["baseline"].values[keep_rows] if config.baseline else None
 
@@ -357,6 +377,7 @@ def run_transfer(config: TransferConfig) -> TransferResults:
             "digest": digest,
             "features": "logits",
             "dim": int(x.shape[1]),
+            "demo": model.config.demo,
         },
         "baseline": baseline_info,
         "classes": bench.classes,

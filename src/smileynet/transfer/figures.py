@@ -55,7 +55,7 @@ def confusion_plot(matrix: np.ndarray, classes: list[str], title: str, path: Pat
             ax.text(
                 j,
                 i,
-                f"{rates[i, j]:.2f}",
+                f"{100 * rates[i, j]:.1f}",  # % of the true class, the report's one unit
                 ha="center",
                 va="center",
                 fontsize=7,

@@ -52,7 +52,7 @@ class DemoSettings:
     batch_size: int = 64
     shard_size: int = 1000
     lr: float = 3e-3
-    cap: int = 40  # per emoji per 30-day window
+    cap: int = 15  # per emoji per 30-day window: low enough to cut the world's head and event spikes
     val_per_class: int = 3
     test_per_class: int = 8
     transfer_folds: int = 5
@@ -89,7 +89,7 @@ class DemoSettings:
             preset=preset,
             steps=max(int(1500 * scale), 25),
             baseline_steps=max(int(500 * scale), 10),
-            cap=max(int(40 * scale), 5),
+            cap=max(int(15 * scale), 3),
             workers=workers,
         )
 

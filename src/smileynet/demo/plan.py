@@ -48,9 +48,10 @@ ERAS = {  # (first day, days): when each source's posts were written
 }
 SOURCE_SHARE = {"twitter-v1": 0.5, "twitter-v2": 0.25, "bluesky": 0.25}
 WINDOW_DAYS = 30  # `sample`'s default window, counted from the first post
-# The most used smileys on Twitter, most used first, and the chance each is drawn per emoji slot
-# (a post has 1-3 slots): about 18 % of posts carry 😂, about 40 % one of the five.
-HEAD = {"😂": 0.12, "😍": 0.05, "😭": 0.045, "😊": 0.04, "😘": 0.035}
+EMOJIS_PER_POST = (1, 1, 1, 1, 1, 1, 1, 2, 2, 3)  # distinct smileys: most posts have one
+# The most used smileys on Twitter, most used first, and the chance each is drawn per emoji slot:
+# about 18 % of posts carry 😂, about 40 % one of the five.
+HEAD = {"😂": 0.13, "😍": 0.058, "😭": 0.052, "😊": 0.046, "😘": 0.04}
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class PostMaker:
         return " ".join(self.rng.choice(WORDS, n))
 
     def pick_emojis(self, source: str = "", created: datetime | None = None) -> list[str]:
-        n = int(self.rng.choice([1, 1, 1, 2, 2, 3]))
+        n = int(self.rng.choice(EMOJIS_PER_POST))
         picks = [int(i) for i in self.rng.choice(len(self.vocab), n, replace=False, p=self.popularity)]
         for event in EVENTS:
             if created is not None and event.active(source, created) and self.rng.random() < event.share:
@@ -187,7 +188,7 @@ def popularity(rng: np.random.Generator, vocab: Vocabulary) -> np.ndarray:
     tail = [i for i in rng.permutation(len(vocab)) if i not in head]
     weights = np.zeros(len(vocab))
     weights[head] = list(HEAD.values())
-    ranks = np.arange(1, len(tail) + 1, dtype=float) ** -0.25  # below the head's smallest share
+    ranks = np.arange(16, len(tail) + 16, dtype=float) ** -1.2  # the first below the head's smallest share
     weights[tail] = ranks / ranks.sum() * (1 - sum(HEAD.values()))
     return weights
 

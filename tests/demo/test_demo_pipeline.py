@@ -28,6 +28,7 @@ STAGES = [
     "download raw",
     "train raw",
     "evaluate raw",
+    "train objects",
     "transfer twitter",
     "transfer fi",
     "report",
@@ -74,6 +75,21 @@ def test_both_table1_variants_train_for_the_same_steps_and_share_the_test_split(
     for name in ("evaluate", "evaluate raw"):
         assert stages[name][stages[name].index("--data") + 1] == str(tmp_path / "shards")
     assert str(tmp_path / "run-raw") in stages["report"]
+
+
+def test_table2_baseline_is_trained_without_smileys_and_given_to_both_transfers(tmp_path):
+    from smileynet.demo.pipeline import plan
+
+    stages = {s.name: s.argv for s in plan(tmp_path, DemoSettings.for_run(10.0, 0, "full"), "http://127.0.0.1:1")}
+    names = list(stages)
+    baseline = stages["train objects"]
+    assert baseline[baseline.index("--data") + 1] == str(tmp_path / "world" / "objects")
+    assert baseline[baseline.index("--arch") + 1] == stages["train"][stages["train"].index("--arch") + 1]
+    for bench in ("transfer twitter", "transfer fi"):
+        assert names.index("train objects") < names.index(bench)
+        argv = stages[bench]
+        assert argv[argv.index("--baseline") + 1] == str(tmp_path / "run-objects" / "model")
+        assert argv[argv.index("--baseline-features") + 1] == "pre_logits"
 
 
 def in_unit(value) -> bool:
@@ -148,6 +164,9 @@ def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
             assert {"knn", "head", "zero_shot_binary", "finetune"} <= set(protocols)
             for protocol in protocols.values():
                 assert in_unit(protocol["smileynet"]["accuracy"]["mean"])
+            for name in ("knn", "head", "finetune"):  # Table 2's baseline row, the ObjectNet stand-in
+                assert in_unit(protocols[name]["baseline"]["accuracy"]["mean"]), name
+        assert results["baseline"]["features"] == "pre_logits"
     assert (out / "transfer" / "fi" / "emoji_fingerprints.csv").is_file()
 
     # the report, and the summary naming every stage

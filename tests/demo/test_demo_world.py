@@ -217,3 +217,20 @@ def test_mood_sets_the_brightness():
     bright = [np.asarray(pictures.background(rng, 32, 32, mood=0.8)).mean() for _ in range(40)]
     dark = [np.asarray(pictures.background(rng, 32, 32, mood=-0.8)).mean() for _ in range(40)]
     assert np.mean(bright) > np.mean(dark) + 20
+
+
+def test_object_pictures_for_the_baseline_and_the_skew_in_world_json(world):
+    from smileynet.data.layout import dataset_vocabulary, local_records
+    from smileynet.demo.pictures import CLUTTER
+
+    root, info = world
+    objects = root / "objects"
+    vocab = dataset_vocabulary(objects)
+    assert vocab.emojis == CLUTTER
+    train = local_records(objects, "train", vocab)  # the image-folder layout `train --data` reads
+    assert len(train) == len(CLUTTER) * info["expected"]["objects"]["train_per_class"]
+    assert Counter(r.labels[0] for r in train) == {i: WorldSize.tiny().objects_per_class for i in range(len(CLUTTER))}
+    assert local_records(objects, "valid", vocab)
+    skew = info["skew"]
+    assert skew["head"][0] == "😂" and 0 < skew["top_emoji_share_of_posts"] <= skew["top5_share_of_posts"] <= 1
+    assert {e["emoji"] for e in skew["events"]} == {"😱", "😡", "🤒", "🤩"}

@@ -14,18 +14,22 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
 from PIL import Image
+from scipy.stats import iqr, kstest
 
 from smileynet.data import build_loader, iter_samples
-from smileynet.download.shards import DownloadConfig, download, failure_reason
+from smileynet.data.transforms import eval_transform
+from smileynet.download.shards import DownloadConfig, download, download_split, failure_reason
+from smileynet.download.url_tables import split_tables
 from smileynet.errors import UserError
 from smileynet.vocab import Vocabulary
 
@@ -147,11 +151,12 @@ def good_row(site, server, i: int, split: str, fmt: str = "JPEG", redirect: bool
     return {"image_id": f"{i}_0", "post_id": str(i), "url": url, "labels": [label_of(i)], "split": split}
 
 
+def shard_samples_of(tar: Path) -> list[dict]:
+    return list(wds.DataPipeline(wds.SimpleShardList([str(tar)]), wds.tarfile_to_samples()))
+
+
 def shard_samples(folder: Path) -> list[dict]:
-    samples = []
-    for tar in sorted(folder.glob("*.tar")):
-        samples += list(wds.DataPipeline(wds.SimpleShardList([str(tar)]), wds.tarfile_to_samples()))
-    return samples
+    return [sample for tar in sorted(folder.glob("*.tar")) for sample in shard_samples_of(tar)]
 
 
 @pytest.fixture(scope="module")
@@ -528,8 +533,11 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
     assert sorted(ids) == sorted(f"{i}_0" for i in range(10))
     assert {name: (out / "train" / f"{name}.tar").stat().st_mtime_ns for name in finished} == kept
     refetched = [path for path, n in site.hits.items() if fetched_before[path] and n > fetched_before[path]]
-    finished_paths = {f"/img/{i}.jpeg" for name in finished for i in (2 * int(name), 2 * int(name) + 1)}
-    assert not finished_paths & set(refetched)
+    finished_ids = [
+        json.loads(s["json"])["image_id"] for name in finished for s in shard_samples_of(out / "train" / f"{name}.tar")
+    ]
+    finished_paths = {f"/img/{image_id.split('_')[0]}.jpeg" for image_id in finished_ids}
+    assert len(finished_paths) == 2 * len(finished) and not finished_paths & set(refetched)
 
 
 @pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: a spawned pool, ~20 s
@@ -570,3 +578,77 @@ def test_img2dataset_output_goes_to_its_log_unless_verbose(run_cli, tmp_path, pr
             assert code == 0 and "bandwidth" in out
     finally:
         server.shutdown()
+
+
+def day_image(day: int) -> bytes:
+    """A flat picture whose red channel says its posting day (read back after the loader's crop)."""
+    out = io.BytesIO()
+    Image.new("RGB", (24, 24), (20 + 2 * day, 90, 90)).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def first_batch_days(shards: Path, shuffle_buffer: int) -> np.ndarray:
+    loader = build_loader(
+        shards,
+        "train",
+        num_classes=len(VOCAB),
+        image_size=16,
+        batch_size=40,
+        train=True,
+        workers=0,
+        shuffle_buffer=shuffle_buffer,
+        transform=eval_transform(16),  # no colour change: the pixels keep the day
+    )
+    images, _ = next(iter(loader))
+    return np.round((images[:, 0, 8, 8].float().numpy() - 20) / 2)
+
+
+def test_a_training_batch_spans_the_whole_time_range(tmp_path):
+    """The manifest is in date order; the shards hold its rows in a seeded random order, so a batch
+    read through one shard and a small buffer (as 2000 samples of 10,000-sample shards at full
+    scale) is a near-uniform draw over the split's 100 days, not a run of a few days."""
+    days = 100
+    site = Site()
+    server = serve(site)
+    rows = []
+    for i in range(2 * days):
+        day = i // 2
+        site.routes[f"/d/{i}.jpg"] = ("bytes", day_image(day))
+        rows.append({"image_id": f"{i}_0", "post_id": str(i), "url": site.url(server, f"/d/{i}.jpg"), "labels": [0]})
+    table = pa.table(
+        {
+            "image_id": [r["image_id"] for r in rows],
+            "post_id": [r["post_id"] for r in rows],
+            "url": [r["url"] for r in rows],
+            "created_at": pa.array(
+                [datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=i // 2) for i in range(len(rows))],
+                pa.timestamp("us", "UTC"),
+            ),
+            "window": [i // 60 for i in range(len(rows))],
+            "labels": pa.array([r["labels"] for r in rows], pa.list_(pa.int32())),
+            "emojis": [[VOCAB.emojis[0]] for _ in rows],
+            "split": ["train"] * len(rows),
+        }
+    )
+    (tmp_path / "ds").mkdir()
+    pq.write_table(table, tmp_path / "ds" / "manifest.parquet")
+    VOCAB.write_categories_csv(tmp_path / "ds" / "categories.csv")
+    common = {"splits": ("train",), "image_size": 24, "threads": 4, "shard_size": 40, "retries": 0, "quiet": True}
+    try:
+        download(DownloadConfig(tmp_path / "ds", tmp_path / "shards", allow_private_network=True, **common))
+        in_date_order = DownloadConfig(tmp_path / "ds", tmp_path / "dated", allow_private_network=True, **common)
+        download_split(split_tables(tmp_path / "ds", ("train",))["train"], tmp_path / "dated" / "train", in_date_order)
+    finally:
+        server.shutdown()
+    VOCAB.write_categories_csv(tmp_path / "dated" / "categories.csv")
+
+    stored = [int(json.loads(s["json"])["post_id"]) // 2 for s in shard_samples_of(tmp_path / "shards/train/00000.tar")]
+    assert len(stored) == 40 and np.ptp(stored) > 0.8 * days  # the first shard alone spans the split
+
+    batch = first_batch_days(tmp_path / "shards", shuffle_buffer=8)
+    assert len(batch) == 40 and set(batch) <= set(range(days))
+    assert np.ptp(batch) >= 0.8 * (days - 1) and iqr(batch) > 0.35 * days  # uniform: 0.99 and 0.5
+    assert kstest(batch / days, "uniform").pvalue > 0.05
+    # the same loader over shards written in date order: most of a batch is from a few weeks
+    dated = first_batch_days(tmp_path / "dated", shuffle_buffer=8)
+    assert iqr(dated) < 0.15 * days and kstest(dated / days, "uniform").pvalue < 1e-6

@@ -12,6 +12,7 @@ import zlib
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import zstandard
@@ -115,7 +116,7 @@ def v1_status(post: Post, base_url: str, rng: np.random.Generator) -> dict:
         return entities, text, [0, shown]
 
     full_entities, full_text, full_range = entities(post.text)
-    status = {
+    status: dict[str, Any] = {
         "created_at": _v1_time(post.created),
         "id": int(post.id),
         "id_str": post.id,
@@ -254,7 +255,7 @@ def write_stream_grab(
 ) -> dict:
     """Archive Team tars, one per month, of per-minute `.json.bz2` stream files."""
     by_minute: dict[datetime, list[str]] = defaultdict(list)
-    counts = Counter()
+    counts: Counter[str] = Counter(dict.fromkeys(("delete", "limit", "corrupt_members", "junk_members"), 0))
     for post in posts + duplicates:
         minute = post.created.replace(second=0, microsecond=0)
         by_minute[minute].append(
@@ -472,7 +473,7 @@ def jetstream_event(post: Post, rng: np.random.Generator) -> dict:
     cid = "bafyrei" + b32(rng, 52)
     if post.flaw == "is_retweet":
         subject = f"at://did:plc:{b32(rng, 24)}/app.bsky.feed.post/3k{b32(rng, 11)}"
-        record = {
+        repost = {
             "$type": "app.bsky.feed.repost",
             "createdAt": post.created.isoformat().replace("+00:00", "Z"),
             "subject": {"cid": "bafyrei" + b32(rng, 52), "uri": subject},
@@ -486,7 +487,7 @@ def jetstream_event(post: Post, rng: np.random.Generator) -> dict:
                 "operation": "create",
                 "collection": "app.bsky.feed.repost",
                 "rkey": rkey,
-                "record": record,
+                "record": repost,
                 "cid": cid,
             },
         }
@@ -497,7 +498,7 @@ def jetstream_event(post: Post, rng: np.random.Generator) -> dict:
         "langs": ["en"],
         "text": text,
     }
-    facets = []
+    facets: list[dict] = []
     if "https://example.com/" in text:
         url = text[text.index("https://example.com/") :]
         facets.append(_facet(text, url, {"$type": "app.bsky.richtext.facet#link", "uri": url}))

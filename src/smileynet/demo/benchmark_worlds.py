@@ -1,5 +1,6 @@
 """The demo's benchmarks, drawn like the posts' pictures: a Twitter I look-alike (images with
-agree lists and 5-fold listings) and an FI look-alike (one emoji group per emotion)."""
+agree lists and 5-fold listings) and an FI look-alike (one emoji group per emotion); and the
+object pictures the ObjectNet stand-in of Table 2 is trained on (`object_pictures`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smileynet.demo.pictures import Picture
+from smileynet.demo.pictures import CLUTTER, Picture
 from smileynet.demo.plan import media_key
 from smileynet.vocab import Vocabulary
 
@@ -89,4 +90,27 @@ def fi_benchmark(
                     int(rng.integers(2**31)),
                 )
             )
+    return pics
+
+
+def object_pictures(rng: np.random.Generator, per_class: int) -> list[Picture]:
+    """The world's non-smiley content as an image-folder dataset, `{train,valid}/<object>/NNNN.jpg`:
+    one of the objects (`CLUTTER`) the posts' pictures show besides their emojis, over the same
+    backgrounds at a random mood, and no smiley. A backbone trained on it plays the paper's
+    ObjectNet: generic visual features learnt without emojis."""
+    pics = []
+    for split, n in (("train", per_class), ("valid", max(per_class // 5, 2))):
+        for thing in CLUTTER:
+            for i in range(n):
+                pics.append(
+                    Picture(
+                        f"{split}/{thing}/{i:04d}.jpg",
+                        [thing],
+                        float(rng.uniform(-1, 1)),
+                        int(rng.integers(96, 160)),
+                        int(rng.integers(96, 160)),
+                        int(rng.integers(2**31)),
+                        clutter=0.0,
+                    )
+                )
     return pics

@@ -62,16 +62,16 @@ def background(rng: np.random.Generator, width: int, height: int, mood: float = 
     draw = ImageDraw.Draw(image)
     if kind == 2:  # random shapes
         for _ in range(rng.integers(3, 9)):
-            x0, y0 = rng.integers(0, width), rng.integers(0, height)
-            r = rng.integers(max(width // 12, 2), max(width // 3, 3))
+            x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+            r = int(rng.integers(max(width // 12, 2), max(width // 3, 3)))
             colour = _mood_colour(rng, mood)
             box = (x0 - r, y0 - r, x0 + r, y0 + r)
             (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
     elif kind == 3:  # stripes
         step = int(rng.integers(max(width // 10, 2), max(width // 4, 3)))
-        for x0 in range(0, width + height, step * 2):
+        for x in range(0, width + height, step * 2):
             draw.polygon(
-                [(x0, 0), (x0 + step, 0), (x0 + step - height, height), (x0 - height, height)],
+                [(x, 0), (x + step, 0), (x + step - height, height), (x - height, height)],
                 fill=tuple(int(v) for v in b),
             )
     return image
@@ -139,6 +139,7 @@ class Picture:
     height: int
     seed: int
     damage: str | None = None  # "missing" (never written) or "broken" (not a JPEG)
+    clutter: float = 0.3  # chance of a non-smiley emoji besides `emojis`
 
 
 def render(picture: Picture, root: Path) -> None:
@@ -154,5 +155,5 @@ def render(picture: Picture, root: Path) -> None:
             data[: len(data) // 3] if rng.random() < 0.5 else b"<html><body>Rate limit exceeded</body></html>"
         )
         return
-    image = compose(rng, picture.emojis, picture.mood, picture.width, picture.height)
+    image = compose(rng, picture.emojis, picture.mood, picture.width, picture.height, picture.clutter)
     path.write_bytes(jpeg_bytes(image, rng))

@@ -8,6 +8,9 @@ subprocesses, exactly as a user would type them (each command line is printed an
 Table 1's two SmileyNet variants are both trained: `sample` (temporal, the model every later
 stage uses) and `sample --sampling raw` (Raw-Dist.) share their valid and test splits; both runs
 train for the same `steps` and are evaluated on the same test split, the temporal shards'.
+Table 2's baseline (the paper's ObjectNet, a ResNet50 trained on ImageNet, which the demo cannot
+download) is a stand-in: the same `tiny` backbone trained from scratch on the world's object
+pictures (`world/objects/`, no smileys), its pre-logit features given to `transfer --baseline`.
 
 Resumable and idempotent: `DIR/demo.json` records each finished stage and its wall time. On a
 rerun a stage whose outputs are all there is skipped; an unfinished one starts over from a clean
@@ -46,10 +49,11 @@ class DemoSettings:
     train_size: int = 64  # what the model sees
     arch: str = "tiny"
     steps: int = 1500  # per run: the temporal and the raw-distribution model
+    baseline_steps: int = 500  # the ObjectNet stand-in, on the world's object pictures
     batch_size: int = 64
     shard_size: int = 1000
     lr: float = 3e-3
-    cap: int = 40  # per emoji per 30-day window
+    cap: int = 15  # per emoji per 30-day window: low enough to cut the world's head and event spikes
     val_per_class: int = 3
     test_per_class: int = 8
     transfer_folds: int = 5
@@ -67,6 +71,7 @@ class DemoSettings:
                 image_size=48,
                 train_size=32,
                 steps=6,
+                baseline_steps=4,
                 batch_size=32,
                 shard_size=100,
                 cap=20,
@@ -84,7 +89,8 @@ class DemoSettings:
             seed=seed,
             preset=preset,
             steps=max(int(1500 * scale), 25),
-            cap=max(int(40 * scale), 5),
+            baseline_steps=max(int(500 * scale), 10),
+            cap=max(int(15 * scale), 3),
             workers=workers,
         )
 
@@ -173,6 +179,7 @@ def plan(
     # Table 1's two variants: temporal sampling (the paper's; every later stage uses its model), then raw
     stages += variant_stages(out, s, "temporal", common)
     stages += variant_stages(out, s, "raw", common)
+    stages.append(baseline_stage(out, s, common))
     for bench in ("twitter", "fi"):
         folder = transfer / bench
         stages.append(
@@ -192,6 +199,10 @@ def plan(
                     "--finetune",
                     "--finetune-epochs",
                     str(s.finetune_epochs),
+                    "--baseline",
+                    str(out / "run-objects" / "model"),
+                    "--baseline-features",
+                    "pre_logits",
                     "--workers",
                     str(s.workers),
                     *common,
@@ -222,6 +233,52 @@ def plan(
         )
     )
     return stages
+
+
+def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
+    """`train` on the world's object pictures: Table 2's ObjectNet stand-in (module docstring)."""
+    run = out / "run-objects"
+    return Stage(
+        "train objects",
+        [
+            "train",
+            "--data",
+            str(out / "world" / "objects"),
+            "--out",
+            str(run),
+            "--arch",
+            s.arch,
+            "--pretrained",
+            "none",
+            "--steps",
+            str(s.baseline_steps),
+            "--batch-size",
+            str(s.batch_size),
+            "--lr",
+            str(s.lr),
+            "--schedule",
+            "cosine",
+            "--warmup-steps",
+            str(max(s.baseline_steps // 20, 1)),
+            "--image-size",
+            str(s.train_size),
+            "--device",
+            "cpu",
+            "--log-every",
+            str(max(s.baseline_steps // 20, 1)),
+            "--val-every",
+            str(max(s.baseline_steps // 2, 1)),
+            "--checkpoint-every",
+            str(max(s.baseline_steps // 4, 10)),
+            "--workers",
+            str(s.workers),
+            *common,
+        ],
+        [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"],
+        [run],
+        resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
+        summary=lambda: _train_summary(run),
+    )
 
 
 def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str]) -> list[Stage]:
@@ -273,6 +330,7 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
                 "--shard-size",
                 str(s.shard_size),
                 "--allow-private-network",
+                *common,
             ],  # the demo's image host is on 127.0.0.1
             [
                 shards / "train",
@@ -499,6 +557,7 @@ def run_demo(
             f"http://127.0.0.1:{free_port()}",
             workers=settings.workers,
             quiet=quiet,
+            cap=settings.cap,
         )
         runner.record("world", time.monotonic() - start)
         runner.rerun_rest = True
@@ -587,7 +646,20 @@ def _world_summary(world: dict) -> str:
     return (
         f"{e['posts_kept']} posts to keep + {sum(e['dropped_by_rule'].values())} to drop + {e['duplicates']} duplicates; "
         f"{e['images_of_kept_posts']} images; Twitter I {e['twitter_images']['three_agrees']}, FI {sum(e['fi_images'].values())}"
+    ) + _skew_summary(world.get("skew") or {})
+
+
+def _skew_summary(skew: dict) -> str:
+    """The skew the world was made with, e.g. "; 😂 on 17% of posts, top 5 on 38%; 410 posts over the cap"."""
+    if not skew.get("top_emoji"):
+        return ""
+    text = (
+        f"\n{skew['top_emoji']} on {skew['top_emoji_share_of_posts']:.0%} of posts, "
+        f"top 5 on {skew['top5_share_of_posts']:.0%}; {len(skew['events'])} event spikes"
     )
+    if skew.get("over_cap") is not None:
+        text += f"; {sum(skew['over_cap'].values())} emoji labels over the cap of {skew['cap']} per window"
+    return text
 
 
 def _collect_summary(folder: Path) -> str:

@@ -2,11 +2,20 @@
 
 Each post carries what a correct `collect` must extract from it (its vocabulary emojis) or the
 filter rule it breaks, so the world can tell the pipeline's expected counts.
+
+The emojis are drawn to look like a Twitter stream, so that the paper's temporal sampling has
+something to correct: a fixed head (`HEAD`: 😂 on about 18 % of the posts, the top five on about
+40 %) over a long tail, and `EVENTS`, emojis that spike for two weeks in one source (on half of
+that source's posts in those days) and are rare otherwise. Both are properties of this world,
+chosen so the per-emoji cap of `sample` removes posts (`over_cap` counts them): the temporal
+train split is flatter than the raw one by construction, which is what lets the demo's Table 1
+show a difference at all.
 """
 
 from __future__ import annotations
 
 import string
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +48,35 @@ ERAS = {  # (first day, days): when each source's posts were written
     "bluesky": (datetime(2024, 6, 1, tzinfo=UTC), 120),
 }
 SOURCE_SHARE = {"twitter-v1": 0.5, "twitter-v2": 0.25, "bluesky": 0.25}
+WINDOW_DAYS = 30  # `sample`'s default window, counted from the first post
+EMOJIS_PER_POST = (1, 1, 1, 1, 1, 1, 1, 2, 2, 3)  # distinct smileys: most posts have one
+# The most used smileys on Twitter, most used first, and the chance each is drawn per emoji slot:
+# about 18 % of posts carry 😂, about 40 % one of the five.
+HEAD = {"😂": 0.13, "😍": 0.058, "😭": 0.052, "😊": 0.046, "😘": 0.04}
+
+
+@dataclass(frozen=True)
+class Event:
+    """An emoji that spikes: `share` of `source`'s posts in `days` days from `start_day` (counted from
+    the source's era start, see `ERAS`) carry it. Each lies inside one 30-day window of `sample`."""
+
+    emoji: str
+    source: str
+    start_day: int
+    days: int
+    share: float
+
+    def active(self, source: str, created: datetime) -> bool:
+        start = ERAS[source][0] + timedelta(days=self.start_day)
+        return source == self.source and start <= created < start + timedelta(days=self.days)
+
+
+EVENTS = (
+    Event("😱", "twitter-v1", 35, 14, 0.5),
+    Event("😡", "twitter-v1", 95, 14, 0.5),
+    Event("🤒", "twitter-v2", 40, 14, 0.5),
+    Event("🤩", "bluesky", 25, 14, 0.5),
+)
 TWITTER_EPOCH_MS = 1288834974657
 B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -52,6 +90,7 @@ class WorldSize:
     duplicates: int = 60
     twitter_images: int = 400  # Twitter I look-alike, 3-agree set
     fi_per_emotion: int = 40
+    objects_per_class: int = 60  # training pictures per object of the baseline's world (`OBJECTS`)
     label_noise: float = 0.15  # a kept post's picture shows another emoji
     blank: float = 0.05  # ... or no emoji at all
     missing: float = 0.02  # image answers 404
@@ -66,12 +105,13 @@ class WorldSize:
             duplicates=max(int(60 * scale), 2),
             twitter_images=max(int(400 * scale), 60),
             fi_per_emotion=max(int(40 * scale), 8),
+            objects_per_class=max(int(60 * scale), 8),
         )
 
     @classmethod
     def tiny(cls) -> WorldSize:
         """For tests: every format and every rule, a few hundred posts."""
-        return cls(posts=300, flawed_per_rule=2, duplicates=3, twitter_images=60, fi_per_emotion=8)
+        return cls(posts=300, flawed_per_rule=2, duplicates=3, twitter_images=60, fi_per_emotion=8, objects_per_class=4)
 
 
 @dataclass
@@ -94,17 +134,20 @@ class PostMaker:
 
     def __init__(self, rng: np.random.Generator, vocab: Vocabulary) -> None:
         self.rng, self.vocab = rng, vocab
-        ranks = np.arange(1, len(vocab) + 1, dtype=float)
-        weights = ranks**-0.6  # a few emojis are much more popular, as in real posts
-        self.popularity = weights[rng.permutation(len(vocab))] / weights.sum()
+        self.popularity = popularity(rng, vocab)
         self.serial = 0
 
     def words(self, n: int) -> str:
         return " ".join(self.rng.choice(WORDS, n))
 
-    def pick_emojis(self) -> list[str]:
-        n = int(self.rng.choice([1, 1, 1, 2, 2, 3]))
-        picks = self.rng.choice(len(self.vocab), n, replace=False, p=self.popularity)
+    def pick_emojis(self, source: str = "", created: datetime | None = None) -> list[str]:
+        n = int(self.rng.choice(EMOJIS_PER_POST))
+        picks = [int(i) for i in self.rng.choice(len(self.vocab), n, replace=False, p=self.popularity)]
+        for event in EVENTS:
+            if created is not None and event.active(source, created) and self.rng.random() < event.share:
+                index = self.vocab.index(event.emoji)
+                if index not in picks:
+                    picks[-1] = index
         return [self.vocab.emojis[i] for i in picks]
 
     def emoji_text(self, emojis: list[str], extra: int) -> str:
@@ -119,7 +162,7 @@ class PostMaker:
 
     def make(self, source: str, created: datetime, flaw: str | None) -> Post:
         self.serial += 1
-        emojis = self.pick_emojis()
+        emojis = self.pick_emojis(source, created)
         extra = int(self.rng.choice([0, 0, 1, 2])) if len(emojis) <= 3 else 0
         if flaw == "too_many_emojis":
             extra = 6 - len(emojis) + int(self.rng.integers(0, 3))
@@ -137,6 +180,18 @@ class PostMaker:
             text = "@" + str(self.rng.choice(["ana_b", "jordan99", "mo_k"])) + " " + text
         author = int(self.rng.integers(10**7, 10**9))
         return Post(source, "", created, author, text, emojis, [], flaw, long)
+
+
+def popularity(rng: np.random.Generator, vocab: Vocabulary) -> np.ndarray:
+    """The chance each vocabulary emoji is drawn for an emoji slot: `HEAD`'s fixed shares, the rest
+    spread over the other emojis on a power law, in a random order."""
+    head = [vocab.index(e) for e in HEAD]
+    tail = [i for i in rng.permutation(len(vocab)) if i not in head]
+    weights = np.zeros(len(vocab))
+    weights[head] = list(HEAD.values())
+    ranks = np.arange(16, len(tail) + 16, dtype=float) ** -1.2  # the first below the head's smallest share
+    weights[tail] = ranks / ranks.sum() * (1 - sum(HEAD.values()))
+    return weights
 
 
 def _when(rng: np.random.Generator, source: str, n: int) -> list[datetime]:
@@ -166,7 +221,7 @@ def plan_posts(rng: np.random.Generator, vocab: Vocabulary, size: WorldSize) -> 
     maker = PostMaker(rng, vocab)
     posts: list[Post] = []
     for source, share in SOURCE_SHARE.items():
-        flaws = [None] * int(round(size.posts * share))
+        flaws: list[str | None] = [None] * int(round(size.posts * share))
         flaws += [f for f in FLAWS for _ in range(max(int(round(size.flawed_per_rule * share)), 1))]
         for created, flaw in zip(_when(rng, source, len(flaws)), rng.permutation(np.array(flaws, dtype=object))):
             post = maker.make(source, created, flaw)
@@ -222,3 +277,23 @@ def pictures_for_posts(
                 )
             )
     return out
+
+
+def window_of(created: datetime, first: datetime, window_days: int = WINDOW_DAYS) -> int:
+    """`sample`'s window number: whole `window_days` since the first post."""
+    return int((created - first).total_seconds() // (window_days * 86400))
+
+
+def over_cap(posts: list[Post], cap: int, window_days: int = WINDOW_DAYS) -> Counter[str]:
+    """Per emoji, how many kept posts are past `cap` in their window: at least this many are not
+    drawn *through* that emoji by temporal sampling (co-labels may still bring some back)."""
+    kept = [p for p in posts if p.flaw is None]
+    if not kept:
+        return Counter()
+    first = min(p.created for p in kept)
+    per_window = Counter((window_of(p.created, first, window_days), e) for p in kept for e in p.emojis)
+    over: Counter[str] = Counter()
+    for (_, emoji), count in per_window.items():
+        if count > cap:
+            over[emoji] += count - cap
+    return over

@@ -22,6 +22,8 @@
   Sentiment Ranking), more reliably the more annotators agree.
 - `benchmarks/fi/`: an FI look-alike (`<emotion>/<emotion>_NNNN.jpg`, one emoji group per emotion,
   plus Flickr-style placeholder copies).
+- `objects/`: the ObjectNet stand-in's training data, an image-folder dataset (`train/`, `valid/`,
+  `categories.csv`) of the non-smiley objects the posts' pictures also show, without smileys.
 - `world.json`: the sizes, the seed, the server address and the counts a correct pipeline must
   find (posts to keep, drops per rule, duplicates...).
 """
@@ -41,22 +43,26 @@ from smileynet.demo.archives import write_jetstream, write_stream_grab, write_tw
 from smileynet.demo.benchmark_worlds import (
     FI_GROUPS,
     fi_benchmark,
+    object_pictures,
     twitter_benchmark,
     write_twitter_listings,
 )
-from smileynet.demo.pictures import Picture, render
+from smileynet.demo.pictures import CLUTTER, Picture, render
 from smileynet.demo.plan import (
     ERAS,
+    EVENTS,
     FLAWS,
+    HEAD,
     SOURCE_SHARE,
     WorldSize,
+    over_cap,
     pictures_for_posts,
     plan_posts,
 )
 from smileynet.files import write_json
 from smileynet.lexicon import vocabulary_sentiment
 from smileynet.progress import progress
-from smileynet.vocab import default_vocabulary
+from smileynet.vocab import Vocabulary, default_vocabulary
 
 
 def _render_many(items: list[Picture], root: Path, workers: int, quiet: bool, desc: str) -> None:
@@ -75,8 +81,11 @@ def _render_many(items: list[Picture], root: Path, workers: int, quiet: bool, de
             pass
 
 
-def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers: int = 1, quiet: bool = False) -> dict:
-    """Write the whole world under `out` (see the module docstring); returns what `world.json` holds."""
+def generate_world(
+    out: Path, size: WorldSize, seed: int, base_url: str, workers: int = 1, quiet: bool = False, cap: int | None = None
+) -> dict:
+    """Write the whole world under `out` (see the module docstring); returns what `world.json` holds,
+    with how many posts the `sample --cap` of `cap` must leave out per emoji (when given)."""
     rng = np.random.default_rng(seed)
     vocab = default_vocabulary()
     sentiment = vocabulary_sentiment(vocab)
@@ -117,7 +126,12 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
         for i in range(3):
             (fi_root / emotion / f"{emotion}_{size.fi_per_emotion + i + 1:04d}.jpg").write_bytes(placeholder)
 
+    objects_root = out / "objects"
+    _render_many(object_pictures(rng, size.objects_per_class), objects_root, workers, quiet, "object images")
+    Vocabulary.from_emojis(list(CLUTTER)).write_categories_csv(objects_root / "categories.csv")
+
     emoji_posts = Counter(e for p in kept for e in p.emojis)
+    top5 = [e for e, _ in emoji_posts.most_common(5)]
     world = {
         "seed": seed,
         "size": asdict(size),
@@ -136,6 +150,27 @@ def generate_world(out: Path, size: WorldSize, seed: int, base_url: str, workers
             "twitter_images": {k: len(v) for k, v in listings.items()},
             "fi_images": {e: size.fi_per_emotion for e in FI_GROUPS},
             "fi_placeholders": 6,
+            "objects": {"classes": len(CLUTTER), "train_per_class": size.objects_per_class},
+        },
+        "skew": {  # how the posts' emojis are drawn (plan.HEAD, plan.EVENTS): by construction, not found
+            "head": list(HEAD),
+            "top_emoji": top5[0] if top5 else None,
+            "top_emoji_share_of_posts": round(sum(top5[0] in p.emojis for p in kept) / len(kept), 4) if top5 else 0,
+            "top5_share_of_posts": round(sum(any(e in top5 for e in p.emojis) for p in kept) / len(kept), 4)
+            if kept
+            else 0,
+            "events": [
+                {
+                    "emoji": ev.emoji,
+                    "source": ev.source,
+                    "from": (ERAS[ev.source][0] + timedelta(days=ev.start_day)).date().isoformat(),
+                    "days": ev.days,
+                    "share": ev.share,
+                }
+                for ev in EVENTS
+            ],
+            "cap": cap,
+            "over_cap": dict(over_cap(posts, cap).most_common()) if cap else None,
         },
         "formats": formats,
         "eras": {

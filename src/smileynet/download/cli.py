@@ -50,6 +50,9 @@ def download(
         help="Spark master URL (spark://HOST:7077, yarn, k8s://...); default: MASTER or spark-defaults.conf, else local[--processes].",
     ),
     splits: str = typer.Option("train,valid,test", "--splits", help="Comma-separated splits to download."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the random order the rows are written in (a batch then spans the whole time range)."
+    ),
     workers: int = WORKERS,
     quiet: bool = QUIET,
     verbose: bool = VERBOSE,
@@ -81,6 +84,7 @@ def download(
             distributor=distributor,
             spark_master=spark_master,
             splits=tuple(s.strip() for s in splits.split(",") if s.strip()),
+            seed=seed,
             quiet=quiet,
             verbose=verbose,
         )

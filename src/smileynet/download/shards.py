@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 
 from smileynet.data.layout import SPLITS
 from smileynet.download.resize import SafeResizer
-from smileynet.download.url_tables import COLUMNS, split_tables
+from smileynet.download.url_tables import COLUMNS, shuffled, split_tables
 from smileynet.errors import UserError
 from smileynet.fetch import DEADLINE, MAX_BYTES, FetchPolicy
 from smileynet.files import read_config, write_config, write_json
@@ -64,6 +65,7 @@ class DownloadConfig:
     distributor: str = "multiprocessing"
     spark_master: str | None = None
     splits: tuple[str, ...] = SPLITS
+    seed: int = 0  # the order of each split's rows (url_tables.shuffled)
     quiet: bool = False
     verbose: bool = False
 
@@ -101,7 +103,7 @@ def download(config: DownloadConfig) -> dict[str, Any]:
     """Download every split of `config.source` into `config.out/{split}/`; returns the summary,
     also written to `out/download_summary.json`. Rerunning resumes."""
     config.check()
-    tables = split_tables(config.source, config.splits)
+    tables = {s: shuffled(t, config.seed, s) for s, t in split_tables(config.source, config.splits).items()}
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_sharding(out, config)
@@ -172,6 +174,7 @@ def _run_shards(downloader, reader, count: int, config: DownloadConfig, split: s
     workers' own output in `log` (None: on the terminal). One process runs the shards here rather
     than start a pool of one (seconds of imports per split)."""
     with contextlib.ExitStack() as stack:
+        results: Iterator[Any]
         if config.processes == 1:
             results = map(downloader, reader)
         else:

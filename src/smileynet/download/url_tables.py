@@ -2,14 +2,22 @@
 
 img2dataset copies the table's extra columns into every sample's `.json`, so the table carries
 exactly what the shards must: `labels`, `emojis`, `url`, `post_id`, `created_at` (ISO text: JSON
-has no timestamp type) and `image_id`. The row order is the manifest's, so a rerun cuts the same
-shards and resume (img2dataset's incremental mode) fills in exactly the missing ones.
+has no timestamp type) and `image_id`.
+
+The manifest is in date order; `shuffled` puts each split's rows in a seeded random order before
+img2dataset cuts them into shards, so every shard (and so every training batch, which the loader
+draws from a few shards through a small buffer) is a near-uniform draw over the split's whole time
+span, as the paper's temporal sampling means it to be, not a run of 2-3 days. The same seed gives
+the same order, so a rerun cuts the same shards and resume (img2dataset's incremental mode) fills
+in exactly the missing ones.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -47,6 +55,12 @@ def split_tables(source: Path, splits: tuple[str, ...] = SPLITS) -> dict[str, pa
     if not tables:
         raise UserError(f"{source}: nothing to download (no rows in {', '.join(splits)})")
     return tables
+
+
+def shuffled(table: pa.Table, seed: int, split: str) -> pa.Table:
+    """`table`'s rows in a random order fixed by (`seed`, `split`)."""
+    rng = np.random.default_rng([seed, zlib.crc32(split.encode("utf-8"))])
+    return table.take(pa.array(rng.permutation(table.num_rows)))
 
 
 def _from_manifest(path: Path, splits: tuple[str, ...], num_classes: int) -> dict[str, pa.Table]:

@@ -20,6 +20,13 @@ from PIL import Image, ImageDraw, ImageFont
 from smileynet.vocab import display_emoji, emoji_name
 
 FONT_SIZE = 109
+
+# Emoji axes of the figures (dataset, report), sized so that every glyph is legible at 100 %:
+FIGURE_DPI = 100  # every figure is written at this resolution
+MAX_FIGURE_WIDTH = 11.0  # inches: 1100 px, what the report page shows without scaling down
+EMOJIS_PER_ROW = 24  # a longer emoji axis is split over rows: the 92 emojis take 4
+GLYPH_PX = 24  # glyph ticks of the bar charts, in pixels of the figure
+MATRIX_GLYPH_PX = 17  # glyph ticks of a 92 x 92 matrix, staggered in two rows
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
     "/usr/share/fonts/noto/NotoColorEmoji.ttf",
@@ -88,6 +95,24 @@ def emoji_data_uri(key: str, size: int = 32) -> str | None:
 def emoji_label(key: str) -> str:
     """Text to use where no glyph can be drawn."""
     return emoji_name(key)
+
+
+def glyph_zoom(pixels: int, size: int = 64) -> float:
+    """The `zoom` of `set_emoji_ticks` that draws a `size`-px glyph as `pixels` pixels of a figure
+    written at FIGURE_DPI (OffsetImage draws one image pixel per point times the zoom)."""
+    return pixels * 72 / (size * FIGURE_DPI)
+
+
+def emoji_rows(n: int) -> list[range]:
+    """Index ranges of nearly equal rows of at most EMOJIS_PER_ROW emojis, to split an axis of `n`."""
+    count = max(1, -(-n // EMOJIS_PER_ROW))
+    bounds = [round(i * n / count) for i in range(count + 1)]
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def emoji_axis_width(per_row: int) -> float:
+    """Figure width in inches for a row of `per_row` GLYPH_PX glyph ticks, at most MAX_FIGURE_WIDTH."""
+    return min(max(6.0, 0.42 * per_row + 1.5), MAX_FIGURE_WIDTH)
 
 
 def set_emoji_ticks(

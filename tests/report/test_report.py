@@ -679,6 +679,7 @@ def test_every_metric_is_a_percentage_with_one_decimal(report_inputs, tmp_path):
 def test_plots_log_the_loss_and_split_long_emoji_axes(monkeypatch):
     import polars as pl
 
+    from smileynet import glyphs
     from smileynet.report import plots
 
     figures = []
@@ -689,10 +690,10 @@ def test_plots_log_the_loss_and_split_long_emoji_axes(monkeypatch):
     plots.training_curves(metrics)
     loss, validation = figures[0].axes[:2]
     assert loss.get_yscale() == "log" and validation.get_ylim() == (0, 100)
-    rows = plots._emoji_rows(92)
-    assert len(rows) == 4 and sum(len(r) for r in rows) == 92 and max(len(r) for r in rows) <= plots.EMOJIS_PER_ROW
-    for pixels in (plots.GLYPH_PX, plots.MATRIX_GLYPH_PX):  # drawn size of a 64 px glyph, in page pixels
-        assert 64 * plots._glyph_zoom(pixels) * plots.DPI / 72 >= 16
+    rows = glyphs.emoji_rows(92)
+    assert len(rows) == 4 and sum(len(r) for r in rows) == 92 and max(len(r) for r in rows) <= glyphs.EMOJIS_PER_ROW
+    for pixels in (glyphs.GLYPH_PX, glyphs.MATRIX_GLYPH_PX):  # drawn size of a 64 px glyph, in page pixels
+        assert 64 * glyphs.glyph_zoom(pixels) * glyphs.FIGURE_DPI / 72 >= 16
     from smileynet.vocab import default_vocabulary
 
     plots.per_emoji_auc(list(default_vocabulary().emojis), list(np.linspace(0.9, 0.5, 92)))

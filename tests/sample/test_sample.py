@@ -38,8 +38,10 @@ def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
         "text": [],
         "emojis": [],
         "image_urls": [],
+        "alt_texts": [],
         "author_id": [],
         "lang": [],
+        "sensitive": [],
     }
     for i, (day, emojis, images) in enumerate(rows):
         table["post_id"].append(f"p{i:05d}")
@@ -48,8 +50,10 @@ def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
         table["text"].append("".join(emojis))
         table["emojis"].append(emojis)
         table["image_urls"].append([f"https://img.example/{i}/{n}.jpg" for n in range(images)])
+        table["alt_texts"].append([""] * images)
         table["author_id"].append("1")
         table["lang"].append("en")
+        table["sensitive"].append(False)
     pq.write_table(
         pa.table(
             table,
@@ -182,6 +186,27 @@ def test_stats_figures_and_counts(tmp_path):
     numbers = json.loads((stats / "stats.json").read_text())
     assert sum(numbers["before"]) > sum(numbers["after"])
     assert sum(numbers["posts_per_window"]["sampled"].values()) == report["posts_kept"]
+
+
+def test_fig_2_splits_the_92_emojis_over_rows_of_legible_glyphs(monkeypatch):
+    from smileynet import glyphs
+    from smileynet.sample import stats
+    from smileynet.vocab import default_vocabulary
+
+    figures = []
+    monkeypatch.setattr(stats, "png_bytes", lambda fig: figures.append(fig) or b"")
+    emojis = list(default_vocabulary().emojis)
+    counts = list(range(92, 0, -1))
+    stats.label_distribution_figure(emojis, counts, {"train": counts, "test": [1] * 92})
+    axes = figures[0].axes
+    assert len(axes) == 8  # 4 rows for the collected posts, 4 for the sampled images
+    assert [len(ax.patches) for ax in axes[:4]] == [23] * 4 and sum(len(ax.patches) for ax in axes[4:]) == 2 * 92
+    assert len({ax.get_ylim() for ax in axes[:4]}) == 1  # one scale across the rows of a panel
+    assert figures[0].get_size_inches()[0] * glyphs.FIGURE_DPI <= 1100
+    if glyphs.emoji_font_path() is not None:  # without the font, the ticks are names
+        stats.label_correlation_figure(emojis, np.eye(92))
+        offsets = {box.xybox for box in figures[1].axes[0].artists}
+        assert len(figures[1].axes[0].artists) == 2 * 92 and len(offsets) == 4  # two staggered rows per axis
 
 
 def test_label_correlation_is_pearson_over_the_images(monkeypatch):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from smileynet.glyphs import set_emoji_ticks
+from smileynet.glyphs import FIGURE_DPI, GLYPH_PX, emoji_axis_width, emoji_rows, glyph_zoom, set_emoji_ticks
 from smileynet.report.page import png_uri
 
 SPLIT_COLORS = {"train": "#3b6fb6", "valid": "#e0b000", "test": "#2e9b4f"}
@@ -26,32 +26,9 @@ def _uri(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
     plt.close(fig)
     return png_uri(buffer.getvalue())
-
-
-DPI = 100
-MAX_WIDTH = 11.0  # inches: 1100 px at DPI, what the page shows without scaling the picture down
-EMOJIS_PER_ROW = 24  # a longer emoji axis is split over rows: the 92 emojis take 4
-GLYPH_PX = 24  # glyph ticks of the bar charts, in pixels of the page
-MATRIX_GLYPH_PX = 17  # glyph ticks of the 92 x 92 matrix, staggered in two rows
-
-
-def _glyph_zoom(pixels: int, size: int = 64) -> float:
-    """OffsetImage's zoom that draws a `size`-px glyph as `pixels` page pixels at DPI."""
-    return pixels * 72 / (size * DPI)
-
-
-def _emoji_rows(n: int) -> list[range]:
-    """Index ranges of nearly equal rows of at most EMOJIS_PER_ROW emojis."""
-    count = max(1, -(-n // EMOJIS_PER_ROW))
-    bounds = np.linspace(0, n, count + 1).round().astype(int)
-    return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _emoji_width(per_row: int) -> float:
-    return min(max(6.0, 0.42 * per_row + 1.5), MAX_WIDTH)
 
 
 def windows(before: Mapping[int, int] | None, after: Mapping[str, Mapping[int, int]] | None, window_days: int) -> str:
@@ -150,9 +127,9 @@ def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
     """Per-emoji ROC AUC in %, best first, with the random level at 50; a long emoji axis is split
     over rows."""
     order = [int(i) for i in np.argsort(-np.asarray(aucs), kind="stable")]
-    rows = _emoji_rows(len(order))
+    rows = emoji_rows(len(order))
     per_row = max(len(r) for r in rows)
-    fig, axes = _figure(_emoji_width(per_row), 2.8 * len(rows), nrows=len(rows))
+    fig, axes = _figure(emoji_axis_width(per_row), 2.8 * len(rows), nrows=len(rows))
     for n, ((ax,), row) in enumerate(zip(axes, rows)):
         shown = [order[i] for i in row]
         ax.bar(np.arange(len(shown)), [100 * aucs[i] for i in shown], color="#3b6fb6")
@@ -162,7 +139,7 @@ def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
         ax.set_xlim(-0.6, per_row - 0.4)
         if n == 0:
             ax.legend(frameon=False, fontsize=8)
-        set_emoji_ticks(ax, [emojis[i] for i in shown], zoom=_glyph_zoom(GLYPH_PX))
+        set_emoji_ticks(ax, [emojis[i] for i in shown], zoom=glyph_zoom(GLYPH_PX))
     fig.tight_layout()
     return _uri(fig)
 
@@ -170,9 +147,9 @@ def per_emoji_auc(emojis: list[str], aucs: list[float]) -> str:
 def fingerprint_heatmap(emojis: list[str], classes: list[str], values: np.ndarray) -> str:
     """Every emoji's emotional fingerprint (Fig. 7) as one heatmap row per class; a long emoji
     axis is split over rows, on one colour scale."""
-    rows = _emoji_rows(len(emojis))
+    rows = emoji_rows(len(emojis))
     per_row = max(len(r) for r in rows)
-    fig, axes = _figure(_emoji_width(per_row), (1.2 + 0.35 * len(classes)) * len(rows), nrows=len(rows))
+    fig, axes = _figure(emoji_axis_width(per_row), (1.2 + 0.35 * len(classes)) * len(rows), nrows=len(rows))
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     shown = None
     for (ax,), row in zip(axes, rows):
@@ -180,6 +157,6 @@ def fingerprint_heatmap(emojis: list[str], classes: list[str], values: np.ndarra
         block[:, : len(row)] = values[list(row)].T
         shown = ax.imshow(block, cmap="viridis", aspect="auto", vmin=low, vmax=high)
         ax.set_yticks(range(len(classes)), classes, fontsize=8)
-        set_emoji_ticks(ax, [emojis[i] for i in row], axis="x", zoom=_glyph_zoom(GLYPH_PX))
+        set_emoji_ticks(ax, [emojis[i] for i in row], axis="x", zoom=glyph_zoom(GLYPH_PX))
     fig.colorbar(shown, ax=[ax for (ax,) in axes], fraction=0.03, pad=0.01, label="mean response")
     return _uri(fig)

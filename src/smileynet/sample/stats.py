@@ -15,7 +15,17 @@ import numpy as np
 
 from smileynet.contracts import LABEL_CORRELATION_FIGURE, LABEL_DISTRIBUTION_FIGURE, WINDOWS_FIGURE
 from smileynet.files import write_json
-from smileynet.glyphs import set_emoji_ticks
+from smileynet.glyphs import (
+    EMOJIS_PER_ROW,
+    FIGURE_DPI,
+    GLYPH_PX,
+    MATRIX_GLYPH_PX,
+    MAX_FIGURE_WIDTH,
+    emoji_axis_width,
+    emoji_rows,
+    glyph_zoom,
+    set_emoji_ticks,
+)
 from smileynet.vocab import Vocabulary
 
 SPLIT_COLORS = {"train": "#3b6fb6", "valid": "#e0b000", "test": "#2e9b4f"}
@@ -74,62 +84,71 @@ def png_bytes(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
-
-
-def _zoom(n: int) -> float:
-    """Glyph tick size: large for a handful of emojis, small enough for 92 side by side."""
-    return 0.3 if n <= 16 else 0.15 if n <= 60 else 0.11
 
 
 def label_distribution_figure(
     emojis: list[str], before: Sequence[int] | None, after: Mapping[str, Sequence[int]] | None
 ) -> bytes:
     """Fig. 2 as PNG: posts per emoji in the collected data (a) and images per emoji after
-    temporal sampling, stacked by split (b); `emojis` in the order to draw them."""
+    temporal sampling, stacked by split (b); `emojis` in the order to draw them. A long emoji axis
+    is split over rows of at most EMOJIS_PER_ROW, on one scale per panel, so glyphs stay legible."""
     panels = [p for p in (before, after) if p]
-    fig, axes = _figure(min(max(6.0, 0.16 * len(emojis) + 2.0), 17.0), 3.0 * max(len(panels), 1), max(len(panels), 1))
-    x = np.arange(len(emojis))
-    row = 0
+    rows = emoji_rows(len(emojis))
+    per_row = max(len(r) for r in rows)
+    count = max(len(panels), 1) * len(rows)
+    fig, axes = _figure(emoji_axis_width(per_row), 2.6 * count, count)
+    axes_iter = iter(ax for (ax,) in axes)
+    part = f" ({{}}/{len(rows)})" if len(rows) > 1 else ""
     if before:
-        ax = axes[row][0]
-        ax.bar(x, before, color="#7a8599")
-        ax.set_ylabel("posts")
-        ax.set_title("(a) collected posts per emoji")
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
-        row += 1
+        top = max(before) * 1.05 or 1
+        for n, row in enumerate(rows, 1):
+            ax = next(axes_iter)
+            ax.bar(np.arange(len(row)), [before[i] for i in row], color="#7a8599")
+            ax.set_ylabel("posts")
+            ax.set_ylim(0, top)
+            ax.set_title("(a) collected posts per emoji" + part.format(n))
+            ax.set_xlim(-0.6, per_row - 0.4)
+            set_emoji_ticks(ax, [emojis[i] for i in row], zoom=glyph_zoom(GLYPH_PX))
     if after:
-        ax = axes[row][0]
-        bottom = np.zeros(len(emojis))
-        for split, counts in after.items():
-            ax.bar(x, counts, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
-            bottom += np.asarray(counts, dtype=float)
-        ax.set_ylabel("images")
-        ax.set_title("(b) after temporal sampling, by split")
-        ax.legend(frameon=False, fontsize=8)
-        ax.set_xlim(-0.6, len(emojis) - 0.4)
-        set_emoji_ticks(ax, emojis, zoom=_zoom(len(emojis)))
+        totals = np.sum([np.asarray(c, dtype=float) for c in after.values()], axis=0)
+        top = float(totals.max(initial=0.0)) * 1.05 or 1
+        for n, row in enumerate(rows, 1):
+            ax = next(axes_iter)
+            bottom = np.zeros(len(row))
+            for split, counts in after.items():
+                values = np.array([counts[i] for i in row], dtype=float)
+                ax.bar(np.arange(len(row)), values, bottom=bottom, label=split, color=SPLIT_COLORS.get(split))
+                bottom += values
+            ax.set_ylabel("images")
+            ax.set_ylim(0, top)
+            ax.set_title("(b) after temporal sampling, by split" + part.format(n))
+            if n == 1:
+                ax.legend(frameon=False, fontsize=8, loc="upper right")
+            ax.set_xlim(-0.6, per_row - 0.4)
+            set_emoji_ticks(ax, [emojis[i] for i in row], zoom=glyph_zoom(GLYPH_PX))
     fig.tight_layout()
     return png_bytes(fig)
 
 
 def label_correlation_figure(emojis: list[str], corr: np.ndarray) -> bytes:
     """Fig. 9 as PNG: the correlation of the emoji labels over the sampled images. The diagonal
-    (always 1) is left blank so the colour scale spans the pairs."""
+    (always 1) is left blank so the colour scale spans the pairs. More than EMOJIS_PER_ROW glyph
+    ticks are drawn smaller and staggered over two rows."""
     shown_values = corr.astype(float).copy()
     np.fill_diagonal(shown_values, np.nan)
     limit = max(float(np.nanmax(np.abs(shown_values))) if len(emojis) > 1 else 0.0, 0.05)
-    side = min(max(5.0, 0.13 * len(emojis) + 2.5), 15.0)
+    side = min(max(5.0, 0.13 * len(emojis) + 2.5), MAX_FIGURE_WIDTH - 1.0)
     fig, axes = _figure(side + 1.0, side)
     ax = axes[0][0]
     shown = ax.imshow(shown_values, cmap="RdBu_r", vmin=-limit, vmax=limit)
     fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="label correlation")
-    zoom = 0.25 if len(emojis) <= 16 else 0.12 if len(emojis) <= 40 else 0.08
-    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom)
-    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom)
+    crowded = len(emojis) > EMOJIS_PER_ROW
+    zoom = glyph_zoom(MATRIX_GLYPH_PX if crowded else GLYPH_PX)
+    set_emoji_ticks(ax, emojis, axis="x", zoom=zoom, stagger=crowded)
+    set_emoji_ticks(ax, emojis, axis="y", zoom=zoom, stagger=crowded)
     return png_bytes(fig)
 
 

@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 
@@ -82,10 +83,12 @@ def baseline_counts(posts: Path) -> int:
 
 
 def report_correlation(manifest: Path) -> int:
-    from smileynet.report.dataset import label_correlation
+    from smileynet.report.dataset import manifest_label_rows
+    from smileynet.sample.stats import label_correlation
     from smileynet.vocab import default_vocabulary
 
-    return label_correlation(manifest, list(default_vocabulary().emojis)).shape[0]
+    emojis = list(default_vocabulary().emojis)
+    return label_correlation(manifest_label_rows(manifest, emojis), len(emojis)).shape[0]
 
 
 def baseline_correlation(manifest: Path) -> int:
@@ -130,7 +133,13 @@ def measure(function, *args) -> tuple[float, float, object]:
     queue = context.Queue()
     process = context.Process(target=_child, args=(function, args, queue))
     process.start()
-    result = queue.get()
+    while True:  # a child that dies (an import error, the OOM killer) must not leave us waiting forever
+        try:
+            result = queue.get(timeout=1)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise SystemExit(f"{function.__name__} failed in its process (exit code {process.exitcode})") from None
     process.join()
     return result
 

@@ -12,8 +12,11 @@ import pytest
 import smileynet
 
 PACKAGE = Path(smileynet.__file__).parent
-STAGES = {"collect", "sample", "download", "train", "inference", "transfer", "report", "serve", "demo", "listen"}
-ENTRY_POINTS = {"__init__", "__main__", "cli", "cli_common"}  # the top-level package and CLI wire the stages together
+STAGES = {
+    "collect", "sample", "download", "train", "inference", "transfer", "report", "serve", "demo", "listen", "publish",
+}  # fmt: skip
+# the top-level package, the CLI and `smileynet.load` (a model dir, an .onnx file or a hub id) wire the stages together
+ENTRY_POINTS = {"__init__", "__main__", "cli", "cli_common", "loading"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -269,7 +269,7 @@ def test_the_demo_marks_the_models_it_trains(tmp_path, monkeypatch):
         monkeypatch.setattr(pipeline, "_run_logged", fake)
         model_files = [p for p in stage.outputs if p.parent.name == "model"]
         pipeline.Runner(tmp_path, quiet=True).run(
-            pipeline.Stage(stage.name, stage.argv, model_files, then=stage.then), 1, 1
+            pipeline.Stage(stage.name, stage.argv, model_files, finish=stage.finish), 1, 1
         )
         assert fake.calls and fake.calls[0][0] == "train"
         assert load(tmp_path / run).config.demo is True

@@ -167,7 +167,7 @@ def test_image_files_are_inputs_like_folders_and_lists(model_dir, images, tmp_pa
         [str(images / "img0.jpg"), str(tmp_path / "noext"), f"{images / 'sub'}/img7.jpg", f"{images / 'sub'}/img8.jpg"]
     )
     np.testing.assert_allclose(mixed[str(images / "img0.jpg")][1], one[str(images / "img0.jpg")][1], atol=1e-6)
-    same_bytes = smileynet.load(model_dir).embed([images / "img1.jpg"]).logits[0]
+    same_bytes = smileynet.embed(smileynet.load(model_dir), [images / "img1.jpg"]).logits[0]
     np.testing.assert_allclose(mixed[str(tmp_path / "noext")][1], same_bytes, atol=1e-5)
 
 

@@ -57,4 +57,4 @@ def test_twitter2_transfer_and_report(tmp_path, run_cli):
     }
     title, body = sections["transfer-twitter2"]
     assert "Twitter II" in title and "transfer-other" not in sections
-    assert body.count('class="ours"') == 4 and "100.00 ± 0.00" in body and 'class="published"' not in body
+    assert body.count('class="ours"') == 4 and "100.0 ± 0.0" in body and 'class="published"' not in body

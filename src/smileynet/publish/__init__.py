@@ -9,7 +9,15 @@ Imported lazily: `smileynet --help` must not pay for torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from smileynet.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, spelled out for type checkers
+    from smileynet.publish.card import model_card as model_card
+    from smileynet.publish.card import write_card as write_card
+    from smileynet.publish.push import hub_folder as hub_folder
+    from smileynet.publish.push import upload as upload
 
 _EXPORTS = {
     "model_card": "card",

@@ -20,8 +20,8 @@ system-deps:
 demo: install system-deps
 	$(VENV)/bin/smileynet demo --out demo-out
 
-test: install system-deps
-	$(PY) -m pytest
+test: install system-deps  # both tiers: the fast one (plain `pytest`) and the end-to-end one
+	$(PY) -m pytest -m "not heavy"
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks hubconf.py

@@ -21,7 +21,7 @@ def test_every_benchmark_script_is_found():
     assert {"bench_train.py", "bench_embed.py", "bench_transfer.py"} <= {p.name for p in SCRIPTS}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_benchmark_runs_in_smoke_mode(script):
     src = str(BENCHMARKS.parent / "src")

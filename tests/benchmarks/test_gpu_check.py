@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_gpu_check_runs_every_check_on_cpu(tmp_path):
     env = {
         **os.environ,

@@ -30,7 +30,7 @@ def tops(lines: str) -> dict[str, list[str]]:
     return {Path(row["path"]).name: [e["emoji"] for e in row["top"]] for row in rows}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_venv_with_only_lite_predicts_the_torch_top_k(tmp_path, run_cli):
     pytest.importorskip("onnxruntime")
     source = tmp_path / "source"

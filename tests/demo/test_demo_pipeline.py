@@ -96,7 +96,7 @@ def in_unit(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= 1.0
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
     import pyarrow.parquet as pq
 
@@ -255,12 +255,14 @@ def test_runner_continues_an_interrupted_stage_and_stops_at_a_stub(tmp_path, mon
 
 
 def test_the_demo_marks_the_models_it_trains(tmp_path, monkeypatch):
-    """Both Table 1 models get `"demo": true` in config.json once their train stage succeeds."""
+    """Both Table 1 models and Table 2's baseline get `"demo": true` in config.json once their train
+    stage succeeds."""
     from smileynet.demo import pipeline
     from smileynet.model import create_model, load, save
 
     stages = {s.name: s for s in pipeline.plan(tmp_path, DemoSettings.for_run(10.0, 0, "tiny"), "http://127.0.0.1:1")}
-    for name, run in (("train", "run"), ("train raw", "run-raw")):
+    assert [s.argv[0] for s in stages.values()].count("train") == 3
+    for name, run in (("train", "run"), ("train raw", "run-raw"), ("train objects", "run-objects")):
         stage = stages[name]
         save(create_model("tiny", 3, vocab=["😀", "😂", "😍"], image_size=32), tmp_path / run / "model")
         assert load(tmp_path / run).config.demo is False

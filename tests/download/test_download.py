@@ -458,7 +458,7 @@ def test_failure_reasons():
     )
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_kill_and_resume_completes_missing_shards_only(tmp_path):
     """Kill the command once its first shard is finished; the rerun fetches only the rest."""
     site = Site(delay=0.4)
@@ -540,7 +540,7 @@ def test_kill_and_resume_completes_missing_shards_only(tmp_path):
     assert len(finished_paths) == 2 * len(finished) and not finished_paths & set(refetched)
 
 
-@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: a spawned pool, ~20 s
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.e2e)])  # 2: a spawned pool, ~20 s
 def test_img2dataset_output_goes_to_its_log_unless_verbose(run_cli, tmp_path, processes):
     site = Site()
     server = serve(site)

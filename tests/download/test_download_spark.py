@@ -41,7 +41,7 @@ def shard_contents(shards: Path) -> dict:
     return contents
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(
     not HAVE_SPARK, reason="needs pyspark (pip install 'smileynet[spark]') and Java 17+ (scripts/system-deps.sh)"
 )

@@ -192,7 +192,7 @@ def test_bad_inputs_leave_no_output_behind(model_dir, images, tmp_path, run_cli)
     )
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_torchrun_ranks_share_the_inputs_and_rank0_merges(model_dir, images, tmp_path):
 
     out = tmp_path / "t.parquet"

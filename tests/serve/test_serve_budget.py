@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory):
     return save(create_model("tiny", 92, image_size=32).eval(), tmp_path_factory.mktemp("budget") / "model")
 
 
-@pytest.mark.slow  # starting the server (importing torch) is most of it
+@pytest.mark.e2e  # starting the server (importing torch) is most of it
 def test_concurrent_claimed_giants_stay_within_the_decode_budget(model_dir):
     """Rounds of 6 JPEGs of ~630 bytes each claiming about 3000 x 3000, all at once, to
     `smileynet serve` on loopback: the process's peak RSS grows by at most budget x

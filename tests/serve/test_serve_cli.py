@@ -97,23 +97,3 @@ def test_a_demo_model_says_what_it_has_seen(model_dir, tmp_path):
     (demo_dir / "config.json").write_text(json.dumps(config | {"demo": "yes"}))
     with pytest.raises(UserError, match="demo must be true or false"):
         load(demo_dir)
-
-
-def test_the_demo_marks_the_models_it_trains(model_dir, tmp_path, monkeypatch):
-    """`smileynet demo`'s train stages end by marking their model dir, before they count as done."""
-    from smileynet.demo import pipeline
-
-    stages = pipeline.plan(tmp_path, pipeline.DemoSettings.for_run(1, 0, "tiny"), "http://127.0.0.1:1")
-    trains = [stage for stage in stages if stage.argv[0] == "train"]
-    assert len(trains) == 2 and all(stage.finish is not None for stage in trains)
-
-    def train(command, log_path, echo):  # what `smileynet train` leaves: a model dir and its metrics
-        run = tmp_path / "run"
-        save(load(model_dir), run / "model")
-        (run / "metrics.csv").write_text("step\n")
-        return 0, ""
-
-    monkeypatch.setattr(pipeline, "_run_logged", train)
-    pipeline.Runner(tmp_path, quiet=True).run(trains[0], 1, 1)
-    assert load(tmp_path / "run").config.demo
-    assert Predictor.from_dir(tmp_path / "run").info()["note"] == DEMO_NOTE

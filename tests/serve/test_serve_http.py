@@ -106,7 +106,7 @@ def test_page_uploads_an_image_and_shows_emojis(chromium_page, model, tmp_path):
     assert errors == []
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_serves_until_stopped(model, tmp_path):
     """The real command: starts, answers, enforces --max-upload-mb over HTTP, stops on SIGTERM."""
     model_dir = save(model, tmp_path / "model")

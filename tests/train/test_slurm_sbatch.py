@@ -45,7 +45,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_body_trains_and_embeds_on_one_local_node(tmp_path):
     data, run, log = make_dataset(tmp_path / "data"), tmp_path / "run", tmp_path / "srun.log"
     env = {

@@ -164,7 +164,7 @@ def test_evaluate_refuses_a_dataset_with_another_vocabulary(cli_run, tmp_path):
         evaluate(cli_run / "model", other, "test", workers=0, device="cpu", quiet=True)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_resume_after_a_kill_gives_the_uninterrupted_loss_curve(dataset, tmp_path, monkeypatch):
     whole = tiny(dataset, tmp_path / "whole")
     train(whole)
@@ -293,7 +293,7 @@ def kill_after_row(monkeypatch, step: int) -> None:
     monkeypatch.setattr(trainer.MetricsLog, "write", write_then_die)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_shards_with_loader_workers_resume_exactly_and_evaluate(dataset, tmp_path, monkeypatch):
     """Three shards over two loader processes, killed mid-epoch, resumed across the epoch boundary."""
     import webdataset as wds

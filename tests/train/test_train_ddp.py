@@ -96,7 +96,7 @@ def ddp_run(tmp_path_factory) -> tuple[Path, Path]:
     return data, run
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_process_ddp_training_on_cpu(ddp_run):
     _, run = ddp_run
     assert load(run / "model").vocab == EMOJIS
@@ -109,7 +109,7 @@ def test_two_process_ddp_training_on_cpu(ddp_run):
     assert state["step"] == 9 and state["positions"] == [[1, 3], [1, 3]]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_resume_after_a_kill_under_torchrun_gives_the_uninterrupted_weights(ddp_run, tmp_path):
     data, whole = ddp_run
     run, entry = tmp_path / "killed", tmp_path / "killed_entry.py"
@@ -137,7 +137,7 @@ def validation_config(data: Path) -> TrainConfig:
     return TrainConfig(data=str(data), out="unused", arch="tiny", image_size=32, workers=0, batch_size=8).check()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_validation_of_the_torchrun_run_equals_one_process_validating_alone(ddp_run):
     data, run = ddp_run
     final = read_rows(run)[-1]  # the only validation: model/ holds the weights it scored
@@ -179,7 +179,7 @@ def validate_in_process_group(rank: int, world_size: int, port: int, data: str, 
         dist.destroy_process_group()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_validation_is_shared_between_processes_and_scored_on_all_of_it(tmp_path):
     # 3 shards over 2 processes: uneven shares (9 and 5 images), so the metrics cannot be averaged
     data = shards_of(make_dataset(tmp_path / "data", sizes=(("valid", 14),)), tmp_path / "shards", "valid", parts=3)

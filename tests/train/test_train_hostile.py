@@ -41,7 +41,7 @@ def shards(root: Path, size: int) -> int:
     return size // 2
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.timeout(120)
 def test_a_run_that_stops_mid_epoch_counts_the_malformed_jpegs_it_skipped(tmp_path):
     bad = shards(tmp_path / "data", 64)

@@ -75,7 +75,7 @@ def models(tmp_path_factory):
     return planted_model(root / "planted"), random_model(root / "random")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_twitter_with_published_folds(tmp_path, shared_fixtures, models):
     planted, _ = models
     root = tmp_path / "twitter"
@@ -142,7 +142,7 @@ def test_fi_of_placeholders_only_says_so(tmp_path, models):
     assert "\n" not in message
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_fi_emotions_fingerprints_and_skips(tmp_path, models):
     planted, random = models
     make_fi(tmp_path / "fi")

@@ -278,6 +278,7 @@ def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
         [run],
         resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
         summary=lambda: _train_summary(run),
+        finish=partial(mark_demo, run / "model"),
     )
 
 

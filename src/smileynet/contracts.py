@@ -146,6 +146,17 @@ class TransferModel(TypedDict):
     demo: bool  # trained by `smileynet demo` on generated pictures only
 
 
+class TransferBaseline(TypedDict):
+    """The `--baseline` model; results.json files written before `demo` existed lack it (unknown)."""
+
+    spec: str  # "imagenet" (the ImageNet classifier: the paper's ObjectNet), a model dir or a weights file
+    arch: str
+    digest: str
+    features: str
+    dim: int
+    demo: bool  # a model dir trained by `smileynet demo` on generated pictures only
+
+
 class TransferResults(TypedDict):
     """`results.json` of `smileynet transfer`: what `smileynet report` reads (its `splits` map a
     benchmark split to that split's protocols, counts and folds)."""
@@ -154,7 +165,7 @@ class TransferResults(TypedDict):
     benchmark: str
     root: str
     model: TransferModel
-    baseline: dict[str, Any] | None
+    baseline: TransferBaseline | None
     classes: list[str]
     class_sentiment: list[int] | None
     head: str

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from smileynet.files import write_config, write_json
+from smileynet.report.page import BUILT_IN_NOTE, esc
 from smileynet.vocab import Vocabulary
 
 EMOJIS = ["😂", "😍", "👻", "💀", "☠", "😪", "😴", "😢"]
@@ -257,6 +258,8 @@ def test_sections_follow_the_inputs(report_inputs):
     ours = twitter["splits"]["five_agrees"]["protocols"]["knn"]["smileynet"]["accuracy"]
     assert f"{100 * ours['mean']:.1f} ± {100 * ours['std']:.1f}" in page
     assert page.count('class="published"') >= 2 + 9 + 2 + 7
+    # the baseline is a model dir of ours, not the paper's ImageNet ObjectNet; no demo run, no demo caveat
+    assert f"baseline: tiny trained on {report_inputs['run'].name}" in page and "by construction" not in page
     # figures of the transfer runs are embedded (Fig. 4, 6, 7, 8)
     for caption in ("Fig. 4", "Fig. 6", "Fig. 7", "Fig. 8", "Table 5", "Fig. 2", "Fig. 9", "Fig. 5"):
         assert caption in page
@@ -660,6 +663,7 @@ def test_demo_results_stand_apart_from_the_papers(tmp_path):
     table2 = table2.split("</table>")[0]
     assert "90.0 ± 1.0" in table2 and 'class="published"' not in table2 and "generated world" in table2
     assert "Table 2: 1-nearest-neighbour sentiment accuracy (%)" not in page
+    assert page.count(esc(BUILT_IN_NOTE)) == 2  # beside Table 1 and Table 2 of the generated world
 
 
 def test_every_metric_is_a_percentage_with_one_decimal(report_inputs, tmp_path):

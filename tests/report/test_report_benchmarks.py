@@ -1,7 +1,9 @@
 """A report section per benchmark beyond the paper, with our rows only (it publishes none)."""
 
-from smileynet.report.page import esc
-from smileynet.report.transfer import transfer_sections
+from pathlib import Path
+
+from smileynet.report.page import BUILT_IN_NOTE, esc
+from smileynet.report.transfer import DEMO_BASELINE, transfer_sections
 
 
 def summary(mean):
@@ -22,7 +24,7 @@ def results(kind, classes, class_sentiment, zero_shot):
         "classes": classes,
         "class_sentiment": class_sentiment,
         "head": "linear",
-        "baseline": {"arch": "tiny", "dim": 128},
+        "baseline": {"spec": "imagenet", "arch": "resnet50", "dim": 1000},
         "folds": {"k": 5, "source": "stratified"},
         "splits": {"all": {"protocols": protocols}},
     }
@@ -54,6 +56,56 @@ def test_one_section_per_benchmark(tmp_path):
     assert "70.0 ± 1.0" in bodies["transfer-artphoto"] and "65.0 ± 1.0" in bodies["transfer-artphoto"]
     table, _ = bodies["transfer-emotionroi"].split("Beyond the paper")
     assert "no zero-shot row" in bodies["transfer-emotionroi"] and "zero-shot" not in table
-    assert esc("ObjectNet (tiny, 128-d), 1-NN") in bodies["transfer-emotion6"]
+    assert esc("ObjectNet (resnet50, 1000-d), 1-NN") in bodies["transfer-emotion6"]
     assert "Emotion accuracy" not in bodies["transfer-twitter2"] and "Sentiment accuracy" in bodies["transfer-twitter2"]
     assert all('class="published"' not in body for body in bodies.values())
+
+
+def knn_table(baseline: dict, model: dict | None = None) -> str:
+    """The Twitter I 1-NN table's rows of ours for a run with this `baseline` entry."""
+    result = {
+        "benchmark": "twitter",
+        "model": {"dim": 92, **(model or {})},
+        "baseline": baseline,
+        "splits": {
+            split: {
+                "protocols": {"knn": {"smileynet": {"accuracy": summary(0.8)}, "baseline": {"accuracy": summary(0.6)}}}
+            }
+            for split in ("five_agrees", "four_agrees", "three_agrees")
+        },
+    }
+    (_, _, body), *_ = transfer_sections([(Path("/runs/transfer-twitter/results.json"), result)], [])
+    return body
+
+
+def test_only_an_imagenet_baseline_is_called_objectnet(tmp_path):
+    imagenet = {"spec": "imagenet", "arch": "resnet50", "features": "logits", "dim": 1000, "demo": False}
+    assert esc("ObjectNet (resnet50, 1000-d), 1-NN") in knn_table(imagenet)
+    trained = {"spec": "/runs/run-objects/model", "arch": "tiny", "features": "pre_logits", "dim": 128, "demo": False}
+    body = knn_table(trained)
+    assert esc("baseline: tiny trained on run-objects (pre-logits, 128-d), 1-NN") in body
+    ours = body.split("Published rows")[0].split('class="ours"', 1)[1]
+    assert "ObjectNet" not in ours and DEMO_BASELINE not in body
+    weights = {"spec": "/w/mobilenet.safetensors", "arch": "mobilenet_v3_small", "features": "logits", "dim": 1000}
+    assert esc("baseline: mobilenet_v3_small from mobilenet.safetensors (1000-d), 1-NN") in knn_table(weights)
+    demo = {**trained, "demo": True}
+    assert esc(f"{DEMO_BASELINE}, 1-NN") in knn_table(demo, {"demo": True})
+
+
+def test_an_older_results_file_finds_a_demo_baseline_by_its_config(tmp_path):
+    """Without `demo` in the baseline entry, the baseline's config.json says whether it is a demo model."""
+    from smileynet.model import create_model, save
+
+    model = create_model("tiny", 4, vocab=["😂", "😍", "👻", "💀"], image_size=32)
+    model.config.demo = True
+    save(model, tmp_path / "run-objects" / "model")
+    old = {"spec": str(tmp_path / "run-objects" / "model"), "arch": "tiny", "features": "pre_logits", "dim": 128}
+    assert esc(f"{DEMO_BASELINE}, 1-NN") in knn_table(old)
+    (tmp_path / "run-objects" / "model" / "config.json").unlink()  # gone: unknown, named for what it is
+    assert esc("baseline: tiny trained on run-objects (pre-logits, 128-d), 1-NN") in knn_table(old)
+
+
+def test_the_built_in_advantage_is_said_for_demo_runs_only():
+    trained = {"spec": "/runs/run-objects/model", "arch": "tiny", "features": "pre_logits", "dim": 128, "demo": False}
+    assert esc(BUILT_IN_NOTE) in knn_table({**trained, "demo": True}, {"demo": True})
+    assert "by construction" not in knn_table(trained)

@@ -315,6 +315,7 @@ def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reporte
         )
     )
     assert results["baseline"]["features"] == "logits" and results["baseline"]["dim"] == 1000
+    assert results["baseline"]["demo"] is False
     assert results["model"]["dim"] == 92
     assert set(results["splits"]["all"]["protocols"]["knn"]) == {"smileynet", "baseline"}
     from smileynet.model import load
@@ -328,6 +329,7 @@ def test_the_baseline_embedding_is_its_output_by_default_and_its_size_is_reporte
         "splits": {"five_agrees": results["splits"]["all"]},
     }
     html = twitter_table([(tmp_path / "out" / "results.json", result)], (), ("knn",))
-    assert "SmileyNet (92-d), 1-NN" in html and "ObjectNet (mobilenet_v3_small, pre-logits, 1024-d), 1-NN" in html
+    baseline = "baseline: mobilenet_v3_small from mobilenet.safetensors (pre-logits, 1024-d), 1-NN"
+    assert "SmileyNet (92-d), 1-NN" in html and baseline in html
     with pytest.raises(UserError, match="baseline-features"):
         run_transfer(TransferConfig("folder", root, model, tmp_path / "bad", baseline_features="both", quiet=True))

@@ -13,7 +13,7 @@ from smileynet.model.model_dir import model_dir_of
 from smileynet.progress import progress
 from smileynet.report import dataset, training, transfer
 from smileynet.report.discover import Inputs, find_inputs, is_model_dir, read_json
-from smileynet.report.page import demo_note, details, document, note, table
+from smileynet.report.page import BUILT_IN_NOTE, demo_note, details, document, note, table
 from smileynet.vocab import Vocabulary
 
 Section = tuple[str, str, str]  # (anchor, title, HTML body)
@@ -97,7 +97,7 @@ def _prediction_sections(found: Inputs, config: ReportConfig) -> list[Section]:
             demo_note(
                 "These models were trained and tested on the demo's generated glyph pictures, not on real "
                 "posts: the rows measure the pipeline, and are not comparable with the paper's Table 1. "
-                "mTop-k, AUC and mAP as in the paper's table."
+                "mTop-k, AUC and mAP as in the paper's table. " + BUILT_IN_NOTE
             )
         )
     parts.extend(training.per_emoji_section(p, d) for p, d in evaluations)

@@ -17,6 +17,7 @@ import numpy as np
 
 from smileynet.report import plots, published
 from smileynet.report.page import (
+    BUILT_IN_NOTE,
     demo_note,
     details,
     emoji,
@@ -80,16 +81,44 @@ def _cell(summary: object) -> str:
     return pct(_get(summary, "mean"), _get(summary, "std"))
 
 
+WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")  # a --baseline weights file
+DEMO_BASELINE = "object-picture baseline (generated world; stands in for ObjectNet)"
+
+
+def _baseline_name(baseline: dict) -> str:
+    """The paper's name only for what the paper used, an ImageNet classifier ("ObjectNet (resnet50,
+    1000-d)"); any other baseline by what it is: the demo's object-picture model, or "baseline:
+    tiny trained on run-objects (pre-logits, 128-d)". Results without `demo` (older runs) have
+    the baseline's config.json looked at, when it is still there."""
+    from smileynet.model.hub import is_hub_id
+    from smileynet.report.training import is_demo_model
+
+    spec, arch, dim = baseline.get("spec"), baseline.get("arch"), baseline.get("dim")
+    features = "pre-logits" if baseline.get("features") == "pre_logits" else None
+    size = f"{dim}-d" if dim else None
+    if spec == "imagenet":
+        detail = ", ".join(str(x) for x in (arch, features, size) if x)
+        return f"ObjectNet ({detail})" if detail else "ObjectNet"
+    hub = is_hub_id(spec)
+    demo = baseline.get("demo")
+    if demo is True or (demo is None and not hub and is_demo_model(spec)):
+        return DEMO_BASELINE
+    name = "baseline" + (f": {arch}" if arch else "")
+    if hub or (isinstance(spec, str) and Path(spec).suffix in WEIGHTS_SUFFIXES):
+        name += f" from {spec if hub else Path(str(spec)).name}"
+    elif isinstance(spec, str) and spec:  # a model dir, or a run folder (its model/)
+        source = Path(spec)
+        name += f" trained on {(source.parent if source.name == 'model' else source).name or spec}"
+    detail = ", ".join(str(x) for x in (features, size) if x)
+    return f"{name} ({detail})" if detail else name
+
+
 def _model_name(result: dict, model: str) -> str:
     """The model's name with its embedding's size, e.g. "SmileyNet (92-d)", "ObjectNet (resnet50, 1000-d)"."""
     if model == "smileynet":
         dim = _get(result, "model", "dim") or _get(result, "model", "num_classes")
         return f"SmileyNet ({dim}-d)" if dim else "SmileyNet"
-    baseline = _map(result, "baseline")
-    arch, dim = baseline.get("arch"), baseline.get("dim")
-    features = "pre-logits" if baseline.get("features") == "pre_logits" else None
-    detail = ", ".join(str(x) for x in (arch, features, f"{dim}-d" if dim else None) if x)
-    return f"ObjectNet ({detail})" if detail else "ObjectNet"
+    return _baseline_name(_map(result, "baseline"))
 
 
 def _ours(label: str, path: Path, many: bool, generated: bool = False) -> str:
@@ -110,7 +139,8 @@ def is_generated(path: Path, result: dict) -> bool:
 
 GENERATED_NOTE = (
     "Rows tagged generated world: a demo model on the demo's generated look-alike of the benchmark, "
-    "not on the real images; they measure the pipeline and are not comparable with the paper's numbers."
+    "not on the real images; they measure the pipeline and are not comparable with the paper's numbers. "
+    + BUILT_IN_NOTE
 )
 
 

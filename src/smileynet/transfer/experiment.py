@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smileynet.contracts import TRANSFER_RESULTS_FILE, TransferResults
+from smileynet.contracts import TRANSFER_RESULTS_FILE, TransferBaseline, TransferResults
 from smileynet.errors import UserError
 from smileynet.files import atomic_write_text, write_config, write_json
 from smileynet.lexicon import vocabulary_sentiment, zero_shot_weights
@@ -227,7 +227,7 @@ def _check(config: TransferConfig) -> None:
 
 def extract_once(
     config: TransferConfig, model, digest: str, bench: Benchmark, cache: Path
-) -> tuple[dict[str, Embeddings], dict, dict | None]:
+) -> tuple[dict[str, Embeddings], dict, TransferBaseline | None]:
     """The emoji embedding (and the baseline's embedding) of every image, from the cache when it has them.
     Returns the embeddings by model name, the models (for fine-tuning) and the baseline's results.json entry."""
 
@@ -245,7 +245,7 @@ def extract_once(
 
     embedded = {"smileynet": embeddings(model, digest, "logits")}
     models = {"smileynet": (model, "logits")}
-    baseline_info = None
+    baseline_info: TransferBaseline | None = None
     if config.baseline:
         baseline, baseline_digest = load_baseline(config.baseline, model, config.baseline_features)
         baseline = baseline.to(config.device)
@@ -257,6 +257,7 @@ def extract_once(
             "digest": baseline_digest,
             "features": config.baseline_features,
             "dim": int(embedded["baseline"].values.shape[1]),
+            "demo": baseline.config.demo,
         }
     return embedded, models, baseline_info
 

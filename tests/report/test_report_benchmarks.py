@@ -109,3 +109,16 @@ def test_the_built_in_advantage_is_said_for_demo_runs_only():
     trained = {"spec": "/runs/run-objects/model", "arch": "tiny", "features": "pre_logits", "dim": 128, "demo": False}
     assert esc(BUILT_IN_NOTE) in knn_table({**trained, "demo": True}, {"demo": True})
     assert "by construction" not in knn_table(trained)
+
+
+def test_a_hub_id_named_in_a_results_file_is_never_downloaded(monkeypatch):
+    """Whether a model is a demo model is read from a config.json on disk; a results file that
+    names `hf-hub:...` is outside input and must not make the report fetch anything."""
+    from smileynet.model import hub
+    from smileynet.report.training import is_demo_model
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the report tried to download a hub repo")
+
+    monkeypatch.setattr(hub, "download", no_download)
+    assert is_demo_model("hf-hub:someone/some-model") is False

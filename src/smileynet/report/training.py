@@ -273,8 +273,10 @@ def image_files(paths: list[Path], limit: int) -> list[Path]:
 def is_demo_model(model: object, near: Path | None = None) -> bool:
     """Whether the model dir (or run folder) `model` names says `"demo": true` in its config.json;
     a relative path is also tried beside `near` (where the file that names it lies)."""
-    if not isinstance(model, (str, Path)) or not str(model):
-        return False
+    from smileynet.model.hub import is_hub_id
+
+    if not isinstance(model, (str, Path)) or not str(model) or is_hub_id(model):
+        return False  # a hub id named in a results file is never downloaded by the report
     from smileynet.model.model_dir import CONFIG_FILE, model_dir_of
 
     candidates = [Path(model)] + ([near / model] if near is not None and not Path(model).is_absolute() else [])

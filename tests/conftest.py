@@ -1,10 +1,13 @@
-"""Shared test fixtures: the real payloads in ../shared/fixtures and a headless Chromium page."""
+"""Shared test fixtures: the real payloads in ../shared/fixtures, a headless Chromium page, and
+builders for the inputs many stages share (tiny model dirs, flat JPEGs, posts.parquet)."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +80,81 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+# ---------------------------------------------------------------- builders
+# Exposed as session fixtures that return the function: the rootdir conftest is not importable.
+
+
+def _tiny_model(vocab: list[str], image_size: int = 32, seed: int = 0, head_scale: float = 20.0):
+    """An untrained `tiny` model in eval mode; `head_scale` spreads its logits so that predictions
+    differ between images instead of all sitting near 0.5."""
+    import torch
+
+    from smileynet.model import create_model
+
+    torch.manual_seed(seed)
+    model = create_model("tiny", num_classes=len(vocab), vocab=vocab, image_size=image_size).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(head_scale)
+    return model
+
+
+def _tiny_model_dir(
+    path: Path, vocab: list[str], image_size: int = 32, seed: int = 0, head_scale: float = 20.0
+) -> Path:
+    """`_tiny_model` saved as a model dir at `path`."""
+    from smileynet.model import save
+
+    return save(_tiny_model(vocab, image_size=image_size, seed=seed, head_scale=head_scale), path)
+
+
+def _jpeg_bytes(value: int, size: int = 16) -> bytes:
+    """A `size`x`size` JPEG of one grey level."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (value, value, value)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def _write_posts(path: Path, posts: list[dict[str, Any]]) -> Path:
+    """posts.parquet in collect's schema; each post gives at least post_id, created_at, emojis and
+    image_urls, and the other columns default to a plain English post with no alt texts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from smileynet.contracts import posts_schema
+
+    defaults = {"source": "twitter-v1", "author_id": "1", "lang": "en", "sensitive": False}
+    rows = [
+        {"text": "".join(post["emojis"]), "alt_texts": [""] * len(post["image_urls"]), **defaults, **post}
+        for post in posts
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=posts_schema()), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """`tiny_model(vocab, image_size=32, seed=0, head_scale=20.0)`: an untrained tiny model."""
+    return _tiny_model
+
+
+@pytest.fixture(scope="session")
+def make_tiny_model_dir():
+    """`make_tiny_model_dir(path, vocab, image_size=32, seed=0, head_scale=20.0)`: a saved tiny model."""
+    return _tiny_model_dir
+
+
+@pytest.fixture(scope="session")
+def jpeg_bytes():
+    """`jpeg_bytes(value, size=16)`: a flat grey JPEG."""
+    return _jpeg_bytes
+
+
+@pytest.fixture(scope="session")
+def write_posts():
+    """`write_posts(path, posts)`: posts.parquet in collect's schema from a list of dicts."""
+    return _write_posts

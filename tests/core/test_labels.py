@@ -111,22 +111,18 @@ def test_a_manifest_that_is_not_parquet_is_one_line(tmp_path):
         split_tables(tmp_path)
 
 
-def jpeg(value: int) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(out, "JPEG")
-    return out.getvalue()
-
-
-def test_shard_samples_without_json_or_with_bad_labels_are_skipped_and_counted(tmp_path):
+def test_shard_samples_without_json_or_with_bad_labels_are_skipped_and_counted(tmp_path, jpeg_bytes):
     from smileynet.data import build_loader
 
     (tmp_path / "test").mkdir()
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(tmp_path / "categories.csv")
     with wds.TarWriter(str(tmp_path / "test" / "00000.tar")) as sink:
-        sink.write({"__key__": "good", "jpg": jpeg(10), "json": b'{"labels": [1]}'})
-        sink.write({"__key__": "nojson", "jpg": jpeg(20)})
+        sink.write({"__key__": "good", "jpg": jpeg_bytes(10, size=16), "json": b'{"labels": [1]}'})
+        sink.write({"__key__": "nojson", "jpg": jpeg_bytes(20, size=16)})
         for i, labels in enumerate(["[1.9]", "true", '{"1": 2}', "[[1]]", "[null]", "[-1]"]):
-            sink.write({"__key__": f"bad{i}", "jpg": jpeg(30), "json": b'{"labels": %s}' % labels.encode()})
+            sink.write(
+                {"__key__": f"bad{i}", "jpg": jpeg_bytes(30, size=16), "json": b'{"labels": %s}' % labels.encode()}
+            )
     loader = build_loader(tmp_path, "test", num_classes=4, image_size=16, batch_size=16, train=False, workers=0)
     [(images, targets)] = list(loader)
     assert len(images) == 1 and targets[0].tolist() == [0, 1, 0, 0]

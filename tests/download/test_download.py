@@ -159,6 +159,23 @@ def shard_samples(folder: Path) -> list[dict]:
     return [sample for tar in sorted(folder.glob("*.tar")) for sample in shard_samples_of(tar)]
 
 
+def downloaded_config(root: Path) -> DownloadConfig:
+    """The settings of the shared download below: `root/ds` into `root/shards`."""
+    return DownloadConfig(
+        root / "ds",
+        root / "shards",
+        image_size=32,
+        processes=1,
+        threads=4,
+        shard_size=8,
+        retries=0,
+        timeout=2,
+        max_pixels=1_000_000,
+        quiet=True,
+        allow_private_network=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def downloaded(tmp_path_factory):
     """One download of a manifest with every kind of success and failure (shared by the tests below)."""
@@ -191,19 +208,7 @@ def downloaded(tmp_path_factory):
     )
     rows += [good_row(site, server, i, "test") for i in range(30, 33)]
     write_manifest(root / "ds", rows)
-    config = DownloadConfig(
-        root / "ds",
-        root / "shards",
-        image_size=32,
-        processes=1,
-        threads=4,
-        shard_size=8,
-        retries=0,
-        timeout=2,
-        max_pixels=1_000_000,
-        quiet=True,
-        allow_private_network=True,
-    )
+    config = downloaded_config(root)
     try:
         summary = download(config)
     finally:
@@ -269,19 +274,7 @@ def test_rerun_is_a_no_op_and_other_input_is_refused(downloaded, tmp_path):
     shards, summary, site = downloaded
     before = {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")}
     hits = sum(site.hits.values())
-    config = DownloadConfig(
-        shards.parent / "ds",
-        shards,
-        image_size=32,
-        processes=1,
-        threads=4,
-        shard_size=8,
-        retries=0,
-        timeout=2,
-        max_pixels=1_000_000,
-        quiet=True,
-        allow_private_network=True,
-    )
+    config = downloaded_config(shards.parent)
     assert download(config) == summary
     assert sum(site.hits.values()) == hits
     assert {p: p.stat().st_mtime_ns for p in shards.rglob("*.tar")} == before

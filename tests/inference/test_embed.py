@@ -16,18 +16,13 @@ import webdataset as wds
 from PIL import Image
 
 import smileynet
-from smileynet.model import create_model, save
 
 VOCAB = ["😂", "😍", "😭", "😡", "👻"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(2)
-    model = create_model("tiny", num_classes=len(VOCAB), vocab=VOCAB, image_size=32).eval()
-    with torch.no_grad():
-        model.head.weight.mul_(20)
-    return save(model, tmp_path_factory.mktemp("embed") / "model")
+def model_dir(tmp_path_factory, make_tiny_model_dir):
+    return make_tiny_model_dir(tmp_path_factory.mktemp("embed") / "model", VOCAB, image_size=32, seed=2, head_scale=20)
 
 
 def jpeg(seed: int) -> bytes:

@@ -10,17 +10,15 @@ from PIL import Image
 from scipy.special import expit
 
 from smileynet.inference import extract
-from smileynet.model import create_model, save
+from smileynet.model import save
 
 VOCAB = ["😂", "😍", "😭", "😡", "👻", "💀", "😴", "😱"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(1)
-    model = create_model("tiny", num_classes=len(VOCAB), vocab=VOCAB, image_size=48).eval()
+def model_dir(tmp_path_factory, tiny_model):
+    model = tiny_model(VOCAB, image_size=48, seed=1, head_scale=30)
     with torch.no_grad():
-        model.head.weight.mul_(30)
         model.backbone[1].running_mean.uniform_(-0.2, 0.2)  # non-trivial batch-norm statistics
         model.backbone[1].running_var.uniform_(0.5, 2.0)
     return save(model, tmp_path_factory.mktemp("export") / "model")

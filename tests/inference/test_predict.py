@@ -4,22 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import smileynet
-from smileynet.model import create_model, save
+from smileynet.model import save
 
 VOCAB = ["😂", "😍", "😭", "☹", "👻", "💀", "😴"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(3)
-    model = create_model("tiny", num_classes=len(VOCAB), vocab=VOCAB, image_size=32).eval()
-    with torch.no_grad():
-        model.head.weight.mul_(20)
-    return save(model, tmp_path_factory.mktemp("predict") / "model")
+def model_dir(tmp_path_factory, make_tiny_model_dir):
+    return make_tiny_model_dir(
+        tmp_path_factory.mktemp("predict") / "model", VOCAB, image_size=32, seed=3, head_scale=20
+    )
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,8 @@ EMOJIS = ["😂", "😍", "👻", "💀", "☠", "😪", "😴", "😢"]
 # ---------------------------------------------------------------- inputs of the other stages
 
 
-def write_dataset(folder: Path, rng: np.random.Generator) -> tuple[Path, Path]:
+def write_dataset(folder: Path, rng: np.random.Generator, write_posts) -> tuple[Path, Path]:
     """posts.parquet as collect writes it, then the real `smileynet sample` on it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
     from smileynet.cli import app
@@ -33,31 +31,22 @@ def write_dataset(folder: Path, rng: np.random.Generator) -> tuple[Path, Path]:
     start = datetime(2018, 1, 1, tzinfo=UTC)
     n = 240
     weights = np.array([8, 5, 1, 1, 1, 2, 2, 3], dtype=float)
-    posts = {
-        "post_id": [],
-        "source": [],
-        "created_at": [],
-        "text": [],
-        "emojis": [],
-        "image_urls": [],
-        "author_id": [],
-        "lang": [],
-    }
+    posts = []
     for i in range(n):
         k = int(rng.integers(1, 4))
         chosen = list(rng.choice(len(EMOJIS), size=k, replace=False, p=weights / weights.sum()))
-        posts["post_id"].append(str(1000 + i))
-        posts["source"].append("twitter-v1")
-        posts["created_at"].append(start + timedelta(days=float(rng.uniform(0, 95))))
-        posts["text"].append("look " + "".join(EMOJIS[c] for c in chosen))
-        posts["emojis"].append([EMOJIS[c] for c in chosen])
-        posts["image_urls"].append([f"https://example.invalid/{i}.jpg"])
-        posts["author_id"].append(str(i % 17))
-        posts["lang"].append("en")
+        posts.append(
+            {
+                "post_id": str(1000 + i),
+                "created_at": start + timedelta(days=float(rng.uniform(0, 95))),
+                "text": "look " + "".join(EMOJIS[c] for c in chosen),
+                "emojis": [EMOJIS[c] for c in chosen],
+                "image_urls": [f"https://example.invalid/{i}.jpg"],
+                "author_id": str(i % 17),
+            }
+        )
     collect = folder / "collect"
-    collect.mkdir(parents=True)
-    pq.write_table(pa.table(posts), collect / "posts.parquet")
-
+    write_posts(collect / "posts.parquet", posts)
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(collect / "categories.csv")  # sample's vocabulary
     sample = folder / "sample"
     result = CliRunner().invoke(
@@ -192,7 +181,7 @@ def write_transfers(folder: Path, model: Path, monkeypatch) -> tuple[Path, Path]
 
 
 @pytest.fixture(scope="module")
-def report_inputs(tmp_path_factory, shared_fixtures):
+def report_inputs(tmp_path_factory, shared_fixtures, write_posts):
     """Every kind of input at once, and the page built from them through the CLI."""
     from typer.testing import CliRunner
 
@@ -200,7 +189,7 @@ def report_inputs(tmp_path_factory, shared_fixtures):
 
     folder = tmp_path_factory.mktemp("report")
     rng = np.random.default_rng(0)
-    collect, sample = write_dataset(folder, rng)
+    collect, sample = write_dataset(folder, rng, write_posts)
     run = write_run(folder, rng)
     monkeypatch = pytest.MonkeyPatch()
     try:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,7 +17,6 @@ from smileynet.contracts import (
     LABEL_DISTRIBUTION_FIGURE,
     WINDOWS_FIGURE,
     manifest_schema,
-    posts_schema,
 )
 from smileynet.errors import UserError
 from smileynet.sample import read_release, sample
@@ -28,41 +26,26 @@ EMOJIS = ["\U0001f602", "\U0001f60d", "\U0001f480", "\U0001f62d", "\U0001f60a"]
 START = datetime(2017, 6, 1, tzinfo=UTC)
 
 
-def write_posts(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
-    """posts.parquet with (day offset, emojis, number of images) per post, in collect's schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = {
-        "post_id": [],
-        "source": [],
-        "created_at": [],
-        "text": [],
-        "emojis": [],
-        "image_urls": [],
-        "alt_texts": [],
-        "author_id": [],
-        "lang": [],
-        "sensitive": [],
-    }
-    for i, (day, emojis, images) in enumerate(rows):
-        table["post_id"].append(f"p{i:05d}")
-        table["source"].append("twitter-v1")
-        table["created_at"].append(START + timedelta(days=day))
-        table["text"].append("".join(emojis))
-        table["emojis"].append(emojis)
-        table["image_urls"].append([f"https://img.example/{i}/{n}.jpg" for n in range(images)])
-        table["alt_texts"].append([""] * images)
-        table["author_id"].append("1")
-        table["lang"].append("en")
-        table["sensitive"].append(False)
-    pq.write_table(
-        pa.table(
-            table,
-            schema=posts_schema(),
-        ),
-        path,
-    )
-    Vocabulary.from_emojis(EMOJIS).write_categories_csv(path.parent / "categories.csv")
-    return path
+@pytest.fixture
+def posts_file(write_posts):
+    """`posts_file(path, rows)`: posts.parquet from (day offset, emojis, number of images) per post,
+    with the vocabulary's categories.csv beside it."""
+
+    def write(path: Path, rows: list[tuple[float, list[str], int]]) -> Path:
+        posts = [
+            {
+                "post_id": f"p{i:05d}",
+                "created_at": START + timedelta(days=day),
+                "emojis": emojis,
+                "image_urls": [f"https://img.example/{i}/{n}.jpg" for n in range(images)],
+            }
+            for i, (day, emojis, images) in enumerate(rows)
+        ]
+        write_posts(path, posts)
+        Vocabulary.from_emojis(EMOJIS).write_categories_csv(path.parent / "categories.csv")
+        return path
+
+    return write
 
 
 def random_posts(n: int, days: float, seed: int = 0, multi: bool = True) -> list[tuple[float, list[str], int]]:
@@ -79,11 +62,11 @@ def manifest(out: Path) -> list[dict]:
     return pq.read_table(out / "manifest.parquet").to_pylist()
 
 
-def test_windows_cap_and_one_row_per_image(tmp_path):
+def test_windows_cap_and_one_row_per_image(posts_file, tmp_path):
     rows = [(d, [EMOJIS[0]], 1) for d in np.linspace(0, 29.99, 50)]  # window 0: 50 posts of one emoji
     rows += [(30.0 + d, [EMOJIS[0]], 2) for d in np.linspace(0, 5, 8)]  # window 1: 8 posts, two images each
     rows += [(61.0, [EMOJIS[1], EMOJIS[0]], 3)]  # window 2
-    posts = write_posts(tmp_path / "c" / "posts.parquet", rows)
+    posts = posts_file(tmp_path / "c" / "posts.parquet", rows)
     report = sample(posts, tmp_path / "out", cap=20, val_per_class=0, test_per_class=0)
     rows_out = manifest(tmp_path / "out")
     assert pq.read_schema(tmp_path / "out" / "manifest.parquet").equals(manifest_schema())
@@ -96,8 +79,8 @@ def test_windows_cap_and_one_row_per_image(tmp_path):
     assert {r["url"] for r in last} == {f"https://img.example/58/{n}.jpg" for n in range(3)}
 
 
-def test_a_post_chosen_through_several_emojis_is_kept_once_and_sampling_is_seeded(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(600, 70))
+def test_a_post_chosen_through_several_emojis_is_kept_once_and_sampling_is_seeded(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", random_posts(600, 70))
     sample(posts, tmp_path / "a", cap=40, val_per_class=0, test_per_class=0, seed=1)
     sample(posts, tmp_path / "b", cap=40, val_per_class=0, test_per_class=0, seed=1)
     sample(posts, tmp_path / "c2", cap=40, val_per_class=0, test_per_class=0, seed=2)
@@ -111,8 +94,8 @@ def test_a_post_chosen_through_several_emojis_is_kept_once_and_sampling_is_seede
         assert counts[EMOJIS[0]] >= 40
 
 
-def test_splits_are_balanced_by_category_and_disjoint_by_post(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(3000, 40, multi=False))
+def test_splits_are_balanced_by_category_and_disjoint_by_post(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", random_posts(3000, 40, multi=False))
     sample(posts, tmp_path / "out", cap=4000, val_per_class=20, test_per_class=40, seed=3)
     rows = manifest(tmp_path / "out")
     splits_of_post: dict[str, set] = {}
@@ -125,16 +108,16 @@ def test_splits_are_balanced_by_category_and_disjoint_by_post(tmp_path):
     assert sum(r["split"] == "train" for r in rows) > len(rows) // 2
 
 
-def test_a_rare_category_keeps_half_of_its_images_for_training(tmp_path):
+def test_a_rare_category_keeps_half_of_its_images_for_training(posts_file, tmp_path):
     rows = [(1.0, [EMOJIS[0]], 1)] * 200 + [(2.0, [EMOJIS[4]], 1)] * 10
-    posts = write_posts(tmp_path / "c" / "posts.parquet", rows)
+    posts = posts_file(tmp_path / "c" / "posts.parquet", rows)
     sample(posts, tmp_path / "out", val_per_class=50, test_per_class=100)
     rare = Counter(r["split"] for r in manifest(tmp_path / "out") if r["labels"] == [4])
     assert rare["train"] >= 5 and rare["test"] >= 1
 
 
-def test_release_csvs_round_trip_and_from_release(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(300, 50))
+def test_release_csvs_round_trip_and_from_release(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", random_posts(300, 50))
     sample(posts, tmp_path / "out", cap=4000, val_per_class=10, test_per_class=10)
     rows = manifest(tmp_path / "out")
     with open(tmp_path / "out" / "train.csv", newline="") as f:
@@ -174,8 +157,8 @@ def test_release_with_glyph_categories_and_bad_labels(tmp_path):
         read_release(tmp_path)
 
 
-def test_stats_figures_and_counts(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(400, 65))
+def test_stats_figures_and_counts(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", random_posts(400, 65))
     report = sample(posts, tmp_path / "out", cap=30, val_per_class=5, test_per_class=5)
     stats = tmp_path / "out" / "stats"
     for name in (LABEL_DISTRIBUTION_FIGURE, LABEL_CORRELATION_FIGURE, WINDOWS_FIGURE):
@@ -224,18 +207,18 @@ def test_label_correlation_is_pearson_over_the_images(monkeypatch):
     assert np.allclose(stats.label_correlation(iter(labels), 4), corr)
 
 
-def test_bad_input(tmp_path):
+def test_bad_input(posts_file, tmp_path):
     with pytest.raises(UserError, match="not found"):
         sample(tmp_path / "missing.parquet", tmp_path / "out")
-    posts = write_posts(tmp_path / "c" / "posts.parquet", [(0.0, ["\U0001f355"], 1)])
+    posts = posts_file(tmp_path / "c" / "posts.parquet", [(0.0, ["\U0001f355"], 1)])
     with pytest.raises(UserError, match="no post"):
         sample(posts, tmp_path / "out")
     with pytest.raises(UserError, match="--cap"):
         sample(posts, tmp_path / "out", cap=0)
 
 
-def test_posts_folder_of_parts_gives_the_same_dataset(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", random_posts(200, 40))
+def test_posts_folder_of_parts_gives_the_same_dataset(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", random_posts(200, 40))
     sample(posts, tmp_path / "file", cap=10, val_per_class=3, test_per_class=3)
     table = pq.read_table(posts)
     folder = tmp_path / "parts"
@@ -267,8 +250,8 @@ def _top_share(rows: list[dict], k: int = 1) -> float:
     return sum(n for _, n in counts.most_common(k)) / sum(counts.values())
 
 
-def test_raw_sampling_keeps_the_size_and_the_held_out_splits_and_is_more_skewed(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", _skewed_posts())
+def test_raw_sampling_keeps_the_size_and_the_held_out_splits_and_is_more_skewed(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", _skewed_posts())
     temporal_report = sample(posts, tmp_path / "temporal", cap=60, val_per_class=10, test_per_class=20, seed=4)
     raw_report = sample(posts, tmp_path / "raw", cap=60, val_per_class=10, test_per_class=20, seed=4, sampling="raw")
     temporal, raw = manifest(tmp_path / "temporal"), manifest(tmp_path / "raw")
@@ -285,8 +268,8 @@ def test_raw_sampling_keeps_the_size_and_the_held_out_splits_and_is_more_skewed(
     assert [r["created_at"] for r in raw] == sorted(r["created_at"] for r in raw)
 
 
-def test_raw_sampling_is_seeded(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", _skewed_posts(900, 90))
+def test_raw_sampling_is_seeded(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", _skewed_posts(900, 90))
     for name, seed in (("a", 1), ("b", 1), ("c2", 2)):
         sample(posts, tmp_path / name, cap=40, val_per_class=5, test_per_class=5, seed=seed, sampling="raw")
     a = manifest(tmp_path / "a")
@@ -339,8 +322,8 @@ def test_categories_csv_without_a_unicode_column(tmp_path, column):
         read_release(folder)
 
 
-def test_the_datasheet_gives_sources_dates_filters_deletions_and_the_sensitive_policy(tmp_path):
-    posts = write_posts(tmp_path / "c" / "posts.parquet", [(d, [EMOJIS[0]], 1) for d in (0.5, 10.0, 40.0)])
+def test_the_datasheet_gives_sources_dates_filters_deletions_and_the_sensitive_policy(posts_file, tmp_path):
+    posts = posts_file(tmp_path / "c" / "posts.parquet", [(d, [EMOJIS[0]], 1) for d in (0.5, 10.0, 40.0)])
     totals = {"read": 50, "kept": 3, "dropped": {"no_image": 30, "deleted": 9, "sensitive": 8}}
     (tmp_path / "c" / "collect_report.json").write_text(json.dumps({"totals": totals}))
     (tmp_path / "c" / "config.yaml").write_text("inputs: [/archives/bluesky-2020-01.jsonl.zst]\nsource: bluesky\n")

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import webdataset as wds
-from PIL import Image
 
 from smileynet.train import TrainConfig, evaluate, train
 from smileynet.vocab import Vocabulary
@@ -20,13 +17,7 @@ EMOJIS = ["😀", "😭"]
 NO_FRAME_JPEG = b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + bytes(64) + b"\xff\xd9"
 
 
-def jpeg(value: int) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(np.full((20, 20, 3), value, np.uint8)).save(out, "JPEG")
-    return out.getvalue()
-
-
-def shards(root: Path, size: int) -> int:
+def shards(root: Path, size: int, jpeg_bytes) -> int:
     """train/ and test/ shards where every other sample is a JPEG with no frame header; returns
     how many such samples each split holds."""
     Vocabulary.from_emojis(EMOJIS).write_categories_csv(root / "categories.csv")
@@ -35,7 +26,7 @@ def shards(root: Path, size: int) -> int:
         with wds.TarWriter(str(root / split / "00000.tar")) as sink:
             for n in range(size):
                 label = n // 2 % 2
-                data = NO_FRAME_JPEG if n % 2 else jpeg(40 + 150 * label)
+                data = NO_FRAME_JPEG if n % 2 else jpeg_bytes(40 + 150 * label, size=20)
                 sink.write({"__key__": f"{n:06d}", "jpg": data, "json": json.dumps({"labels": [label]}).encode()})
         (root / split / "00000_stats.json").write_text(json.dumps({"successes": size}))
     return size // 2
@@ -43,8 +34,8 @@ def shards(root: Path, size: int) -> int:
 
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
-def test_a_run_that_stops_mid_epoch_counts_the_malformed_jpegs_it_skipped(tmp_path):
-    bad = shards(tmp_path / "data", 64)
+def test_a_run_that_stops_mid_epoch_counts_the_malformed_jpegs_it_skipped(tmp_path, jpeg_bytes):
+    bad = shards(tmp_path / "data", 64, jpeg_bytes)
     config = TrainConfig(
         data=str(tmp_path / "data"),
         out=str(tmp_path / "run"),

@@ -1,10 +1,7 @@
 """Benchmark readers: Twitter I (both layouts, the real published fold lists), FI, folder/CSV."""
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from smileynet.errors import UserError
 from smileynet.transfer.benchmarks import (
@@ -14,18 +11,12 @@ from smileynet.transfer.benchmarks import (
 )
 
 
-def jpeg(value: int, size: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (size, size), (value, value, value)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
 def fold_names(fixtures, split, fold, part):
     text = (fixtures / "twitter-i-folds" / "ground_truth" / split / f"test{fold}" / f"{part}.txt").read_text()
     return [line.split()[0] for line in text.splitlines() if line.strip()]
 
 
-def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures):
+def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures, jpeg_bytes):
     """Labels from the real fold lists (no agree files), images named as in the benchmark."""
     (tmp_path / "ground_truth").symlink_to(shared_fixtures / "twitter-i-folds" / "ground_truth")
     images = tmp_path / "images"
@@ -37,7 +28,7 @@ def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures
         for n in fold_names(shared_fixtures, split, k, "test")
     }
     assert "1005887100_428632757510471681_BfLPOMjCYAADZ0V.jpg" in names
-    data = jpeg(128)
+    data = jpeg_bytes(128, size=8)
     for name in sorted(names)[1:]:  # one image is missing from disk
         (images / name).write_bytes(data)
     bench = load_benchmark("twitter", tmp_path)
@@ -63,7 +54,7 @@ def test_published_fold_lists_drive_the_twitter_splits(tmp_path, shared_fixtures
     assert np.array_equal(bench.sentiment, bench.labels)
 
 
-def test_agg_amt_candidates_layout_with_agree_files(tmp_path):
+def test_agg_amt_candidates_layout_with_agree_files(tmp_path, jpeg_bytes):
     folder = tmp_path / "Agg_AMT_Candidates"
     folder.mkdir()
     lines = {
@@ -74,7 +65,7 @@ def test_agg_amt_candidates_layout_with_agree_files(tmp_path):
     for split, rows in lines.items():
         (tmp_path / f"twitter_{split}.txt").write_text("\n".join(rows) + "\n")
     for name in "abcd":
-        (folder / f"{name}.jpg").write_bytes(jpeg(10))
+        (folder / f"{name}.jpg").write_bytes(jpeg_bytes(10, size=8))
     bench = load_benchmark("twitter", tmp_path)
     assert bench.fold_source == "stratified" and all(s.folds is None for s in bench.splits)
     assert [p.name for p in bench.paths] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
@@ -92,13 +83,13 @@ def test_twitter_rejects_bad_lines_and_empty_roots(tmp_path):
         load_benchmark("fi", tmp_path / "nowhere")
 
 
-def test_fi_layout_drops_repeated_placeholders(tmp_path):
-    placeholder = jpeg(200, size=12)
+def test_fi_layout_drops_repeated_placeholders(tmp_path, jpeg_bytes):
+    placeholder = jpeg_bytes(200, size=12)
     for e, emotion in enumerate(MIKELS_EMOTIONS):
         folder = tmp_path / emotion
         folder.mkdir()
         for n in range(3):
-            (folder / f"{emotion}_{n:04d}.jpg").write_bytes(jpeg(20 * e + n))
+            (folder / f"{emotion}_{n:04d}.jpg").write_bytes(jpeg_bytes(20 * e + n, size=8))
     for n in range(6):
         (tmp_path / MIKELS_EMOTIONS[n % 8] / f"{MIKELS_EMOTIONS[n % 8]}_{100 + n:04d}.jpg").write_bytes(placeholder)
     bench = load_benchmark("fi", tmp_path)
@@ -109,18 +100,18 @@ def test_fi_layout_drops_repeated_placeholders(tmp_path):
     assert list(bench.sentiment[bench.labels == 7]) == [0, 0, 0]  # sadness is negative
 
 
-def test_folder_tree_and_csv(tmp_path):
+def test_folder_tree_and_csv(tmp_path, jpeg_bytes):
     for label in ("cats", "dogs"):
         (tmp_path / "tree" / label / "sub").mkdir(parents=True)
         for n in range(2):
-            (tmp_path / "tree" / label / "sub" / f"{n}.png").write_bytes(jpeg(n))
+            (tmp_path / "tree" / label / "sub" / f"{n}.png").write_bytes(jpeg_bytes(n, size=8))
     (tmp_path / "tree" / "cats" / "notes.txt").write_text("not an image")
     bench = load_benchmark("folder", tmp_path / "tree")
     assert bench.classes == ["cats", "dogs"] and len(bench.paths) == 4 and bench.sentiment is None
 
     (tmp_path / "csv").mkdir()
-    (tmp_path / "csv" / "x.jpg").write_bytes(jpeg(1))
-    (tmp_path / "csv" / "y.jpg").write_bytes(jpeg(2))
+    (tmp_path / "csv" / "x.jpg").write_bytes(jpeg_bytes(1, size=8))
+    (tmp_path / "csv" / "y.jpg").write_bytes(jpeg_bytes(2, size=8))
     (tmp_path / "csv" / "labels.csv").write_text("path,label\nx.jpg,positive\ny.jpg,negative\ngone.jpg,negative\n")
     bench = load_benchmark("folder", tmp_path / "csv")
     assert [p.name for p in bench.paths] == ["x.jpg", "y.jpg"] and bench.skipped == {"missing file": 1}

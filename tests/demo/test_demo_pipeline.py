@@ -97,6 +97,7 @@ def in_unit(value) -> bool:
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(1500)  # 2.5 min on a quiet 2-core CPU, 9 min seen with a second heavy job beside it
 def test_tiny_demo_runs_every_stage_for_real_and_reruns_idempotently(tmp_path):
     import pyarrow.parquet as pq
 

@@ -235,15 +235,19 @@ def plan(
     return stages
 
 
-def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
-    """`train` on the world's object pictures: Table 2's ObjectNet stand-in (module docstring)."""
-    run = out / "run-objects"
+def train_stage(
+    name: str, data: Path, run: Path, steps: int, s: DemoSettings, common: list[str], every: tuple[int, int, int]
+) -> Stage:
+    """`train` the demo's way (tiny from scratch, cosine schedule, CPU) for `steps` on `data` into
+    `run`; `every`: how many log lines, validations and checkpoints the run makes; the model dir is
+    marked a demo model once the stage succeeds."""
+    logs, validations, checkpoints = every
     return Stage(
-        "train objects",
+        name,
         [
             "train",
             "--data",
-            str(out / "world" / "objects"),
+            str(data),
             "--out",
             str(run),
             "--arch",
@@ -251,7 +255,7 @@ def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
             "--pretrained",
             "none",
             "--steps",
-            str(s.baseline_steps),
+            str(steps),
             "--batch-size",
             str(s.batch_size),
             "--lr",
@@ -259,17 +263,17 @@ def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
             "--schedule",
             "cosine",
             "--warmup-steps",
-            str(max(s.baseline_steps // 20, 1)),
+            str(max(steps // 20, 1)),
             "--image-size",
             str(s.train_size),
             "--device",
             "cpu",
             "--log-every",
-            str(max(s.baseline_steps // 20, 1)),
+            str(max(steps // logs, 1)),
             "--val-every",
-            str(max(s.baseline_steps // 2, 1)),
+            str(max(steps // validations, 1)),
             "--checkpoint-every",
-            str(max(s.baseline_steps // 4, 10)),
+            str(max(steps // checkpoints, 10)),
             "--workers",
             str(s.workers),
             *common,
@@ -279,6 +283,13 @@ def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
         resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
         summary=lambda: _train_summary(run),
         finish=partial(mark_demo, run / "model"),
+    )
+
+
+def baseline_stage(out: Path, s: DemoSettings, common: list[str]) -> Stage:
+    """`train` on the world's object pictures: Table 2's ObjectNet stand-in (module docstring)."""
+    return train_stage(
+        "train objects", out / "world" / "objects", out / "run-objects", s.baseline_steps, s, common, (20, 2, 4)
     )
 
 
@@ -344,48 +355,7 @@ def variant_stages(out: Path, s: DemoSettings, sampling: str, common: list[str])
             needs_image_server=True,
             summary=lambda: _download_summary(shards),
         ),
-        Stage(
-            f"train{name}",
-            [
-                "train",
-                "--data",
-                str(shards),
-                "--out",
-                str(run),
-                "--arch",
-                s.arch,
-                "--pretrained",
-                "none",
-                "--steps",
-                str(s.steps),
-                "--batch-size",
-                str(s.batch_size),
-                "--lr",
-                str(s.lr),
-                "--schedule",
-                "cosine",
-                "--warmup-steps",
-                str(max(s.steps // 20, 1)),
-                "--image-size",
-                str(s.train_size),
-                "--device",
-                "cpu",
-                "--log-every",
-                str(max(s.steps // 60, 1)),
-                "--val-every",
-                str(max(s.steps // 3, 1)),
-                "--checkpoint-every",
-                str(max(s.steps // 8, 10)),
-                "--workers",
-                str(s.workers),
-                *common,
-            ],
-            [run / "model" / "config.json", run / "model" / "model.safetensors", run / "metrics.csv"],
-            [run],
-            resume_when=lambda: (run / "checkpoints" / "state.pt").is_file(),
-            summary=lambda: _train_summary(run),
-            finish=partial(mark_demo, run / "model"),
-        ),
+        train_stage(f"train{name}", shards, run, s.steps, s, common, (60, 3, 8)),
         Stage(
             f"evaluate{name}",
             [

@@ -4,12 +4,11 @@ sensitive-content policy). Missing or unreadable files make a fact unknown, neve
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from smileynet.errors import UserError
-from smileynet.files import read_bounded_text
+from smileynet.files import parse_json, read_bounded_text, read_config
 
 MAX_REPORT_BYTES = 16 << 20
 CITATION = """@inproceedings{alhalah2019smile,
@@ -22,22 +21,20 @@ FLAGGED = "Twitter's possibly_sensitive, a Mastodon sensitive flag or content wa
 
 
 def read_json(path: Path) -> Any:
-    """A JSON file of an upstream stage, or None where it is missing or unreadable."""
+    """A JSON file of an upstream stage, or None where it is missing or unreadable (numbers past
+    int64 come back as floats: `files.parse_json`)."""
     try:
-        return json.loads(read_bounded_text(path, MAX_REPORT_BYTES, "a report"))
-    except (OSError, UserError, ValueError, RecursionError):
+        return parse_json(read_bounded_text(path, MAX_REPORT_BYTES, "a report"))
+    except (OSError, UserError, ValueError):
         return None
 
 
 def read_yaml(path: Path) -> dict:
-    """A saved config.yaml as a dict, or {} where it is missing or unreadable."""
-    import yaml
-
+    """A saved config.yaml as a dict (`files.read_config`), or {} where it is missing or unreadable."""
     try:
-        data = yaml.safe_load(read_bounded_text(path, MAX_REPORT_BYTES, "a config"))
-    except (OSError, UserError, yaml.YAMLError):
+        return read_config(path)
+    except (OSError, UserError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def source_lines(collect_config: dict) -> list[str]:
